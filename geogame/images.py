@@ -1,0 +1,75 @@
+"""Image intake and serving variants. Pillow only; no Django.
+
+Every image a player can see passes through here: it is decoded under size
+limits (decompression bombs are refused before decoding), turned upright from
+its EXIF orientation, and re-encoded as a fresh JPEG that carries no metadata.
+"""
+
+import hashlib
+import io
+import warnings
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP"}
+MIN_SIDE = 64
+DISPLAY_LONG_SIDE = 1024
+THUMB_LONG_SIDE = 256
+
+
+class ImageRejected(ValueError):
+    pass
+
+
+def sha256_hex(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def open_image(data, *, max_bytes, max_pixels):
+    """Decode bytes into an upright RGB image or raise ImageRejected with the reason."""
+    if len(data) == 0:
+        raise ImageRejected("file is empty")
+    if len(data) > max_bytes:
+        raise ImageRejected(f"file is {len(data)} bytes; the limit is {max_bytes}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data))
+            if im.format not in ACCEPTED_FORMATS:
+                raise ImageRejected(f"format {im.format} is not accepted (JPEG, PNG or WebP)")
+            w, h = im.size
+            if w * h > max_pixels:
+                raise ImageRejected(f"image is {w}x{h} = {w * h} pixels; the limit is {max_pixels}")
+            im.load()
+    except ImageRejected:
+        raise
+    except UnidentifiedImageError:
+        raise ImageRejected("not an image (unrecognised format)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageRejected("image is too large to decode safely (decompression bomb)") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageRejected(f"image is corrupt or truncated ({exc})") from None
+    if min(w, h) < MIN_SIDE:
+        raise ImageRejected(f"image is {w}x{h}; both sides must be at least {MIN_SIDE} px")
+    return ImageOps.exif_transpose(im).convert("RGB")
+
+
+def fit_within(im, long_side):
+    """A copy no larger than long_side on its longer side (never enlarged)."""
+    im = im.copy()
+    im.thumbnail((long_side, long_side), Image.Resampling.LANCZOS)
+    return im
+
+
+def encode_jpeg(im, quality=88):
+    """JPEG bytes with no EXIF, ICC, XMP or comments: only pixels."""
+    clean = Image.new("RGB", im.size)
+    clean.paste(im.convert("RGB"))
+    buf = io.BytesIO()
+    clean.save(buf, format="JPEG", quality=quality, optimize=True, progressive=True)
+    return buf.getvalue()
+
+
+def serving_variants(im):
+    """(display_jpeg, thumb_jpeg) for an upright RGB image."""
+    return encode_jpeg(fit_within(im, DISPLAY_LONG_SIDE)), encode_jpeg(fit_within(im, THUMB_LONG_SIDE), 80)

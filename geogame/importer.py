@@ -1,0 +1,158 @@
+"""Importing a folder of images described by a manifest.csv into a Map."""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils.text import slugify
+
+from . import images, panorama
+from .manifest import ManifestError, RowError, parse_manifest
+from .models import Location, Map, View
+from .rules import assign_split
+from .scoring import WORLD_SCALE_KM, region_scale_km
+
+PANORAMA_VIEW_SIZE = (768, 768)
+
+
+@dataclass
+class ImportReport:
+    map: Map
+    created: int = 0
+    already_present: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+
+def store_bytes(data, suffix=".jpg"):
+    """Save bytes under their content hash; identical content is stored once."""
+    digest = images.sha256_hex(data)
+    name = f"views/{digest[:2]}/{digest}{suffix}"
+    if not default_storage.exists(name):
+        saved = default_storage.save(name, ContentFile(data))
+        assert saved == name, f"storage renamed {name} to {saved}"
+    return name, digest
+
+
+def map_get_or_create(*, name, kind=Map.WORLD, attribution=""):
+    slug = slugify(name)
+    if not slug:
+        raise ValueError(f"map name {name!r} has no letters or digits to make a slug from")
+    m, created = Map.objects.get_or_create(slug=slug, defaults={"name": name, "kind": kind})
+    if attribution and m.attribution != attribution:
+        m.attribution = attribution
+        m.save(update_fields=["attribution"])
+    return m
+
+
+def render_row_views(row, data):
+    """[(heading, upright RGB image)] for one manifest row's image bytes."""
+    im = images.open_image(
+        data, max_bytes=settings.GEOGAME_MAX_IMAGE_BYTES, max_pixels=settings.GEOGAME_MAX_IMAGE_PIXELS
+    )
+    if row.projection != "equirectangular":
+        return [(row.heading, im)]
+    if not panorama.looks_equirectangular(*im.size):
+        raise images.ImageRejected(
+            f"declared equirectangular but the image is {im.size[0]}x{im.size[1]} (expected 2:1)"
+        )
+    pano_heading = row.heading or 0.0
+    return [
+        (panorama.absolute_heading(pano_heading, offset), view)
+        for offset, view in panorama.render_three_views(im, size=PANORAMA_VIEW_SIZE)
+    ]
+
+
+def import_row(m, row, folder, *, seed):
+    """Import one row. Returns True if created, False if already present.
+    Raises ValueError (incl. ImageRejected) with the reason for a bad row."""
+    if Location.objects.filter(map=m, source=row.source, source_id=row.source_id).exists():
+        return False
+    path = (folder / row.file).resolve()
+    if not path.is_relative_to(folder):
+        raise ValueError(f"file {row.file!r} is outside the folder")
+    if not path.is_file():
+        raise ValueError(f"file {row.file} not found")
+    size = path.stat().st_size
+    if size > settings.GEOGAME_MAX_IMAGE_BYTES:
+        raise images.ImageRejected(f"file is {size} bytes; the limit is {settings.GEOGAME_MAX_IMAGE_BYTES}")
+    data = path.read_bytes()
+    if row.sha256 and images.sha256_hex(data) != row.sha256:
+        raise ValueError(f"sha256 of {row.file} does not match the manifest")
+    views = render_row_views(row, data)
+
+    stored = []
+    for heading, im in views:
+        display, thumb = images.serving_variants(im)
+        display_name, digest = store_bytes(display)
+        thumb_name, _ = store_bytes(thumb)
+        w, h = images.fit_within(im, images.DISPLAY_LONG_SIDE).size
+        stored.append((heading, display_name, thumb_name, digest, w, h))
+
+    with transaction.atomic():
+        loc, created = Location.objects.get_or_create(
+            map=m,
+            source=row.source,
+            source_id=row.source_id,
+            defaults=dict(
+                lat=row.lat,
+                lon=row.lon,
+                city=row.city,
+                country=row.country,
+                split=assign_split(f"{row.source}:{row.source_id}", seed),
+                license=row.license,
+                attribution=row.attribution,
+                captured_at=row.captured_at,
+            ),
+        )
+        if not created:
+            return False  # a concurrent import got there first
+        View.objects.bulk_create(
+            View(location=loc, index=i, heading=heading, image=dn, thumb=tn, sha256=digest, width=w, height=h)
+            for i, (heading, dn, tn, digest, w, h) in enumerate(stored)
+        )
+    return True
+
+
+def map_refresh_scale(m):
+    """World maps use GeoGuessr's world scale; region maps their own diagonal."""
+    if m.kind == Map.REGION:
+        points = list(m.locations.values_list("lat", "lon"))
+        scale = region_scale_km(points) if points else WORLD_SCALE_KM
+    else:
+        scale = WORLD_SCALE_KM
+    if scale != m.scale_km:
+        m.scale_km = scale
+        m.save(update_fields=["scale_km"])
+
+
+def import_map(folder, *, name, kind=Map.WORLD, attribution="", seed=None, progress=None):
+    """Import `folder`/manifest.csv into the map called `name`.
+
+    1. Parse the manifest; unusable files raise ManifestError, bad rows are
+       collected with their row number.
+    2. Import each row on its own (a bad image skips only its row); rows whose
+       (source, source_id) is already in the map are left as they are.
+    3. Refresh the map's scoring scale.
+    """
+    folder = Path(folder).resolve()
+    manifest = folder / "manifest.csv"
+    if not manifest.is_file():
+        raise ManifestError(f"no manifest.csv in {folder}")
+    rows, errors = parse_manifest(manifest.read_bytes())
+    seed = settings.GEOGAME_SPLIT_SEED if seed is None else seed
+    m = map_get_or_create(name=name, kind=kind, attribution=attribution)
+    report = ImportReport(map=m, errors=list(errors))
+    for row in progress(rows) if progress else rows:
+        try:
+            if import_row(m, row, folder, seed=seed):
+                report.created += 1
+            else:
+                report.already_present += 1
+        except ValueError as exc:
+            report.errors.append(RowError(row.line, str(exc)))
+    report.errors.sort(key=lambda e: e.line)
+    map_refresh_scale(m)
+    return report

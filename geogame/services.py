@@ -1,0 +1,205 @@
+"""Game services: every write to games, rounds and guesses goes through here."""
+
+import math
+import secrets
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from . import background, rules, scoring
+from .models import Game, Guess, Location, Map, Round
+from .selectors import city_centres, city_label, round_view_count
+
+ERR_NOT_FOUND = "no such game"
+ERR_NOT_YOUR_ROUND = "this round belongs to another player"
+ERR_NO_SUCH_ROUND = "no such round in this game"
+ERR_DEADLINE = "the round's deadline has passed"
+ERR_NEED_COORDS = "this round needs 'lat' and 'lon'"
+ERR_NEED_CITY = "this round needs 'city', one of the candidate cities"
+ERR_UNKNOWN_CITY = "'city' is not one of this map's candidate cities"
+ERR_BAD_VIEWS = "'views_seen' must be a list of view numbers shown in this round"
+ERR_TOO_FEW_LOCATIONS = "the map has {have} playable locations; a game needs {need}"
+ERR_GAME_OVER = "the game is over"
+ERR_BAD_TIME_LIMIT = "time limit must be a whole number of seconds between 10 and 600, or empty"
+ERR_CITY_MODE_NEEDS_CITIES = "city mode needs a map with at least two cities"
+ERR_OPPONENT_UNAVAILABLE = "the {name} player cannot play this map: {reason}"
+
+
+class GameError(Exception):
+    """A request the rules refuse; `status` is the HTTP status to answer with."""
+
+    def __init__(self, message, status=400, result=None):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.result = result
+
+
+def playable_locations(m, mode):
+    qs = Location.objects.filter(map=m, views__isnull=False).distinct()
+    if mode == Game.CITY:
+        qs = qs.exclude(city="")
+    return qs
+
+
+def game_create(
+    *, player, map: Map, mode=Game.COORDINATES, time_limit_s=None, rounds_total=None, seed=None, opponent=""
+):
+    """A new game; `opponent` names a machine player ("" for none)."""
+    rounds_total = rounds_total or settings.GEOGAME_ROUNDS_PER_GAME
+    if time_limit_s is not None and not (10 <= time_limit_s <= 600):
+        raise GameError(ERR_BAD_TIME_LIMIT)
+    if mode == Game.CITY and len(city_centres(map)) < 2:
+        raise GameError(ERR_CITY_MODE_NEEDS_CITIES)
+    ids = list(playable_locations(map, mode).values_list("id", flat=True))
+    if len(ids) < rounds_total:
+        raise GameError(ERR_TOO_FEW_LOCATIONS.format(have=len(ids), need=rounds_total))
+    opponent_player = None
+    if opponent:
+        from inference.registry import UnknownPlayer, availability
+        from inference.services import machine_player_get
+
+        try:
+            reason = availability(opponent, map)
+        except UnknownPlayer as exc:
+            raise GameError(str(exc)) from None
+        if reason:
+            raise GameError(ERR_OPPONENT_UNAVAILABLE.format(name=opponent, reason=reason))
+        opponent_player = machine_player_get(opponent)
+    seed = secrets.randbits(62) if seed is None else seed
+    return Game.objects.create(
+        player=player, opponent=opponent_player, map=map, mode=mode, rounds_total=rounds_total,
+        time_limit_s=time_limit_s, seed=seed,
+    )
+
+
+def game_location_ids(game):
+    ids = playable_locations(game.map, game.mode).values_list("id", flat=True)
+    return rules.choose_locations(list(ids), game.rounds_total, game.seed)
+
+
+def round_expire_if_due(*, round, player, now=None):
+    """Record a 0-point timeout for `player` once the deadline (plus grace) has passed."""
+    now = now or timezone.now()
+    if not rules.is_past_deadline(round.deadline, now, settings.GEOGAME_DEADLINE_GRACE_S):
+        return None
+    guess, _ = _guess_store(
+        round=round,
+        player=player,
+        fields=dict(points=0, timed_out=True, time_taken_s=(round.deadline - round.started_at).total_seconds()),
+    )
+    return guess
+
+
+def round_is_done(*, round, player, now=None):
+    if Guess.objects.filter(round=round, player=player).exists():
+        return True
+    return round_expire_if_due(round=round, player=player, now=now) is not None
+
+
+def round_next(*, game, now=None):
+    """The round to play now: the current one until it is guessed or timed out,
+    then a new one. None when the game is over. Safe to call twice at once."""
+    now = now or timezone.now()
+    current = game.rounds.order_by("-index").first()
+    if current is not None and not round_is_done(round=current, player=game.player, now=now):
+        return current
+    index = 0 if current is None else current.index + 1
+    if index >= game.rounds_total:
+        return None
+    location_id = game_location_ids(game)[index]
+    try:
+        with transaction.atomic():
+            rnd = Round.objects.create(
+                game=game,
+                index=index,
+                location_id=location_id,
+                image_key=secrets.token_urlsafe(32),
+                started_at=now,
+                deadline=rules.deadline_for(now, game.time_limit_s),
+            )
+            if game.opponent_id:
+                # Computed right away, stored, and shown only after the player's guess.
+                background.enqueue("inference.machine_guess", rnd.id, game.opponent_id)
+            return rnd
+    except IntegrityError:
+        # Another request started this round first; use theirs.
+        return game.rounds.get(index=index)
+
+
+def _guess_store(*, round, player, fields):
+    """Create the player's only guess for the round, or return the existing one.
+    Returns (guess, created)."""
+    try:
+        with transaction.atomic():
+            return Guess.objects.create(round=round, player=player, **fields), True
+    except IntegrityError:
+        return Guess.objects.get(round=round, player=player), False
+
+
+def _check_views_seen(views_seen, view_count):
+    if views_seen is None:
+        return []
+    if not isinstance(views_seen, list) or len(views_seen) > 32:
+        raise GameError(ERR_BAD_VIEWS)
+    out = []
+    for v in views_seen:
+        if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < view_count:
+            raise GameError(ERR_BAD_VIEWS)
+        if v not in out:
+            out.append(v)
+    return out
+
+
+def guess_submit(*, round, player, lat=None, lon=None, city=None, views_seen=None, now=None):
+    """Score and store a player's guess. Returns (guess, created).
+
+    1. Only the game's own player may guess.
+    2. A second submit returns the first guess unchanged.
+    3. After the deadline (plus grace) the round is recorded as a 0-point
+       timeout and the guess is refused with ERR_DEADLINE.
+    4. Otherwise validate, score against the location and store.
+    """
+    now = now or timezone.now()
+    if player.id not in (round.game.player_id, round.game.opponent_id):
+        raise GameError(ERR_NOT_YOUR_ROUND, status=404)
+    existing = Guess.objects.filter(round=round, player=player).first()
+    if existing is not None:
+        return existing, False
+    timed_out = round_expire_if_due(round=round, player=player, now=now)
+    if timed_out is not None:
+        raise GameError(ERR_DEADLINE, status=409, result=timed_out)
+
+    views_seen = _check_views_seen(views_seen, round_view_count(round))
+    loc = round.location
+    fields = dict(views_seen=views_seen, time_taken_s=max(0.0, (now - round.started_at).total_seconds()))
+    if round.game.mode == Game.CITY:
+        if not isinstance(city, str) or not city:
+            raise GameError(ERR_NEED_CITY)
+        centres = city_centres(round.game.map)
+        if city not in centres:
+            raise GameError(ERR_UNKNOWN_CITY)
+        score = scoring.score_city_guess(
+            answer=(loc.lat, loc.lon),
+            answer_city=city_label(loc.city, loc.country),
+            chosen_city=city,
+            chosen_centre=centres[city],
+        )
+        lat, lon = centres[city]
+        fields.update(city=city, lat=lat, lon=lon, correct=score.correct)
+    else:
+        if lat is None or lon is None or isinstance(lat, bool) or isinstance(lon, bool):
+            raise GameError(ERR_NEED_COORDS)
+        if not isinstance(lat, (int, float)) or not isinstance(lon, (int, float)):
+            raise GameError("latitude and longitude must be numbers")
+        if not (math.isfinite(lat) and math.isfinite(lon)):
+            raise GameError("latitude and longitude must be finite numbers")
+        if not -90 <= lat <= 90:
+            raise GameError(f"latitude {lat} is outside [-90, 90]")
+        if not -180 <= lon <= 180:
+            raise GameError(f"longitude {lon} is outside [-180, 180]")
+        score = scoring.score_guess(answer=(loc.lat, loc.lon), guess=(lat, lon), scale_km=round.game.map.scale_km)
+        fields.update(lat=float(lat), lon=float(lon))
+    fields.update(distance_km=score.distance_km, points=score.points)
+    return _guess_store(round=round, player=player, fields=fields)

@@ -1,0 +1,219 @@
+"""Settings: everything comes from the environment, with embedded defaults.
+
+With nothing set, geogame runs on SQLite with the in-memory channel layer and
+in-process background work. REDIS_URL switches Channels and Celery to Redis;
+DATABASE_URL (e.g. postgres://...) switches the database.
+"""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_str(name, default=""):
+    return os.environ.get(name, default)
+
+
+def env_bool(name, default=False):
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ImproperlyConfigured(f"{name} must be a boolean (1/0, true/false), got {raw!r}")
+
+
+def env_int(name, default):
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from None
+
+
+def env_float(name, default):
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}") from None
+
+
+DEBUG = env_bool("GEOGAME_DEBUG", False)
+SECRET_KEY = env_str("GEOGAME_SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG and env_bool("GEOGAME_REQUIRE_SECRET_KEY", False):
+        raise ImproperlyConfigured("GEOGAME_SECRET_KEY must be set")
+    # A local-only fallback so `make play` works on a fresh clone; set
+    # GEOGAME_SECRET_KEY for any deployment reachable by others.
+    SECRET_KEY = "geogame-local-development-key-not-for-deployment"
+
+ALLOWED_HOSTS = [h for h in env_str("GEOGAME_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h]
+
+# Where imported images, downloaded samples, model artefacts and caches live.
+DATA_DIR = Path(env_str("GEOGAME_DATA_DIR", str(BASE_DIR / "var"))).resolve()
+MEDIA_ROOT = DATA_DIR / "media"
+# Images are never served from MEDIA_URL: only through opaque per-round URLs.
+MEDIA_URL = "/media-not-served/"
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "players",
+    "geogame",
+    "inference",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "geogame.urls"
+ASGI_APPLICATION = "geogame.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'geogame.sqlite3'}"),
+        conn_max_age=env_int("GEOGAME_DB_CONN_MAX_AGE", 0),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # SQLite cannot create the folder of its file; a fresh clone has no var/ yet.
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    # Concurrent guesses from several threads/processes: wait for the lock
+    # instead of failing at once, and use WAL so readers don't block writers.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL;",
+        "transaction_mode": "IMMEDIATE",
+    }
+    # The test database is a file too, so background threads and worker processes
+    # started by tests see the same data.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-geogame.sqlite3")}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+# Static files are served by whitenoise straight from the finders (no collectstatic step).
+STATIC_ROOT = env_str("GEOGAME_STATIC_ROOT") or None
+# Front-end libraries come from npm (package.json, installed by `make setup`);
+# they are served from node_modules under stable prefixes.
+NODE_MODULES = BASE_DIR / "node_modules"
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    ("vendor/leaflet", NODE_MODULES / "leaflet" / "dist"),
+    ("vendor/topojson-client", NODE_MODULES / "topojson-client" / "dist"),
+    ("vendor/world-atlas", NODE_MODULES / "world-atlas"),
+]
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+REDIS_URL = env_str("REDIS_URL")
+
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# Celery: Redis when configured; otherwise tasks run in-process (see
+# geogame.background) so a fresh clone needs no broker.
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = REDIS_URL or None
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("GEOGAME_TASK_SOFT_TIME_LIMIT_S", 60)
+CELERY_TASK_TIME_LIMIT = env_int("GEOGAME_TASK_TIME_LIMIT_S", 90)
+# An unacknowledged task (its worker died) is handed to another worker after this long.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("GEOGAME_TASK_VISIBILITY_TIMEOUT_S", 300)}
+CELERY_ACCEPT_CONTENT = ["json"]
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+
+# Game rules that operators may tune.
+GEOGAME_ROUNDS_PER_GAME = env_int("GEOGAME_ROUNDS_PER_GAME", 5)
+# Grace for network latency on a guess sent right at the deadline.
+GEOGAME_DEADLINE_GRACE_S = env_float("GEOGAME_DEADLINE_GRACE_S", 2.0)
+GEOGAME_SPLIT_SEED = env_int("GEOGAME_SPLIT_SEED", 20240601)
+# Where fetch_sample and play look for a local copy of the demo pack.
+GEOGAME_SAMPLE_DIR = env_str("GEOGAME_SAMPLE_DIR")
+# The demo pack's manifest (source_url + sha256 per image); the shipped one by default.
+GEOGAME_SAMPLE_MANIFEST = env_str(
+    "GEOGAME_SAMPLE_MANIFEST", str(BASE_DIR / "geogame" / "data" / "streetscapes-sample" / "manifest.csv")
+)
+# Uploads/imports above these limits are refused before decoding.
+GEOGAME_MAX_IMAGE_BYTES = env_int("GEOGAME_MAX_IMAGE_BYTES", 40 * 1024 * 1024)
+GEOGAME_MAX_IMAGE_PIXELS = env_int("GEOGAME_MAX_IMAGE_PIXELS", 64_000_000)
+
+# Machine players (inference/). Artefacts and the feature cache live under DATA_DIR.
+# CLIP zero-shot player: an open_clip model name and its weights (a local file or a hub id).
+# Unset weights: the player is listed as unavailable, never played.
+GEOGAME_CLIP_MODEL = env_str("GEOGAME_CLIP_MODEL", "ViT-B-32")
+GEOGAME_CLIP_PRETRAINED = env_str("GEOGAME_CLIP_PRETRAINED")
+# Micro-batching of machine guesses in a worker: at most this many rounds per forward
+# pass, waiting at most this long for company.
+GEOGAME_BATCH_MAX = env_int("GEOGAME_BATCH_MAX", 16)
+GEOGAME_BATCH_WAIT_MS = env_int("GEOGAME_BATCH_WAIT_MS", 10)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("GEOGAME_LOG_LEVEL", "INFO")},
+}

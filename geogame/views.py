@@ -1,0 +1,174 @@
+import json
+
+from django.http import FileResponse, Http404, HttpResponseNotAllowed, HttpResponseNotModified, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from players.sessions import clean_display_name, player_for_request
+
+from . import selectors, services
+from .models import Game, Map, Round, View
+
+MAX_JSON_BYTES = 10_000
+
+
+def json_error(message, status=400, **extra):
+    return JsonResponse({"error": message, **extra}, status=status)
+
+
+def parse_json_object(request):
+    """The request body as a dict, or raise ValueError with a reason for the client."""
+    if len(request.body) > MAX_JSON_BYTES:
+        raise ValueError(f"request body is larger than {MAX_JSON_BYTES} bytes")
+    try:
+        data = json.loads(request.body or b"null", parse_constant=lambda c: float("nan"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValueError("body must be a JSON object")
+    return data
+
+
+def own_game(request, game_id):
+    """The session player's game, or 404 (never say whether someone else's exists)."""
+    player = player_for_request(request)
+    if player is None:
+        raise Http404(services.ERR_NOT_FOUND)
+    return get_object_or_404(Game.objects.select_related("map", "player"), public_id=game_id, player=player)
+
+
+@require_http_methods(["GET", "POST"])
+def home(request):
+    error = None
+    if request.method == "POST":
+        try:
+            game = _create_game_from_form(request)
+            return redirect("play", game_id=game.public_id)
+        except (ValueError, services.GameError) as exc:
+            error = getattr(exc, "message", None) or str(exc)
+    player = player_for_request(request)
+    status = 400 if error else 200
+    return render(
+        request,
+        "geogame/home.html",
+        {
+            "maps": selectors.maps_for_home(),
+            "modes": Game.MODE_CHOICES,
+            "player": player,
+            "error": error,
+            "form": request.POST if error else {},
+            "time_limits": [("", "No timer"), ("30", "30 s"), ("60", "1 min"), ("120", "2 min"), ("300", "5 min")],
+        },
+        status=status,
+    )
+
+
+def _create_game_from_form(request):
+    display_name = clean_display_name(request.POST.get("display_name"))
+    slug = request.POST.get("map", "")
+    m = Map.objects.filter(slug=slug).first()
+    if m is None:
+        raise ValueError("choose one of the maps listed")
+    mode = request.POST.get("mode") or Game.COORDINATES
+    if mode not in dict(Game.MODE_CHOICES):
+        raise ValueError("choose a game mode: pin on the map or pick the city")
+    raw_limit = (request.POST.get("time_limit") or "").strip()
+    try:
+        time_limit = int(raw_limit) if raw_limit else None
+    except ValueError:
+        raise ValueError(services.ERR_BAD_TIME_LIMIT) from None
+    opponent = (request.POST.get("opponent") or "").strip()
+    player = player_for_request(request, create=True, display_name=display_name)
+    return services.game_create(player=player, map=m, mode=mode, time_limit_s=time_limit, opponent=opponent)
+
+
+@require_GET
+def play(request, game_id):
+    game = own_game(request, game_id)
+    return render(request, "geogame/play.html", {"game": game})
+
+
+@require_GET
+def summary(request, game_id):
+    game = own_game(request, game_id)
+    rows = selectors.game_summary_rows(game)
+    return render(
+        request,
+        "geogame/summary.html",
+        {"game": game, "rows": rows, "total": selectors.game_total_points(game), "max_total": 5000 * game.rounds_total},
+    )
+
+
+@require_GET
+def api_game_state(request, game_id):
+    game = own_game(request, game_id)
+    current = game.rounds.order_by("-index").first()
+    if current is None:
+        current = services.round_next(game=game)
+    else:
+        services.round_is_done(round=current, player=game.player)  # records a timeout if due
+    return JsonResponse(selectors.game_state(game, current))
+
+
+@require_POST
+def api_next_round(request, game_id):
+    game = own_game(request, game_id)
+    current = services.round_next(game=game)
+    if current is None:
+        current = game.rounds.order_by("-index").first()
+    return JsonResponse(selectors.game_state(game, current))
+
+
+def api_guess(request, game_id, index):
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    game = own_game(request, game_id)
+    rnd = Round.objects.filter(game=game, index=index).select_related("location", "game__map").first()
+    if rnd is None:
+        return json_error(services.ERR_NO_SUCH_ROUND, status=404)
+    try:
+        data = parse_json_object(request)
+        guess, created = services.guess_submit(
+            round=rnd,
+            player=game.player,
+            lat=data.get("lat"),
+            lon=data.get("lon"),
+            city=data.get("city"),
+            views_seen=data.get("views_seen"),
+        )
+    except ValueError as exc:
+        return json_error(str(exc))
+    except services.GameError as exc:
+        extra = {"result": selectors.guess_result(exc.result)} if exc.result is not None else {}
+        return json_error(exc.message, status=exc.status, **extra)
+    state = selectors.game_state(game, rnd)
+    state["created"] = created
+    return JsonResponse(state, status=201 if created else 200)
+
+
+def _serve_view(request, image_key, index, field):
+    rnd = get_object_or_404(Round.objects.select_related("game"), image_key=image_key)
+    player = player_for_request(request)
+    if player is None or rnd.game.player_id != player.id:
+        raise Http404("no such image")
+    view = get_object_or_404(View, location_id=rnd.location_id, index=index)
+    etag = f'"{view.sha256}-{field}"'
+    if request.headers.get("If-None-Match") == etag:
+        response = HttpResponseNotModified()
+    else:
+        response = FileResponse(getattr(view, field).open("rb"), content_type="image/jpeg")
+    response["ETag"] = etag
+    # Private: the URL is per round and per player; immutable: its bytes never change.
+    response["Cache-Control"] = "private, max-age=86400, immutable"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@require_GET
+def view_image(request, image_key, index):
+    return _serve_view(request, image_key, index, "image")
+
+
+@require_GET
+def view_thumb(request, image_key, index):
+    return _serve_view(request, image_key, index, "thumb")

@@ -1,0 +1,77 @@
+"""Locations of a map as model inputs: per-view backbone features, cached."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from geogame.models import Location
+from geogame.selectors import city_label
+
+from . import runtime
+
+MAX_VIEWS = 3
+
+
+@dataclass
+class LocationSet:
+    location_ids: list
+    features: np.ndarray  # (N, MAX_VIEWS, D), zero where a view is missing
+    mask: np.ndarray  # (N, MAX_VIEWS) bool
+    latlons: np.ndarray  # (N, 2)
+    cities: list  # "City, Country" per location ("" when unknown)
+
+    def __len__(self):
+        return len(self.location_ids)
+
+    def subset(self, rows):
+        rows = list(rows)
+        return LocationSet(
+            [self.location_ids[i] for i in rows],
+            self.features[rows],
+            self.mask[rows],
+            self.latlons[rows],
+            [self.cities[i] for i in rows],
+        )
+
+
+def _loader(view):
+    def load():
+        with view.image.open("rb") as f:
+            return f.read()
+
+    return load
+
+
+def location_set(locations):
+    """Features for every view of `locations` (a list of Location, views prefetched or not).
+
+    The backbone runs only on views whose image hash is not in the feature cache yet.
+    """
+    locations = list(locations)
+    views = [list(loc.views.all())[:MAX_VIEWS] for loc in locations]
+    flat = [v for vs in views for v in vs]
+    cache = runtime.feature_cache()
+    missing = [v for v in flat if not cache.path_for(v.sha256).exists()]
+    model = runtime.backbone() if missing else None
+    vectors = cache.features_for([(v.sha256, _loader(v)) for v in flat], model, device=runtime.device())
+    dim = vectors.shape[1] if len(flat) else 0
+    features = np.zeros((len(locations), MAX_VIEWS, dim), dtype=np.float32)
+    mask = np.zeros((len(locations), MAX_VIEWS), dtype=bool)
+    row = 0
+    for i, vs in enumerate(views):
+        for j in range(len(vs)):
+            features[i, j] = vectors[row]
+            mask[i, j] = True
+            row += 1
+    return LocationSet(
+        location_ids=[loc.id for loc in locations],
+        features=features,
+        mask=mask,
+        latlons=np.array([(loc.lat, loc.lon) for loc in locations], dtype=np.float64).reshape(-1, 2),
+        cities=[city_label(loc.city, loc.country) if loc.city else "" for loc in locations],
+    )
+
+
+def split_locations(m, split):
+    return list(Location.objects.filter(map=m, split=split, views__isnull=False).distinct().order_by("id")
+                .prefetch_related("views"))

@@ -1,0 +1,313 @@
+"""Machine players. Each turns locations (their views) into guesses.
+
+All learned players share the frozen backbone's cached features and see every
+view of a location; class-based players place their pin where the expected
+points are highest under their predicted distribution (inference.placement),
+and also report the naive pin (the top class's centroid) so the gain can be
+measured.
+"""
+
+import hashlib
+from pathlib import Path
+from dataclasses import dataclass, field
+
+import numpy as np
+from django.conf import settings
+
+from geogame.models import Location
+from geogame.selectors import city_centres
+
+from . import placement
+from .geocells import haversine_km_np, latlon_to_xyz, xyz_to_latlon
+
+
+class PlayerUnavailable(Exception):
+    """The player cannot play this map; the message says why and what to do."""
+
+
+@dataclass
+class Prediction:
+    lat: float
+    lon: float
+    city: str  # "City, Country" the player names; "" on maps without cities
+    top_lat: float | None = None  # the top class's centroid, for class-based players
+    top_lon: float | None = None
+    details: dict = field(default_factory=dict)
+
+
+def stable_seed(*parts):
+    return int.from_bytes(hashlib.sha256(":".join(map(str, parts)).encode()).digest()[:8], "big")
+
+
+class MachinePlayer:
+    name = ""
+    description = ""
+
+    def __init__(self, m):
+        self.map = m
+        self.centres = city_centres(m)
+        self.centre_labels = list(self.centres)
+        self.centre_points = np.array(list(self.centres.values()), dtype=np.float64).reshape(-1, 2)
+
+    @classmethod
+    def unavailable_reason(cls, m):
+        return None
+
+    @classmethod
+    def version_key(cls, m):
+        return None
+
+    def nearest_city(self, lat, lon):
+        if not self.centre_labels:
+            return ""
+        km = haversine_km_np(np.array([lat, lon]), self.centre_points)
+        return self.centre_labels[int(np.argmin(km))]
+
+    def predict(self, locations):
+        raise NotImplementedError
+
+
+def train_latlons(m):
+    return np.array(
+        Location.objects.filter(map=m, split=Location.TRAIN).values_list("lat", "lon"), dtype=np.float64
+    ).reshape(-1, 2)
+
+
+class RandomPlayer(MachinePlayer):
+    name = "random"
+    description = "uniform over the area of the map's bounding box"
+
+    def __init__(self, m):
+        super().__init__(m)
+        pts = np.array(Location.objects.filter(map=m).values_list("lat", "lon"), dtype=np.float64)
+        self.lat0, self.lon0 = pts[:, 0].min(), pts[:, 1].min()
+        self.lat1, self.lon1 = pts[:, 0].max(), pts[:, 1].max()
+
+    @classmethod
+    def unavailable_reason(cls, m):
+        return None if Location.objects.filter(map=m).exists() else f"map {m.slug} has no locations"
+
+    def predict(self, locations):
+        out = []
+        for loc in locations:
+            rng = np.random.default_rng(stable_seed("random", loc.id))
+            # Uniform in area: sin(latitude) is uniform on a sphere's band.
+            s = rng.uniform(np.sin(np.radians(self.lat0)), np.sin(np.radians(self.lat1)))
+            lat, lon = float(np.degrees(np.arcsin(s))), float(rng.uniform(self.lon0, self.lon1))
+            out.append(Prediction(lat, lon, self.nearest_city(lat, lon)))
+        return out
+
+
+class CentroidPlayer(MachinePlayer):
+    name = "centroid"
+    description = "always the one point that maximises mean points over the training split"
+
+    def __init__(self, m):
+        super().__init__(m)
+        train = train_latlons(m)
+        mean = xyz_to_latlon(latlon_to_xyz(train).mean(0, keepdims=True))
+        candidates = np.concatenate([mean, train])
+        scores = placement.expected_points(candidates, np.ones(1), [train], m.scale_km)
+        self.lat, self.lon = (float(x) for x in candidates[int(np.argmax(scores))])
+
+    @classmethod
+    def unavailable_reason(cls, m):
+        if not Location.objects.filter(map=m, split=Location.TRAIN).exists():
+            return f"map {m.slug} has no training locations"
+        return None
+
+    def predict(self, locations):
+        return [Prediction(self.lat, self.lon, self.nearest_city(self.lat, self.lon)) for _ in locations]
+
+
+class TrainedPlayer(MachinePlayer):
+    """A player whose head was trained by `train_player`; loads the newest ready version."""
+
+    @classmethod
+    def latest(cls, m):
+        from .models import TrainedModel
+
+        return (
+            TrainedModel.objects.filter(map=m, player_name=cls.name, status=TrainedModel.READY)
+            .order_by("-version")
+            .first()
+        )
+
+    @classmethod
+    def unavailable_reason(cls, m):
+        if cls.latest(m) is None:
+            return f"no trained {cls.name} model for map {m.slug}: run manage.py train_player {m.slug} --player {cls.name}"
+        return None
+
+    @classmethod
+    def version_key(cls, m):
+        tm = cls.latest(m)
+        return tm.version if tm else None
+
+    def __init__(self, m):
+        from .artefacts import load_artefact
+        from .training import build_head
+
+        super().__init__(m)
+        self.trained = self.latest(m)
+        state_dict, self.meta = load_artefact(self.trained.directory)
+        self.head = build_head(self.meta["config"])
+        try:
+            self.head.load_state_dict(state_dict)
+        except RuntimeError as exc:
+            from .artefacts import ArtefactError
+
+            raise ArtefactError(f"artefact weights do not fit its config in {self.trained.directory}: {exc}") from None
+        self.head.eval()
+        labels = self.meta["labels"]
+        self.classes = labels.get("classes", [])
+        self.centroids = np.array(labels.get("centroids", []), dtype=np.float64).reshape(-1, 2)
+        self.class_points = [np.array(p, dtype=np.float64).reshape(-1, 2) for p in labels.get("class_points", [])]
+        self.candidates = (
+            placement.candidate_points(self.centroids, self.class_points) if self.class_points else None
+        )
+
+    def features(self, locations):
+        from .dataset import location_set
+
+        return location_set(locations)
+
+    def place(self, probs, classes_are_cities):
+        guess = placement.expected_points_guess(probs, self.candidates, self.class_points, self.map.scale_km)
+        top = placement.top_class_centroid(probs, self.centroids)
+        city = self.classes[int(np.argmax(probs))] if classes_are_cities else self.nearest_city(guess.lat, guess.lon)
+        return Prediction(guess.lat, guess.lon, city, float(top[0]), float(top[1]),
+                          {"confidence": float(np.max(probs)), "expected_points": guess.expected_points})
+
+
+class EnsemblePlayer(TrainedPlayer):
+    name = "ensemble"
+    description = "EfficientNet-Lite0 features, class head; logits averaged over the three views (seed 003)"
+
+    def view_mask(self, data):
+        return data.mask
+
+    def predict(self, locations):
+        from .heads import predict_proba_views
+
+        data = self.features(locations)
+        probs = predict_proba_views(self.head, data.features, self.view_mask(data))
+        cities = self.meta["labels"]["kind"] == "cities"
+        return [self.place(p, cities) for p in probs]
+
+
+class TransferPlayer(EnsemblePlayer):
+    name = "transfer"
+    description = "the same class head on one random view only (seed 003's single-view baseline)"
+
+    def view_mask(self, data):
+        mask = np.zeros_like(data.mask)
+        for i, loc_id in enumerate(data.location_ids):
+            present = np.flatnonzero(data.mask[i])
+            mask[i, present[stable_seed("transfer", loc_id) % len(present)]] = True
+        return mask
+
+
+class HierarchicalPlayer(TrainedPlayer):
+    name = "hierarchical"
+    description = "city head, then a district head fed with the city output (seed 000); reports privacy"
+
+    def __init__(self, m):
+        super().__init__(m)
+        d = self.meta["labels"]["districts"]
+        self.district_centroids = np.array(d["centroids"], dtype=np.float64).reshape(-1, 2)
+        self.district_points = [np.array(p, dtype=np.float64).reshape(-1, 2) for p in d["class_points"]]
+        self.district_candidates = placement.candidate_points(self.district_centroids, self.district_points)
+
+    def predict(self, locations):
+        from .heads import predict_proba_views, privacy_score
+
+        data = self.features(locations)
+        city_probs, district_probs = predict_proba_views(self.head, data.features, data.mask)
+        out = []
+        for pc, pd in zip(city_probs, district_probs, strict=True):
+            guess = placement.expected_points_guess(
+                pd, self.district_candidates, self.district_points, self.map.scale_km
+            )
+            top = placement.top_class_centroid(pd, self.district_centroids)
+            city_conf, district_conf = float(pc.max()), float(pd.max())
+            out.append(Prediction(
+                guess.lat, guess.lon, self.classes[int(np.argmax(pc))], float(top[0]), float(top[1]),
+                {"city_confidence": city_conf, "district_confidence": district_conf,
+                 "privacy_score": float(privacy_score(city_conf, district_conf))},
+            ))
+        return out
+
+
+class RegressionPlayer(TrainedPlayer):
+    name = "regression"
+    description = "regresses a unit-sphere vector from the views' features (seed 001)"
+
+    def predict(self, locations):
+        from .heads import predict_latlon_views
+
+        data = self.features(locations)
+        latlons = predict_latlon_views(self.head, data.features, data.mask)
+        return [Prediction(float(a), float(b), self.nearest_city(a, b)) for a, b in latlons]
+
+
+class ClipPlayer(MachinePlayer):
+    name = "clip"
+    description = "open_clip zero-shot over the map's cities, prompt ensemble, averaged over views (seed 002)"
+
+    @classmethod
+    def unavailable_reason(cls, m):
+        weights = settings.GEOGAME_CLIP_PRETRAINED
+        if not weights:
+            return "no CLIP weights configured: set GEOGAME_CLIP_PRETRAINED to a checkpoint file or hub id"
+        if not weights.startswith("hf-hub:") and ("/" in weights or "." in weights) and not Path(weights).is_file():
+            return f"CLIP checkpoint file not found: {weights}"
+        if len(city_centres(m)) < 2:
+            return f"map {m.slug} has fewer than two cities to choose from"
+        return None
+
+    @classmethod
+    def version_key(cls, m):
+        return (settings.GEOGAME_CLIP_MODEL, settings.GEOGAME_CLIP_PRETRAINED)
+
+    def __init__(self, m):
+        from . import runtime
+        from .clip_zeroshot import ClipUnavailable, encode_labels, load_clip
+
+        super().__init__(m)
+        try:
+            self.clip = load_clip(settings.GEOGAME_CLIP_MODEL, settings.GEOGAME_CLIP_PRETRAINED, runtime.device())
+        except ClipUnavailable as exc:
+            raise PlayerUnavailable(str(exc)) from None
+        self.labels = [tuple(label.split(", ", 1)) if ", " in label else (label, "") for label in self.centre_labels]
+        self.text = encode_labels(self.clip.model, self.clip.tokenizer, self.labels, device=runtime.device())
+        self.class_points = [
+            np.array(Location.objects.filter(map=m, city=c, country=k).values_list("lat", "lon"), dtype=np.float64)
+            for c, k in self.labels
+        ]
+        self.candidates = placement.candidate_points(self.centre_points, self.class_points)
+
+    def predict(self, locations):
+        import io
+
+        from PIL import Image
+
+        from . import runtime
+        from .clip_zeroshot import zero_shot_probs
+
+        images = []
+        for loc in locations:
+            views = []
+            for v in list(loc.views.all())[:3]:
+                with v.image.open("rb") as f:
+                    views.append(Image.open(io.BytesIO(f.read())).convert("RGB"))
+            images.append(views)
+        probs = zero_shot_probs(self.clip.model, self.clip.tokenizer, self.clip.preprocess, images, self.labels,
+                                text_features=self.text, device=runtime.device())
+        out = []
+        for p in probs:
+            guess = placement.expected_points_guess(p, self.candidates, self.class_points, self.map.scale_km)
+            k = int(np.argmax(p))
+            out.append(Prediction(guess.lat, guess.lon, self.centre_labels[k], float(self.centre_points[k, 0]),
+                                  float(self.centre_points[k, 1]), {"confidence": float(p[k])}))
+        return out

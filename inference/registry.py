@@ -1,0 +1,50 @@
+"""Machine player names -> classes, imported on first use so the web process
+can list players without loading torch."""
+
+import functools
+
+from django.utils.module_loading import import_string
+
+PLAYERS = {
+    "random": "inference.players.RandomPlayer",
+    "centroid": "inference.players.CentroidPlayer",
+    "ensemble": "inference.players.EnsemblePlayer",
+    "transfer": "inference.players.TransferPlayer",
+    "hierarchical": "inference.players.HierarchicalPlayer",
+    "regression": "inference.players.RegressionPlayer",
+    "clip": "inference.players.ClipPlayer",
+}
+LEARNED = ("ensemble", "transfer", "hierarchical", "regression")
+
+
+class UnknownPlayer(ValueError):
+    pass
+
+
+def player_class(name):
+    if name not in PLAYERS:
+        raise UnknownPlayer(f"unknown player {name!r}; known players: {', '.join(PLAYERS)}")
+    return import_string(PLAYERS[name])
+
+
+def availability(name, m):
+    """None if `name` can play on map `m`, else the reason it cannot."""
+    return player_class(name).unavailable_reason(m)
+
+
+@functools.lru_cache(maxsize=32)
+def _load(name, map_id, version_key):
+    from geogame.models import Map
+
+    return player_class(name)(Map.objects.get(id=map_id))
+
+
+def load_player(name, m):
+    """The player for map `m`, loaded once per process and per artefact version."""
+    cls = player_class(name)
+    reason = cls.unavailable_reason(m)
+    if reason:
+        from .players import PlayerUnavailable
+
+        raise PlayerUnavailable(reason)
+    return _load(name, m.id, cls.version_key(m))

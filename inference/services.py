@@ -1,0 +1,76 @@
+"""The machine's guess for a round, through the same guess path as a human's."""
+
+import functools
+import logging
+import threading
+
+from django.conf import settings
+
+from geogame import services as game_services
+from geogame.models import Game, Guess, Round
+from players.models import Player
+
+from .batching import MicroBatcher
+from .registry import load_player
+
+log = logging.getLogger(__name__)
+
+_batchers = {}
+_batchers_lock = threading.Lock()
+
+
+def machine_player_get(name):
+    """The Player row that represents machine player `name` (one per name)."""
+    player, _ = Player.objects.get_or_create(
+        kind=Player.MACHINE, machine_name=name, defaults={"display_name": f"{name} (machine)"}
+    )
+    return player
+
+
+def _batcher(name, m):
+    """One batcher per loaded player: concurrent rounds of the same player and map
+    share a forward pass."""
+    player = load_player(name, m)
+    with _batchers_lock:
+        b = _batchers.get(id(player))
+        if b is None or b.player is not player:
+            b = MicroBatcher(
+                functools.partial(_predict_batch, player),
+                max_batch=settings.GEOGAME_BATCH_MAX,
+                max_wait_s=settings.GEOGAME_BATCH_WAIT_MS / 1000,
+            )
+            b.player = player
+            _batchers[id(player)] = b
+        return b
+
+
+def _predict_batch(player, locations):
+    try:
+        return player.predict(locations)
+    finally:
+        from django.db import close_old_connections
+
+        close_old_connections()
+
+
+def machine_guess_run(*, round_id, player_id):
+    """Compute and store a machine player's guess for a round. Safe to run twice:
+    a stored guess is returned as is, and the unique (round, player) constraint
+    settles a race between two workers. Returns the Guess."""
+    rnd = Round.objects.select_related("game__map", "location").get(id=round_id)
+    player = Player.objects.get(id=player_id, kind=Player.MACHINE)
+    existing = Guess.objects.filter(round=rnd, player=player).first()
+    if existing is not None:
+        return existing
+    prediction = _batcher(player.machine_name, rnd.game.map).submit(rnd.location).result()
+    views = list(range(rnd.location.views.count()))
+    kwargs = {"city": prediction.city} if rnd.game.mode == Game.CITY else {"lat": prediction.lat, "lon": prediction.lon}
+    try:
+        guess, _ = game_services.guess_submit(round=rnd, player=player, views_seen=views, **kwargs)
+    except game_services.GameError as exc:
+        if exc.result is None:
+            raise
+        # Too late: the round recorded a 0-point timeout for the machine; the game goes on.
+        log.info("machine %s too late for round %s: %s", player.machine_name, round_id, exc.message)
+        guess = exc.result
+    return guess

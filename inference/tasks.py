@@ -1,0 +1,27 @@
+from celery import shared_task
+from django.conf import settings
+
+
+@shared_task(
+    name="inference.machine_guess",
+    acks_late=True,
+    soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
+    time_limit=settings.CELERY_TASK_TIME_LIMIT,
+)
+def machine_guess(round_id, player_id):
+    """Idempotent: a redelivered task finds the stored guess and stops."""
+    from .services import machine_guess_run
+
+    return machine_guess_run(round_id=round_id, player_id=player_id).id
+
+
+@shared_task(name="inference.train_player", acks_late=True, soft_time_limit=3600, time_limit=3900)
+def train_player(trained_model_id, seed=0):
+    """Train a registered TrainedModel row; a redelivery of a finished one does nothing."""
+    from .models import TrainedModel
+    from .training import train
+
+    tm = TrainedModel.objects.select_related("map").get(id=trained_model_id)
+    if tm.status != TrainedModel.TRAINING:
+        return tm.status
+    return train(tm, seed=seed).status

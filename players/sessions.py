@@ -1,0 +1,30 @@
+"""The human player behind a request: one anonymous Player per browser session."""
+
+from .models import Player
+
+SESSION_KEY = "geogame_player_id"
+DISPLAY_NAME_MAX = 40
+
+
+def clean_display_name(raw):
+    name = " ".join(str(raw or "").split())
+    if not name:
+        return "Player"
+    if len(name) > DISPLAY_NAME_MAX:
+        raise ValueError(f"display name is longer than {DISPLAY_NAME_MAX} characters")
+    return name
+
+
+def player_for_request(request, *, create=False, display_name=None):
+    """Return the session's Player, creating it when asked. None if there is none."""
+    player_id = request.session.get(SESSION_KEY)
+    player = None
+    if player_id is not None:
+        player = Player.objects.filter(id=player_id, kind=Player.HUMAN).first()
+    if player is None and create:
+        player = Player.objects.create(display_name=display_name or "Player")
+        request.session[SESSION_KEY] = player.id
+    elif player is not None and display_name and player.display_name != display_name:
+        player.display_name = display_name
+        player.save(update_fields=["display_name"])
+    return player
