@@ -2,9 +2,23 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "geogame.settings")
 
-from channels.routing import ProtocolTypeRouter  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.core.asgi import get_asgi_application  # noqa: E402
 
 django_asgi_app = get_asgi_application()
 
-application = ProtocolTypeRouter({"http": django_asgi_app})
+# Imported after Django is set up: they load models.
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.urls import path  # noqa: E402
+
+from geogame.consumers import DuelConsumer  # noqa: E402
+
+websocket_urlpatterns = [path("ws/duel/<uuid:duel_id>/", DuelConsumer.as_asgi())]
+
+application = ProtocolTypeRouter({
+    "http": django_asgi_app,
+    # The session cookie says who plays (scope["session"], as request.session does); the Origin
+    # check keeps other sites from opening a socket with a visitor's cookie.
+    "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+})

@@ -53,14 +53,25 @@ def enqueue(task_name, *args):
 
 def _submit(task_name, args):
     if settings.REDIS_URL:
-        from geogame.celery import app
-
-        app.send_task(task_name, args=list(args))
+        _send(task_name, list(args))
         return
     future = _local_executor().submit(_run_local, task_name, args)
     with _pending_lock:
         _pending.add(future)
     future.add_done_callback(lambda f: _discard(f))
+
+
+def _send(task_name, args):
+    from geogame.celery import app
+
+    if settings.REDIS_URL == app.conf.broker_url:
+        app.send_task(task_name, args=args)  # over the app's pooled connection
+        return
+    # The app read its broker URL from settings once, at import; a process whose REDIS_URL
+    # is set later (tests do) must still send where settings point now. A connection per
+    # send costs ~6 ms against ~1 ms pooled, which only such processes pay.
+    with app.connection_for_write(settings.REDIS_URL) as conn:
+        app.send_task(task_name, args=args, connection=conn)
 
 
 def _discard(future):

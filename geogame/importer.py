@@ -47,22 +47,29 @@ def map_get_or_create(*, name, kind=Map.WORLD, attribution=""):
     return m
 
 
-def render_row_views(row, data):
-    """[(heading, upright RGB image)] for one manifest row's image bytes."""
+def render_views(data, *, projection, heading, size=PANORAMA_VIEW_SIZE):
+    """[(heading, upright RGB image)] for one image's bytes: the image itself, or the three views
+    of an equirectangular panorama whose centre column looks along `heading`.
+    Raises ImageRejected with the reason for anything that is not a usable image."""
     im = images.open_image(
         data, max_bytes=settings.GEOGAME_MAX_IMAGE_BYTES, max_pixels=settings.GEOGAME_MAX_IMAGE_PIXELS
     )
-    if row.projection != "equirectangular":
-        return [(row.heading, im)]
+    if projection != "equirectangular":
+        return [(heading, im)]
     if not panorama.looks_equirectangular(*im.size):
         raise images.ImageRejected(
             f"declared equirectangular but the image is {im.size[0]}x{im.size[1]} (expected 2:1)"
         )
-    pano_heading = row.heading or 0.0
+    pano_heading = heading or 0.0
     return [
         (panorama.absolute_heading(pano_heading, offset), view)
-        for offset, view in panorama.render_three_views(im, size=PANORAMA_VIEW_SIZE)
+        for offset, view in panorama.render_three_views(im, size=size)
     ]
+
+
+def render_row_views(row, data):
+    """[(heading, upright RGB image)] for one manifest row's image bytes."""
+    return render_views(data, projection=row.projection, heading=row.heading)
 
 
 def import_row(m, row, folder, *, seed):
@@ -82,7 +89,18 @@ def import_row(m, row, folder, *, seed):
     if row.sha256 and images.sha256_hex(data) != row.sha256:
         raise ValueError(f"sha256 of {row.file} does not match the manifest")
     views = render_row_views(row, data)
+    return location_store(
+        m, views, seed=seed, source=row.source, source_id=row.source_id, lat=row.lat, lon=row.lon,
+        city=row.city, country=row.country, license=row.license, attribution=row.attribution,
+        captured_at=row.captured_at,
+    )
 
+
+def location_store(m, views, *, seed, source, source_id, lat, lon, city="", country="", license="",
+                   attribution="", captured_at=""):
+    """Store a Location of map `m` with its views ([(heading, upright RGB image)], as from
+    render_views): each view saved as EXIF-free serving variants under its content hash.
+    Returns True if created, False if (source, source_id) is in the map already."""
     stored = []
     for heading, im in views:
         display, thumb = images.serving_variants(im)
@@ -94,17 +112,17 @@ def import_row(m, row, folder, *, seed):
     with transaction.atomic():
         loc, created = Location.objects.get_or_create(
             map=m,
-            source=row.source,
-            source_id=row.source_id,
+            source=source,
+            source_id=source_id,
             defaults=dict(
-                lat=row.lat,
-                lon=row.lon,
-                city=row.city,
-                country=row.country,
-                split=assign_split(f"{row.source}:{row.source_id}", seed),
-                license=row.license,
-                attribution=row.attribution,
-                captured_at=row.captured_at,
+                lat=lat,
+                lon=lon,
+                city=city,
+                country=country,
+                split=assign_split(f"{source}:{source_id}", seed),
+                license=license,
+                attribution=attribution,
+                captured_at=captured_at,
             ),
         )
         if not created:

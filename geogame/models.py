@@ -135,3 +135,136 @@ class Guess(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["round", "player"], name="one_guess_per_player")]
+
+
+class Duel(models.Model):
+    """Two sides play the same rounds (the rounds of `game`) and lose health on the point
+    difference (geogame.duel_rules). The state a client sees lives in this row and changes
+    only in geogame.duel_services, one event at a time; `version` counts the events."""
+
+    WAITING = "waiting"  # for an invited human to join
+    ACTIVE = "active"
+    FINISHED = "finished"
+    STATUS_CHOICES = [(WAITING, "waiting for a player"), (ACTIVE, "playing"), (FINISHED, "finished")]
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # The map, the location order (seed), the round clock and the maximum number of rounds.
+    game = models.OneToOneField(Game, on_delete=models.CASCADE, related_name="duel")
+    status = models.CharField(max_length=10, choices=STATUS_CHOICES, default=WAITING)
+    version = models.PositiveIntegerField(default=0)
+    health = models.JSONField(default=list)  # [side 0, side 1]
+    round_index = models.SmallIntegerField(null=True, blank=True)  # None before the first round
+    round_open = models.BooleanField(default=False)  # the current round takes guesses
+    # Seats whose guess for the current round has been announced (a machine's only after it "thought").
+    guessed = models.JSONField(default=list)
+    next_round_at = models.DateTimeField(null=True, blank=True)
+    results = models.JSONField(default=list)  # one frozen round_result payload per finished round
+    winner_seat = models.SmallIntegerField(null=True, blank=True)  # None: playing, or a draw
+    end_reason = models.CharField(max_length=20, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    @property
+    def map(self):
+        return self.game.map
+
+    @property
+    def max_rounds(self):
+        return self.game.rounds_total
+
+
+class DuelSeat(models.Model):
+    """A player in a duel. Seats 0 and 1 are the two sides; seat 2, if any, is a machine
+    that guesses along in a duel between two humans, for comparison only."""
+
+    SIDES = (0, 1)
+
+    duel = models.ForeignKey(Duel, on_delete=models.CASCADE, related_name="seats")
+    seat = models.PositiveSmallIntegerField()
+    # Empty until the invited human opens the invite link.
+    player = models.ForeignKey(Player, null=True, blank=True, on_delete=models.CASCADE, related_name="duel_seats")
+    invite_token = models.CharField(max_length=43, null=True, blank=True, unique=True)
+
+    class Meta:
+        ordering = ["duel_id", "seat"]
+        constraints = [
+            models.UniqueConstraint(fields=["duel", "seat"], name="unique_duel_seat"),
+            models.UniqueConstraint(
+                fields=["duel", "player"], condition=models.Q(player__isnull=False), name="one_seat_per_player"
+            ),
+        ]
+
+
+class MapBuild(models.Model):
+    """Building a map from Street View or Mapillary (geogame.builder): its plan and its progress.
+
+    Points are sampled reproducibly from `regions` with `seed`; each one tried is a BuildPoint, so
+    a stopped build resumes where it was. The key or token is never stored here.
+    """
+
+    STREETVIEW = "streetview"
+    MAPILLARY = "mapillary"
+    PROVIDER_CHOICES = [(STREETVIEW, "Google Street View"), (MAPILLARY, "Mapillary")]
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    STOPPED = "stopped"  # quota, budget or time limit reached, or the provider kept failing: resumable
+    FAILED = "failed"  # refused key, bad request, a bug: fix, then resume
+    STATUS_CHOICES = [(s, s) for s in (QUEUED, RUNNING, DONE, STOPPED, FAILED)]
+
+    map = models.ForeignKey(Map, on_delete=models.CASCADE, related_name="builds")
+    provider = models.CharField(max_length=20, choices=PROVIDER_CHOICES)
+    regions = models.JSONField()
+    per_region = models.PositiveIntegerField()
+    seed = models.BigIntegerField(default=0)
+    # Image size, search radius, tries per location, request budget: see builder.DEFAULT_OPTIONS.
+    options = models.JSONField(default=dict, blank=True)
+    # sha256 of what fixes the sampled points (provider, regions, seed, options but the budget):
+    # a rerun with the same plan resumes this build instead of starting another.
+    plan_key = models.CharField(max_length=64, db_index=True)
+    status = models.CharField(max_length=10, choices=STATUS_CHOICES, default=QUEUED)
+    progress = models.FloatField(default=0.0)  # 0..1
+    found = models.PositiveIntegerField(default=0)
+    tried = models.PositiveIntegerField(default=0)
+    # requested, found, skipped by reason, requests by kind, regions that ran out of tries.
+    summary = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.provider} build {self.id} of {self.map.slug}"
+
+
+class BuildPoint(models.Model):
+    """One sampled point a build has tried, and what came of it."""
+
+    FOUND = "found"
+    DUPLICATE = "duplicate"
+    NO_IMAGERY = "no_imagery"
+    REJECTED = "rejected"
+    ERROR = "error"  # retries ran out; tried again when the build resumes
+    OUTCOME_CHOICES = [(o, o) for o in (FOUND, DUPLICATE, NO_IMAGERY, REJECTED, ERROR)]
+    FINAL = (FOUND, DUPLICATE, NO_IMAGERY, REJECTED)
+
+    build = models.ForeignKey(MapBuild, on_delete=models.CASCADE, related_name="points")
+    region_index = models.PositiveIntegerField()
+    point_index = models.PositiveIntegerField()
+    lat = models.FloatField()
+    lon = models.FloatField()
+    outcome = models.CharField(max_length=12, choices=OUTCOME_CHOICES)
+    detail = models.TextField(blank=True, default="")
+    source_id = models.CharField(max_length=200, blank=True, default="")
+    location = models.ForeignKey(Location, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["build_id", "region_index", "point_index"]
+        constraints = [
+            models.UniqueConstraint(fields=["build", "region_index", "point_index"], name="unique_build_point"),
+        ]

@@ -126,8 +126,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
     }
     # The test database is a file too, so background threads and worker processes
-    # started by tests see the same data.
-    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-geogame.sqlite3")}
+    # started by tests see the same data; one per test run, so runs don't collide.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test-geogame-{os.getpid()}.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -210,6 +210,36 @@ GEOGAME_CLIP_PRETRAINED = env_str("GEOGAME_CLIP_PRETRAINED")
 # pass, waiting at most this long for company.
 GEOGAME_BATCH_MAX = env_int("GEOGAME_BATCH_MAX", 16)
 GEOGAME_BATCH_WAIT_MS = env_int("GEOGAME_BATCH_WAIT_MS", 10)
+
+# Building maps from Street View or Mapillary (geogame.builder, manage.py build_map). The key and
+# token are only ever sent to their API: never stored, logged or shown.
+GOOGLE_STREETVIEW_KEY = env_str("GEOGAME_STREETVIEW_KEY")
+MAPILLARY_TOKEN = env_str("GEOGAME_MAPILLARY_TOKEN")
+# Base URLs, overridable so tests can point them at a fake server on loopback.
+GEOGAME_STREETVIEW_URL = env_str("GEOGAME_STREETVIEW_URL", "https://maps.googleapis.com/maps/api/streetview")
+GEOGAME_MAPILLARY_URL = env_str("GEOGAME_MAPILLARY_URL", "https://graph.mapillary.com")
+# Requests per second to each provider, and the most requests one build may make in all
+# (Street View image requests are billed; raise it per build with --max-requests).
+GEOGAME_STREETVIEW_RPS = env_float("GEOGAME_STREETVIEW_RPS", 10.0)
+GEOGAME_MAPILLARY_RPS = env_float("GEOGAME_MAPILLARY_RPS", 5.0)
+GEOGAME_BUILD_MAX_REQUESTS = env_int("GEOGAME_BUILD_MAX_REQUESTS", 5000)
+# Per request: seconds to wait for an answer, retries on 429/5xx/timeouts, first backoff (doubling).
+GEOGAME_BUILD_TIMEOUT_S = env_float("GEOGAME_BUILD_TIMEOUT_S", 20.0)
+GEOGAME_BUILD_RETRIES = env_int("GEOGAME_BUILD_RETRIES", 4)
+GEOGAME_BUILD_BACKOFF_S = env_float("GEOGAME_BUILD_BACKOFF_S", 1.0)
+# A build task stops (resumable) after this long; a running build silent for longer than the
+# stale time is taken to be dead, and may be resumed by another worker or command.
+GEOGAME_BUILD_SOFT_TIME_LIMIT_S = env_int("GEOGAME_BUILD_SOFT_TIME_LIMIT_S", 6 * 3600)
+GEOGAME_BUILD_STALE_S = env_int("GEOGAME_BUILD_STALE_S", 600)
+
+# Duels (geogame/duel_rules.py holds the fixed rules). Seconds unless named otherwise.
+GEOGAME_DUEL_ROUND_S = env_int("GEOGAME_DUEL_ROUND_S", 60)  # a round's clock, before anyone guesses
+GEOGAME_DUEL_DROP_S = env_float("GEOGAME_DUEL_DROP_S", 15.0)  # what is left to the other side after a guess
+GEOGAME_DUEL_MAX_ROUNDS = env_int("GEOGAME_DUEL_MAX_ROUNDS", 15)  # fewer on maps with fewer locations
+GEOGAME_DUEL_START_S = env_float("GEOGAME_DUEL_START_S", 3.0)  # from "everyone is seated" to round 1
+GEOGAME_DUEL_INTERMISSION_S = env_float("GEOGAME_DUEL_INTERMISSION_S", 5.0)  # the result, before the next round
+# A machine's guess is announced this long after its round started, however fast it was computed.
+GEOGAME_MACHINE_THINK_S = env_float("GEOGAME_MACHINE_THINK_S", 3.0)
 
 LOGGING = {
     "version": 1,

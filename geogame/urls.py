@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -12,5 +12,6 @@ urlpatterns = [
     path("api/games/<uuid:game_id>/rounds/<int:index>/guess/", views.api_guess, name="api-guess"),
     path("img/<str:image_key>/<int:index>.jpg", views.view_image, name="view-image"),
     path("img/<str:image_key>/<int:index>/thumb.jpg", views.view_thumb, name="view-thumb"),
+    path("", include("inference.urls")),
     path("admin/", admin.site.urls),
 ]

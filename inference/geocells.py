@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-EARTH_RADIUS_KM = 6371.0088  # mean Earth radius (IUGG)
+from geogame.geo import EARTH_RADIUS_KM
 
 
 def latlon_to_xyz(latlons) -> np.ndarray:

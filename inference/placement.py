@@ -11,10 +11,10 @@ from typing import NamedTuple
 
 import numpy as np
 
+from geogame.scoring import MAX_POINTS, PERFECT_RADIUS_KM
+
 from .geocells import haversine_km_np
 
-MAX_POINTS = 5000
-PERFECT_RADIUS_KM = 0.025  # a guess this close scores full points
 _CANDIDATE_CHUNK = 1024  # bounds the (candidates x locations) distance block held in memory
 
 

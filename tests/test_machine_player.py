@@ -203,3 +203,35 @@ def test_an_unknown_or_unavailable_opponent_is_refused(trainable_map):
                               "opponent": opponent})
         assert r.status_code == 400 and message in r.content.decode()
     assert not Game.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_staff_start_training_from_the_map_page_and_see_progress(trainable_map, django_user_model):
+    staff = django_user_model.objects.create_user("staff", password="pw", is_staff=True)
+    client = Client()
+    client.force_login(staff)
+    url = f"/maps/{trainable_map.slug}/players/"
+    assert client.get(url).status_code == 200
+    r = client.post(url, {"player": "ensemble"})
+    assert r.status_code == 302
+    background.wait_local(timeout=120)
+    status = client.get(f"/api/maps/{trainable_map.slug}/players/").json()
+    (model,) = status["models"]
+    assert (model["player"], model["status"], model["progress"]) == ("ensemble", "ready", 1.0)
+    assert "ensemble" in client.get(url).content.decode()
+    assert registry.availability("ensemble", trainable_map) is None
+
+
+def test_the_map_page_rejects_bad_players_and_non_staff(trainable_map, django_user_model):
+    url = f"/maps/{trainable_map.slug}/players/"
+    anonymous = Client()
+    assert anonymous.get(url).status_code == 302  # to the login page
+    assert anonymous.post(url, {"player": "ensemble"}).status_code == 302
+    assert anonymous.get(f"/api/maps/{trainable_map.slug}/players/").status_code == 302
+    staff = django_user_model.objects.create_user("staff", password="pw", is_staff=True)
+    client = Client()
+    client.force_login(staff)
+    r = client.post(url, {"player": "centroid"})
+    assert r.status_code == 400 and "is not trained" in r.content.decode()
+    assert client.get("/maps/no-such-map/players/").status_code == 404
+    assert not TrainedModel.objects.exists()

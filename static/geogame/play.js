@@ -31,6 +31,30 @@
     return node;
   }
 
+  /** Natural Earth rings that cross the antimeridian jump from +180 to -180, which Leaflet draws
+   * as a line across the whole map (Russia, Fiji). Make such rings continuous instead, letting them
+   * run past 180. Rings that go round a pole (Antarctica) are left alone. */
+  function unwrapAntimeridian(geometry) {
+    const fixRing = (ring) => {
+      let shift = 0;
+      let winding = 0;
+      const out = [ring[0]];
+      for (let i = 1; i < ring.length; i++) {
+        const step = ring[i][0] - ring[i - 1][0];
+        const wrap = step > 180 ? -360 : step < -180 ? 360 : 0;
+        shift += wrap;
+        winding += step + wrap;
+        out.push([ring[i][0] + shift, ring[i][1]]);
+      }
+      if (Math.abs(winding) > 180) return ring; // round a pole
+      return out.some(([lon]) => lon < -180) ? out.map(([lon, lat]) => [lon + 360, lat]) : out;
+    };
+    if (geometry.type === "Polygon") geometry.coordinates = geometry.coordinates.map(fixRing);
+    if (geometry.type === "MultiPolygon") {
+      geometry.coordinates = geometry.coordinates.map((polygon) => polygon.map(fixRing));
+    }
+  }
+
   /** A Leaflet map with the Natural Earth country outlines, which work offline; OpenStreetMap
    * tiles are added underneath only if a probe tile loads. */
   function worldMap(container, worldUrl) {
@@ -55,7 +79,9 @@
     fetch(worldUrl)
       .then((r) => r.json())
       .then((topo) => {
-        outline.addData(topojson.feature(topo, topo.objects.countries));
+        const countries = topojson.feature(topo, topo.objects.countries);
+        countries.features.forEach((f) => f.geometry && unwrapAntimeridian(f.geometry));
+        outline.addData(countries);
         container.dataset.outlines = "loaded";
       });
     const probe = new Image();

@@ -1,0 +1,362 @@
+"""Machine-guess latency and throughput through Redis and a real Celery worker.
+
+    .venv/bin/python bench/machine_latency.py [--rounds 200] [--games 16]
+
+Needs a Redis server (--redis-url; that database is flushed). Everything else is built in a
+temporary folder: a SQLite database (or DATABASE_URL when set: give it a scratch database),
+a synthetic map of 2:1 panoramas (three views each once imported) made with the tests'
+fixture helpers, and an `ensemble` player trained on it. Workers are `celery worker
+--pool threads` subprocesses started with tests/worker.py. bench/README.md says what each
+figure measures.
+"""
+
+import argparse
+import io
+import math
+import os
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+from celery.worker.control import inspect_command
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))  # run as a script: `tests` and the apps import from the repo
+
+PLAYER = "ensemble"
+WARMUP_ROUNDS = 5
+ROUNDS_PER_GAME = 5
+GUESS_TIMEOUT_S = 120
+POLL_S = 0.005
+# The bench's workers import this module too, for the inspect command below.
+WORKER_ARGS = ("-I", "bench.machine_latency")
+
+
+@inspect_command()
+def geogame_batch_sizes(state):
+    """The sizes of the batches this worker's micro-batchers have run, per player name.
+    The batchers live in the worker only; the bench asks for this over remote control."""
+    from inference.services import _batchers
+
+    return {b.player.name: list(b.batch_sizes) for b in list(_batchers.values())}
+
+
+def configure(args):
+    """Point settings at a fresh data folder, the database and Redis; migrate. Returns the folder."""
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="geogame-bench-")).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    os.environ["GEOGAME_DATA_DIR"] = str(workdir / "data")
+    os.environ.setdefault("DATABASE_URL", f"sqlite:///{workdir / 'bench.sqlite3'}")
+    # Set before Django and Celery read settings, so enqueue uses the app's pooled connection.
+    os.environ["REDIS_URL"] = args.redis_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "geogame.settings")
+    import django
+    import redis
+
+    django.setup()
+    from django.core.management import call_command
+
+    redis.Redis.from_url(args.redis_url).flushdb()
+    call_command("migrate", verbosity=0)
+    return workdir
+
+
+def build_panorama_folder(folder, n):
+    """`n` locations round the fixture cities, each one tinted 2:1 panorama (three views)."""
+    from tests.conftest import CITY_TINTS, FIXTURE_CITIES, make_image_bytes, write_manifest
+
+    (folder / "images").mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i in range(n):
+        ci = i % len(FIXTURE_CITIES)
+        city, country, lat, lon = FIXTURE_CITIES[ci]
+        k = i // len(FIXTURE_CITIES)
+        name = f"images/pano{i:04d}.jpg"
+        (folder / name).write_bytes(make_image_bytes(size=(512, 256), seed=i, tint=CITY_TINTS[ci]))
+        rows.append({
+            "id": f"pano-{i}", "file": name, "source": "Bench", "source_id": str(i),
+            "lat": f"{lat + 0.01 * k:.6f}", "lon": f"{lon - 0.01 * k:.6f}", "heading": "0",
+            "projection": "equirectangular", "city": city, "country": country,
+            "license": "CC0", "attribution": "synthetic",
+        })
+    write_manifest(folder, rows)
+
+
+class BareModel:
+    """The backbone and the trained head in this process, timed on a location's views."""
+
+    def __init__(self, m):
+        from inference import runtime
+        from inference.registry import load_player
+
+        self.device = runtime.device()
+        self.backbone = runtime.backbone()
+        self.head = load_player(PLAYER, m).head
+
+    def time(self, location):
+        """(forward, decode + preprocess + forward) in seconds: the backbone over the location's
+        views as one batch, then the head with logits averaged over the views."""
+        import numpy as np
+        import torch
+        from PIL import Image
+
+        from inference.backbone import preprocess
+        from inference.dataset import MAX_VIEWS
+        from inference.heads import predict_proba_views
+
+        views = list(location.views.all())[:MAX_VIEWS]
+        t0 = time.perf_counter()
+        images = []
+        for v in views:
+            with v.image.open("rb") as f:
+                images.append(Image.open(io.BytesIO(f.read())).convert("RGB"))
+        batch = torch.from_numpy(np.stack([preprocess(im) for im in images])).to(self.device)
+        t1 = time.perf_counter()
+        with torch.no_grad():
+            features = self.backbone(batch).float().cpu().numpy()
+        predict_proba_views(self.head, features[None], np.ones((1, len(views)), dtype=bool))
+        t2 = time.perf_counter()
+        return t2 - t1, t2 - t0
+
+
+def wait_for_guess(rnd):
+    from geogame.models import Guess
+    from tests.worker import wait_until
+
+    return wait_until(
+        lambda: Guess.objects.filter(round=rnd, player_id=rnd.game.opponent_id).first(),
+        timeout_s=GUESS_TIMEOUT_S, what=f"the machine's guess for round {rnd.id}", interval_s=POLL_S,
+    )
+
+
+def batch_sizes(app):
+    replies = app.control.broadcast("geogame_batch_sizes", reply=True, timeout=5)
+    return [size for reply in replies for sizes in reply.values() for size in sizes.get(PLAYER, [])]
+
+
+def measure_latency(m, human, workers, features_dir, bare, n_rounds, concurrency):
+    """Rounds one at a time: clear the feature cache (the worker is idle), start the round,
+    wait for the machine's guess, then time the bare model on the same location."""
+    from geogame import services
+
+    worker = workers.start("latency", concurrency=concurrency, extra_args=WORKER_ARGS)
+    rng = random.Random(1)
+    game = None
+    latency, forward, full, views = [], [], [], Counter()
+    for i in range(WARMUP_ROUNDS + n_rounds):
+        shutil.rmtree(features_dir, ignore_errors=True)
+        rnd = services.round_next(game=game) if game is not None else None
+        if rnd is None:
+            game = services.game_create(player=human, map=m, opponent=PLAYER, rounds_total=ROUNDS_PER_GAME,
+                                        seed=rng.getrandbits(62))
+            rnd = services.round_next(game=game)
+        guess = wait_for_guess(rnd)
+        services.guess_submit(round=rnd, player=human, lat=0.0, lon=0.0)
+        fwd, total = bare.time(rnd.location)
+        if i < WARMUP_ROUNDS:
+            continue
+        latency.append((guess.created_at - rnd.started_at).total_seconds())
+        forward.append(fwd)
+        full.append(total)
+        views[rnd.location.views.count()] += 1
+    peak = worker.peak_rss_kib()
+    worker.stop()
+    return {"latency": latency, "forward": forward, "full": full, "views": views, "peak_kib": peak}
+
+
+def plan_seeds(m, n_games, rounds):
+    """Seeds for a one-round warm-up game and for `n_games` games of `rounds` rounds, such that
+    no two rounds use the same location: no round finds its views' features cached by another."""
+    from geogame import rules
+    from geogame.models import Game
+    from geogame.services import playable_locations
+
+    ids = list(playable_locations(m, Game.COORDINATES).values_list("id", flat=True))
+    rng = random.Random(2)
+    used = set()
+
+    def pick(count):
+        for _ in range(100_000):
+            seed = rng.getrandbits(62)
+            chosen = rules.choose_locations(ids, count, seed)
+            if used.isdisjoint(chosen):
+                used.update(chosen)
+                return seed
+        raise SystemExit(f"found no {count} unused locations among {len(ids)}; the map is too small")
+
+    warm_seed = pick(1)
+    return warm_seed, [pick(rounds) for _ in range(n_games)]
+
+
+def measure_throughput(m, human, workers, features_dir, n_games, batch_max, seeds, warm_seed):
+    """`n_games` games played at once, each round after the machine's guess for the last one
+    (as a player sees it), on a fresh worker with an empty feature cache. One warm-up round
+    first (on a location the games do not use) loads torch, the backbone and the head."""
+    from django.db import connection
+    from django.db.models import Max
+    from django.utils import timezone
+
+    from geogame import services
+    from geogame.celery import app
+    from geogame.models import Guess
+
+    shutil.rmtree(features_dir, ignore_errors=True)
+    worker = workers.start(f"batch{batch_max}", concurrency=n_games, extra_args=WORKER_ARGS,
+                           GEOGAME_BATCH_MAX=batch_max)
+    warm = services.game_create(player=human, map=m, opponent=PLAYER, rounds_total=1, seed=warm_seed)
+    wait_for_guess(services.round_next(game=warm))
+    sizes_before = len(batch_sizes(app))
+    games = [services.game_create(player=human, map=m, opponent=PLAYER, rounds_total=ROUNDS_PER_GAME, seed=s)
+             for s in seeds]
+    start = threading.Barrier(n_games + 1)
+    errors = []
+
+    def play(game):
+        try:
+            start.wait()
+            for _ in range(game.rounds_total):
+                rnd = services.round_next(game=game)
+                wait_for_guess(rnd)
+                services.guess_submit(round=rnd, player=human, lat=0.0, lon=0.0)
+        except BaseException as exc:  # reported below, after every thread has ended
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=play, args=(g,)) for g in games]
+    for t in threads:
+        t.start()
+    start.wait()
+    t0 = timezone.now()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    guesses = Guess.objects.filter(round__game__in=games, player_id=games[0].opponent_id)
+    last = guesses.aggregate(last=Max("created_at"))["last"]
+    sizes = batch_sizes(app)[sizes_before:]
+    peak = worker.peak_rss_kib()
+    worker.stop()
+    n = guesses.count()
+    return {"guesses": n, "seconds": (last - t0).total_seconds(), "sizes": sizes, "peak_kib": peak}
+
+
+def pct(values, q):
+    """The q-th percentile (0..100), linear between closest ranks."""
+    s = sorted(values)
+    k = (len(s) - 1) * q / 100
+    lo, hi = math.floor(k), math.ceil(k)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+def ms(seconds):
+    return f"{seconds * 1000:.1f}"
+
+
+def mib(kib):
+    return "n/a" if kib is None else f"{kib / 1024:.0f} MiB"
+
+
+def describe_sizes(sizes):
+    if not sizes:
+        return "n/a"
+    return f"{len(sizes)} batches, mean {statistics.mean(sizes):.1f}, max {max(sizes)}"
+
+
+def main(argv=None):
+    from tests.worker import redis_answers, redis_url_with_db
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=200, help="latency rounds to measure (default 200)")
+    parser.add_argument("--games", type=int, default=16, help="concurrent games for throughput (default 16)")
+    parser.add_argument("--redis-url", default=redis_url_with_db(13),
+                        help="Redis database to use and FLUSH (default: REDIS_URL's server, database 13)")
+    parser.add_argument("--workdir", help="folder for the data, database and logs (default: a new temp folder)")
+    args = parser.parse_args(argv)
+    if not redis_answers(args.redis_url):
+        raise SystemExit(f"no Redis answers at {args.redis_url}")
+    began = time.monotonic()
+    load_before = os.getloadavg()
+    workdir = configure(args)
+
+    import torch
+    from django.conf import settings
+
+    from geogame.importer import import_map
+    from geogame.models import Map
+    from inference.training import train, trained_model_create
+    from players.models import Player
+    from tests.worker import Workers, worker_env
+
+    n_locations = max(41, math.ceil(1.5 * (args.games * ROUNDS_PER_GAME + 1)))
+    build_panorama_folder(workdir / "map", n_locations)
+    m = import_map(workdir / "map", name="Bench panoramas", kind=Map.CITY).map
+    tm = train(trained_model_create(m=m, name=PLAYER), seed=0)
+    human = Player.objects.create(display_name="Bench")
+    features_dir = Path(settings.DATA_DIR) / "features"
+    env = worker_env(database_url=os.environ["DATABASE_URL"], redis_url=args.redis_url, data_dir=settings.DATA_DIR)
+    workers = Workers(env=env, log_dir=workdir)
+    try:
+        bare = BareModel(m)
+        lat = measure_latency(m, human, workers, features_dir, bare, args.rounds, args.games)
+        warm_seed, seeds = plan_seeds(m, args.games, ROUNDS_PER_GAME)
+        batched = measure_throughput(m, human, workers, features_dir, args.games, 16, seeds, warm_seed)
+        unbatched = measure_throughput(m, human, workers, features_dir, args.games, 1, seeds, warm_seed)
+    except BaseException:
+        print(workers.logs())
+        raise
+    finally:
+        workers.kill_all()
+
+    p50, p95 = pct(lat["latency"], 50), pct(lat["latency"], 95)
+    f50, f95 = pct(lat["forward"], 50), pct(lat["forward"], 95)
+    t50, t95 = pct(lat["full"], 50), pct(lat["full"], 95)
+    rate_b = batched["guesses"] / batched["seconds"]
+    rate_u = unbatched["guesses"] / unbatched["seconds"]
+    views = ", ".join(f"{n} rounds with {v} views" for v, n in sorted(lat["views"].items()))
+    out = [
+        f"machine-guess benchmark: {os.cpu_count()} CPUs, torch {torch.__version__} on {bare.device} "
+        f"({torch.get_num_threads()} threads), database {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}, "
+        f"Redis {args.redis_url}",
+        f"map: {n_locations} synthetic 2:1 panoramas (tests.conftest helpers), 3 views each; player {PLAYER} "
+        f"v{tm.version}; workers: --pool threads --concurrency {args.games}, GEOGAME_BATCH_WAIT_MS "
+        f"{settings.GEOGAME_BATCH_WAIT_MS}",
+        "",
+        f"(a) latency over {len(lat['latency'])} rounds one at a time ({WARMUP_ROUNDS} warm-up rounds not counted; "
+        f"{views}); feature cache emptied before every round",
+        "| measure | p50 ms | p95 ms |",
+        "|---|---|---|",
+        f"| round start -> machine guess stored (Redis + worker, batch max 16) | {ms(p50)} | {ms(p95)} |",
+        f"| bare backbone + head forward, same views, in the bench process | {ms(f50)} | {ms(f95)} |",
+        f"| bare decode + preprocess + forward, same views | {ms(t50)} | {ms(t95)} |",
+        f"ratio p50 latency / p50 bare forward: {p50 / f50:.2f}x (goal <= 1.5x: {'met' if p50 / f50 <= 1.5 else 'NOT met'});"
+        f" against decode + preprocess + forward: {p50 / t50:.2f}x",
+        "",
+        f"(b) throughput: {args.games} concurrent games x {ROUNDS_PER_GAME} rounds, every round on a location no "
+        "other round uses, fresh worker and empty feature cache per row",
+        "| GEOGAME_BATCH_MAX | guesses | seconds | guesses/s | batches seen by the worker | worker peak RSS |",
+        "|---|---|---|---|---|---|",
+        f"| 16 | {batched['guesses']} | {batched['seconds']:.2f} | {rate_b:.2f} | {describe_sizes(batched['sizes'])} "
+        f"| {mib(batched['peak_kib'])} |",
+        f"| 1 | {unbatched['guesses']} | {unbatched['seconds']:.2f} | {rate_u:.2f} "
+        f"| {describe_sizes(unbatched['sizes'])} | {mib(unbatched['peak_kib'])} |",
+        f"ratio batched / unbatched: {rate_b / rate_u:.2f}x (goal >= 3x: {'met' if rate_b / rate_u >= 3 else 'NOT met'})",
+        f"batch sizes, batched run: {dict(sorted(Counter(batched['sizes']).items()))}",
+        "",
+        f"(c) worker peak memory (VmHWM): latency worker {mib(lat['peak_kib'])}, batched {mib(batched['peak_kib'])}, "
+        f"unbatched {mib(unbatched['peak_kib'])}",
+        f"load average before / after: {load_before[0]:.2f} / {os.getloadavg()[0]:.2f}; "
+        f"total {time.monotonic() - began:.0f} s; data and worker logs in {workdir}",
+    ]
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""The duel's WebSocket endpoint, /ws/duel/<id>/. It only speaks the protocol
+(geogame.duel_protocol): parse, call a duel service, reply; events come from the
+duel's channel-layer group and are forwarded as they are."""
+
+import asyncio
+import time
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from . import duel_events, duel_protocol, duel_selectors, duel_services
+from .models import Duel
+
+# Close codes (4000-4999 are the application's): a socket for a duel without your seat.
+CLOSE_NOT_SEATED = 4403
+
+
+def _seat(duel_public_id, session):
+    """(duel id, player id) for the session's seat in the duel, or None."""
+    duel, seat = duel_selectors.seat_for_session(duel_public_id, session)
+    return None if seat is None else (duel.id, seat.player_id)
+
+
+def _state(duel_id, player_id):
+    duel = Duel.objects.select_related("game").get(id=duel_id)
+    seat = duel_selectors.seat_for_player(duel, player_id)
+    return duel_selectors.duel_state(duel, seat), duel.version
+
+
+def _version(duel_id):
+    return Duel.objects.filter(id=duel_id).values_list("version", flat=True).first()
+
+
+class DuelConsumer(AsyncWebsocketConsumer):
+    async def connect(self):
+        public_id = self.scope["url_route"]["kwargs"]["duel_id"]
+        found = await database_sync_to_async(_seat)(public_id, self.scope["session"])
+        if found is None:
+            await self.close(code=CLOSE_NOT_SEATED)  # before accept: the handshake is refused (403)
+            return
+        self.duel_public_id = str(public_id)
+        self.duel_id, self.player_id = found
+        self.group = duel_events.group_name(self.duel_public_id)
+        duel_events.remember_loop(asyncio.get_running_loop())
+        # Join the group before reading the state: an event is then either in the state or
+        # arrives after it (the client drops versions it already has), never lost between.
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        await self.send_state()
+        # Catch up on anything due while no timer ran (e.g. an in-process timer lost in a restart).
+        await database_sync_to_async(duel_services.duel_advance)(duel_id=self.duel_id)
+
+    async def disconnect(self, code):
+        if getattr(self, "group", None):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        try:
+            msg = duel_protocol.parse(text_data)
+        except duel_protocol.ProtocolError as exc:
+            await self.reply("error", reason=exc.reason)
+            return
+        if isinstance(msg, duel_protocol.Sync):
+            await self.send_state()
+            return
+        try:
+            ack = await database_sync_to_async(duel_services.duel_guess)(
+                duel_id=self.duel_id,
+                player_id=self.player_id,
+                round_index=msg.round,
+                lat=msg.lat,
+                lon=msg.lon,
+                views_seen=msg.views_seen,
+                claimed_duel=msg.duel,
+            )
+        except duel_services.DuelError as exc:
+            await self.reply("error", reason=exc.message)
+            return
+        await self.reply("guess_ack", **ack)
+
+    async def send_state(self):
+        state, version = await database_sync_to_async(_state)(self.duel_id, self.player_id)
+        await self.send(text_data=duel_protocol.message("state", version=version, at=time.time(), **state))
+
+    async def reply(self, kind, version=None, **fields):
+        """A message to this client only. It carries the version the duel is at (it moves
+        nothing: only broadcast events raise the version)."""
+        if version is None:
+            version = await database_sync_to_async(_version)(self.duel_id)
+        await self.send(text_data=duel_protocol.message(kind, version=version, at=time.time(), **fields))
+
+    # -- Events from the duel's group, named after their type; the text is ready to send.
+
+    async def forward(self, message):
+        await self.send(text_data=message["text"])
+
+    seat_joined = forward
+    round_started = forward
+    opponent_guessed = forward
+    round_result = forward
+    duel_over = forward

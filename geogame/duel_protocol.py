@@ -1,0 +1,150 @@
+"""The duel's WebSocket protocol, in one place: what a client may send, what the server sends.
+
+Every message is a JSON object with a `type`.
+
+Client -> server
+  guess   {"type": "guess", "round": 0, "lat": 48.1, "lon": 11.5, "views_seen": [0, 1], "duel": "<id>"?}
+  sync    {"type": "sync"}                       -> the full `state` again
+
+Server -> client. Every message carries `version`, the duel's event count, and `at`, the
+server's clock (Unix seconds). Broadcast events raise `version` by exactly one; a client
+that sees a gap sends `sync`. Replies to one client (state, guess_ack, error) carry the
+version they were made at and change nothing.
+  state             the whole duel as this client may see it (geogame.duel_selectors.duel_state)
+  seat_joined       {seat, name, next_round_at}
+  round_started     {round: {index, number, views: [{url, thumb}], started_at, deadline}, multiplier}
+  opponent_guessed  {round, seat, deadline}: who guessed and the (maybe shortened) clock; never where
+  round_result      {round, number, multiplier, answer, guesses: [{seat, lat, lon, distance_km,
+                     points, timed_out}], damage: [to side 0, to side 1], health, next_round_at}
+  duel_over         {winner (a side, or null for a draw), reason, health}
+  guess_ack         {round, created}: created is false for a guess already counted
+  error             {reason}
+"""
+
+import json
+import math
+from dataclasses import dataclass
+
+MAX_MESSAGE_CHARS = 2000
+MAX_VIEWS_SEEN = 32
+
+# Broadcast to every seat, in version order.
+EVENTS = ("seat_joined", "round_started", "opponent_guessed", "round_result", "duel_over")
+# Sent to one client.
+REPLIES = ("state", "guess_ack", "error")
+
+ERR_BINARY = "binary frames are not supported; send JSON text"
+ERR_TOO_LONG = f"a message may be at most {MAX_MESSAGE_CHARS} characters"
+ERR_NOT_JSON = "the message is not valid JSON"
+ERR_NOT_OBJECT = "a message must be a JSON object"
+ERR_NO_TYPE = "a message needs a string 'type'"
+ERR_UNKNOWN_TYPE = "unknown message type {type!r}; expected one of: guess, sync"
+ERR_UNEXPECTED = "unexpected field {field!r} in a {type!r} message"
+ERR_MISSING = "a {type!r} message needs {field!r}"
+ERR_ROUND = "'round' must be a round index: a whole number from 0"
+ERR_NUMBER = "{field!r} must be a finite number"
+ERR_LAT_RANGE = "'lat' must be between -90 and 90, got {value}"
+ERR_LON_RANGE = "'lon' must be between -180 and 180, got {value}"
+ERR_VIEWS = f"'views_seen' must be a list of at most {MAX_VIEWS_SEEN} view numbers"
+ERR_DUEL_ID = "'duel' must be the id of a duel as a string"
+
+
+class ProtocolError(ValueError):
+    """A message the protocol refuses; `reason` goes back to the client as is."""
+
+    def __init__(self, reason):
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Guess:
+    round: int
+    lat: float
+    lon: float
+    views_seen: tuple[int, ...] = ()
+    duel: str | None = None  # optional: a guess naming another duel is refused
+
+
+@dataclass(frozen=True)
+class Sync:
+    pass
+
+
+def _whole(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(msg, field):
+    value = msg.get(field)
+    if value is None:
+        raise ProtocolError(ERR_MISSING.format(type=msg["type"], field=field))
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ProtocolError(ERR_NUMBER.format(field=field))
+    return float(value)
+
+
+def _only(msg, allowed):
+    for field in msg:
+        if field not in allowed:
+            raise ProtocolError(ERR_UNEXPECTED.format(field=field, type=msg["type"]))
+
+
+def _guess(msg):
+    _only(msg, {"type", "round", "lat", "lon", "views_seen", "duel"})
+    if "round" not in msg:
+        raise ProtocolError(ERR_MISSING.format(type="guess", field="round"))
+    if not _whole(msg["round"]) or msg["round"] < 0:
+        raise ProtocolError(ERR_ROUND)
+    lat, lon = _number(msg, "lat"), _number(msg, "lon")
+    if not -90 <= lat <= 90:
+        raise ProtocolError(ERR_LAT_RANGE.format(value=lat))
+    if not -180 <= lon <= 180:
+        raise ProtocolError(ERR_LON_RANGE.format(value=lon))
+    views = msg.get("views_seen", [])
+    if not isinstance(views, list) or len(views) > MAX_VIEWS_SEEN or not all(_whole(v) and v >= 0 for v in views):
+        raise ProtocolError(ERR_VIEWS)
+    duel = msg.get("duel")
+    if duel is not None and not isinstance(duel, str):
+        raise ProtocolError(ERR_DUEL_ID)
+    return Guess(round=msg["round"], lat=lat, lon=lon, views_seen=tuple(views), duel=duel)
+
+
+def _sync(msg):
+    _only(msg, {"type", "version"})  # a client may say which version it has; the reply is the same
+    return Sync()
+
+
+PARSERS = {"guess": _guess, "sync": _sync}
+
+
+def parse(text):
+    """A client's text frame as a Guess or a Sync; ProtocolError with the reason otherwise."""
+    if text is None:
+        raise ProtocolError(ERR_BINARY)
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise ProtocolError(ERR_TOO_LONG)
+    try:
+        # NaN and Infinity are not JSON; refuse them here rather than as numbers later.
+        msg = json.loads(text, parse_constant=lambda c: _raise(ERR_NOT_JSON))
+    except (json.JSONDecodeError, RecursionError):
+        raise ProtocolError(ERR_NOT_JSON) from None
+    if not isinstance(msg, dict):
+        raise ProtocolError(ERR_NOT_OBJECT)
+    kind = msg.get("type")
+    if not isinstance(kind, str):
+        raise ProtocolError(ERR_NO_TYPE)
+    if kind not in PARSERS:
+        raise ProtocolError(ERR_UNKNOWN_TYPE.format(type=kind[:40]))
+    return PARSERS[kind](msg)
+
+
+def _raise(reason):
+    raise ProtocolError(reason)
+
+
+def message(kind, *, version, at, **fields):
+    """A server message as JSON text."""
+    if kind not in EVENTS and kind not in REPLIES:
+        raise ValueError(f"not a server message type: {kind!r}")
+    return json.dumps({"type": kind, "version": version, "at": at, **fields}, separators=(",", ":"))

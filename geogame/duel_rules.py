@@ -1,0 +1,95 @@
+"""Duel rules: health, damage, the end of a duel, the shortened clock. Pure; no Django.
+
+Two sides (0 and 1) start with START_HEALTH and guess the same locations. After each
+round the side with fewer points loses the point difference times the round's
+multiplier; a round without a guess scores 0. The duel ends when a side reaches 0
+health, or after the last allowed round, when the higher health wins (equal: a draw).
+Once one side has guessed, the other has at most DROP_S seconds left.
+"""
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+START_HEALTH = 6000
+DROP_S = 15
+# Rounds 1-4 count once; from round 5 on the multiplier rises by 0.5 a round.
+MULTIPLIER_FROM_ROUND = 5
+MULTIPLIER_STEP = 0.5
+
+KNOCKOUT = "knockout"
+LAST_ROUND = "last_round"
+
+
+@dataclass(frozen=True)
+class RoundOutcome:
+    """What one round did: points and damage per side, and the health after it."""
+
+    number: int  # 1-based
+    multiplier: float
+    points: tuple[int, int]
+    damage: tuple[int, int]  # damage taken by side 0 and side 1; one of them is 0
+    health: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    over: bool
+    winner: int | None = None  # the winning side; None while playing or for a draw
+    reason: str = ""  # KNOCKOUT or LAST_ROUND once over
+
+
+def multiplier(number):
+    """The damage multiplier of round `number` (1-based): 1.0, 1.0, 1.0, 1.0, 1.5, 2.0, ..."""
+    if number < 1:
+        raise ValueError(f"round numbers start at 1, got {number}")
+    return 1.0 + MULTIPLIER_STEP * max(0, number - MULTIPLIER_FROM_ROUND + 1)
+
+
+def points_or_zero(points):
+    """A side's points for a round: a round with no guess (None) scores 0."""
+    if points is None:
+        return 0
+    if isinstance(points, bool) or not isinstance(points, int) or points < 0:
+        raise ValueError(f"points must be a non-negative integer or None, got {points!r}")
+    return points
+
+
+def damage(points, number):
+    """(damage to side 0, damage to side 1) for a round's points; half points round up."""
+    p0, p1 = (points_or_zero(p) for p in points)
+    amount = math.floor(abs(p0 - p1) * multiplier(number) + 0.5)
+    if p0 < p1:
+        return (amount, 0)
+    if p1 < p0:
+        return (0, amount)
+    return (0, 0)
+
+
+def apply_round(health, points, number):
+    """The outcome of round `number` for sides at `health` scoring `points` (None: no guess)."""
+    if len(health) != 2 or len(points) != 2:
+        raise ValueError("a duel has exactly two sides")
+    points = tuple(points_or_zero(p) for p in points)
+    hurt = damage(points, number)
+    after = tuple(max(0, h - d) for h, d in zip(health, hurt, strict=True))
+    return RoundOutcome(number=number, multiplier=multiplier(number), points=points, damage=hurt, health=after)
+
+
+def verdict(health, rounds_played, max_rounds):
+    """Whether the duel is over after `rounds_played` rounds, and who won."""
+    h0, h1 = health
+    if h0 <= 0 or h1 <= 0:
+        if h0 <= 0 and h1 <= 0:  # cannot happen (one side takes no damage), but never crown a dead side
+            return Verdict(over=True, winner=None, reason=KNOCKOUT)
+        return Verdict(over=True, winner=1 if h0 <= 0 else 0, reason=KNOCKOUT)
+    if rounds_played >= max_rounds:
+        return Verdict(over=True, winner=None if h0 == h1 else (0 if h0 > h1 else 1), reason=LAST_ROUND)
+    return Verdict(over=False)
+
+
+def deadline_after_guess(deadline: datetime | None, guessed_at: datetime, drop_s=DROP_S):
+    """The other side's deadline once one side has guessed at `guessed_at`: at most
+    `drop_s` seconds away, never later than it already was."""
+    dropped = guessed_at + timedelta(seconds=drop_s)
+    return dropped if deadline is None else min(deadline, dropped)
