@@ -2,12 +2,12 @@
 
     .venv/bin/python bench/machine_latency.py [--rounds 200] [--games 16]
 
-Needs a Redis server (--redis-url; that database is flushed). Everything else is built in a
-temporary folder: a SQLite database (or DATABASE_URL when set: give it a scratch database),
-a synthetic map of 2:1 panoramas (three views each once imported) made with the tests'
-fixture helpers, and an `ensemble` player trained on it. Workers are `celery worker
---pool threads` subprocesses started with tests/worker.py. bench/README.md says what each
-figure measures.
+Needs a Redis server (--redis-url; the bench uses a queue of its own there and flushes
+nothing). Everything else is built in a temporary folder: a SQLite database (or
+DATABASE_URL when set: give it a scratch database), a synthetic map of 2:1 panoramas
+(three views each once imported) made with the tests' fixture helpers, and an `ensemble`
+player trained on it. Workers are `celery worker --pool threads` subprocesses started with
+tests/worker.py. bench/README.md says what each figure measures.
 """
 
 import argparse
@@ -16,11 +16,13 @@ import math
 import os
 import random
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -34,7 +36,10 @@ PLAYER = "ensemble"
 WARMUP_ROUNDS = 5
 ROUNDS_PER_GAME = 5
 GUESS_TIMEOUT_S = 120
-POLL_S = 0.005
+# Latency is taken from the database's timestamps, so how often the bench looks does not
+# enter the figure; looking every 5 ms did, though: on 2 cores its queries slowed the
+# worker's forward pass (p50 169 ms against 111 ms at 50 ms).
+POLL_S = 0.05
 # The bench's workers import this module too, for the inspect command below.
 WORKER_ARGS = ("-I", "bench.machine_latency")
 
@@ -55,15 +60,16 @@ def configure(args):
     os.environ["GEOGAME_DATA_DIR"] = str(workdir / "data")
     os.environ.setdefault("DATABASE_URL", f"sqlite:///{workdir / 'bench.sqlite3'}")
     # Set before Django and Celery read settings, so enqueue uses the app's pooled connection.
+    # The queue is the bench's own (its workers inherit this environment): other runs and
+    # other engineers' workers may share the Redis database.
     os.environ["REDIS_URL"] = args.redis_url
+    os.environ["GEOGAME_CELERY_QUEUE"] = f"geogame-bench-{uuid.uuid4().hex[:12]}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "geogame.settings")
     import django
-    import redis
 
     django.setup()
     from django.core.management import call_command
 
-    redis.Redis.from_url(args.redis_url).flushdb()
     call_command("migrate", verbosity=0)
     return workdir
 
@@ -136,17 +142,21 @@ def wait_for_guess(rnd):
     )
 
 
-def batch_sizes(app):
-    replies = app.control.broadcast("geogame_batch_sizes", reply=True, timeout=5)
+def batch_sizes(worker):
+    from geogame.celery import app
+
+    replies = app.control.broadcast("geogame_batch_sizes", reply=True, timeout=5,
+                                    destination=[worker.hostname])
     return [size for reply in replies for sizes in reply.values() for size in sizes.get(PLAYER, [])]
 
 
 def measure_latency(m, human, workers, features_dir, bare, n_rounds, concurrency):
-    """Rounds one at a time: clear the feature cache (the worker is idle), start the round,
-    wait for the machine's guess, then time the bare model on the same location."""
+    """Rounds one at a time: empty the feature cache (the worker is idle then), start the round,
+    wait for the machine's guess; then, while the worker is idle again, time the bare model on
+    the same location in this process, so that both see the same load on the machine."""
     from geogame import services
 
-    worker = workers.start("latency", concurrency=concurrency, extra_args=WORKER_ARGS)
+    worker = workers.start("latency", concurrency=concurrency, extra_args=WORKER_ARGS, GEOGAME_BATCH_MAX=16)
     rng = random.Random(1)
     game = None
     latency, forward, full, views = [], [], [], Counter()
@@ -158,8 +168,8 @@ def measure_latency(m, human, workers, features_dir, bare, n_rounds, concurrency
                                         seed=rng.getrandbits(62))
             rnd = services.round_next(game=game)
         guess = wait_for_guess(rnd)
-        services.guess_submit(round=rnd, player=human, lat=0.0, lon=0.0)
         fwd, total = bare.time(rnd.location)
+        services.guess_submit(round=rnd, player=human, lat=0.0, lon=0.0)
         if i < WARMUP_ROUNDS:
             continue
         latency.append((guess.created_at - rnd.started_at).total_seconds())
@@ -195,6 +205,49 @@ def plan_seeds(m, n_games, rounds):
     return warm_seed, [pick(rounds) for _ in range(n_games)]
 
 
+class GuessWatcher:
+    """Waits for machine guesses on behalf of many game threads: one thread polls the
+    database once per tick for all of them, rather than one query per game per tick."""
+
+    def __init__(self, player_id, interval_s=0.02):
+        self.player_id = player_id
+        self.interval_s = interval_s
+        self.waiting = {}  # round id -> Event
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._poll, name="guess-watcher", daemon=True)
+        self.thread.start()
+
+    def wait(self, round_id):
+        event = threading.Event()
+        with self.lock:
+            self.waiting[round_id] = event
+        if not event.wait(GUESS_TIMEOUT_S):
+            raise TimeoutError(f"gave up after {GUESS_TIMEOUT_S} s waiting for round {round_id}'s guess")
+
+    def _poll(self):
+        from django.db import connection
+
+        from geogame.models import Guess
+
+        try:
+            while not self.stopping.wait(self.interval_s):
+                with self.lock:
+                    ids = list(self.waiting)
+                if not ids:
+                    continue
+                done = Guess.objects.filter(round_id__in=ids, player_id=self.player_id)
+                for round_id in done.values_list("round_id", flat=True):
+                    with self.lock:
+                        self.waiting.pop(round_id).set()
+        finally:
+            connection.close()
+
+    def close(self):
+        self.stopping.set()
+        self.thread.join()
+
+
 def measure_throughput(m, human, workers, features_dir, n_games, batch_max, seeds, warm_seed):
     """`n_games` games played at once, each round after the machine's guess for the last one
     (as a player sees it), on a fresh worker with an empty feature cache. One warm-up round
@@ -204,7 +257,6 @@ def measure_throughput(m, human, workers, features_dir, n_games, batch_max, seed
     from django.utils import timezone
 
     from geogame import services
-    from geogame.celery import app
     from geogame.models import Guess
 
     shutil.rmtree(features_dir, ignore_errors=True)
@@ -212,9 +264,10 @@ def measure_throughput(m, human, workers, features_dir, n_games, batch_max, seed
                            GEOGAME_BATCH_MAX=batch_max)
     warm = services.game_create(player=human, map=m, opponent=PLAYER, rounds_total=1, seed=warm_seed)
     wait_for_guess(services.round_next(game=warm))
-    sizes_before = len(batch_sizes(app))
+    sizes_before = len(batch_sizes(worker))
     games = [services.game_create(player=human, map=m, opponent=PLAYER, rounds_total=ROUNDS_PER_GAME, seed=s)
              for s in seeds]
+    watcher = GuessWatcher(warm.opponent_id)
     start = threading.Barrier(n_games + 1)
     errors = []
 
@@ -223,7 +276,7 @@ def measure_throughput(m, human, workers, features_dir, n_games, batch_max, seed
             start.wait()
             for _ in range(game.rounds_total):
                 rnd = services.round_next(game=game)
-                wait_for_guess(rnd)
+                watcher.wait(rnd.id)
                 services.guess_submit(round=rnd, player=human, lat=0.0, lon=0.0)
         except BaseException as exc:  # reported below, after every thread has ended
             errors.append(exc)
@@ -237,15 +290,16 @@ def measure_throughput(m, human, workers, features_dir, n_games, batch_max, seed
     t0 = timezone.now()
     for t in threads:
         t.join()
+    watcher.close()
     if errors:
         raise errors[0]
-    guesses = Guess.objects.filter(round__game__in=games, player_id=games[0].opponent_id)
+    guesses = Guess.objects.filter(round__game__in=games, player_id=warm.opponent_id)
     last = guesses.aggregate(last=Max("created_at"))["last"]
-    sizes = batch_sizes(app)[sizes_before:]
+    sizes = batch_sizes(worker)[sizes_before:]
     peak = worker.peak_rss_kib()
     worker.stop()
-    n = guesses.count()
-    return {"guesses": n, "seconds": (last - t0).total_seconds(), "sizes": sizes, "peak_kib": peak}
+    return {"batch_max": batch_max, "guesses": guesses.count(), "seconds": (last - t0).total_seconds(),
+            "sizes": sizes, "peak_kib": peak, "load": os.getloadavg()[0]}
 
 
 def pct(values, q):
@@ -277,16 +331,20 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=200, help="latency rounds to measure (default 200)")
     parser.add_argument("--games", type=int, default=16, help="concurrent games for throughput (default 16)")
     parser.add_argument("--redis-url", default=redis_url_with_db(13),
-                        help="Redis database to use and FLUSH (default: REDIS_URL's server, database 13)")
-    parser.add_argument("--workdir", help="folder for the data, database and logs (default: a new temp folder)")
+                        help="Redis database (default: REDIS_URL's server, database 13); nothing is flushed")
+    parser.add_argument("--repeats", type=int, default=2,
+                        help="throughput runs per setting, in the order 16 1 1 16 ... (default 2)")
+    parser.add_argument("--workdir", help="folder for data, database and logs (default: a new temp folder)")
     args = parser.parse_args(argv)
     if not redis_answers(args.redis_url):
         raise SystemExit(f"no Redis answers at {args.redis_url}")
+    # Stopped with SIGTERM, still run the finally clause below that stops the workers.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     began = time.monotonic()
     load_before = os.getloadavg()
     workdir = configure(args)
 
-    import torch
+    import redis
     from django.conf import settings
 
     from geogame.importer import import_map
@@ -301,61 +359,87 @@ def main(argv=None):
     tm = train(trained_model_create(m=m, name=PLAYER), seed=0)
     human = Player.objects.create(display_name="Bench")
     features_dir = Path(settings.DATA_DIR) / "features"
-    env = worker_env(database_url=os.environ["DATABASE_URL"], redis_url=args.redis_url, data_dir=settings.DATA_DIR)
+    env = worker_env(database_url=os.environ["DATABASE_URL"], redis_url=args.redis_url,
+                     data_dir=settings.DATA_DIR)
     workers = Workers(env=env, log_dir=workdir)
     try:
         bare = BareModel(m)
         lat = measure_latency(m, human, workers, features_dir, bare, args.rounds, args.games)
         warm_seed, seeds = plan_seeds(m, args.games, ROUNDS_PER_GAME)
-        batched = measure_throughput(m, human, workers, features_dir, args.games, 16, seeds, warm_seed)
-        unbatched = measure_throughput(m, human, workers, features_dir, args.games, 1, seeds, warm_seed)
+        # Alternating (16 1 1 16 ...) so a change in the machine's load hits both settings alike.
+        order = [b for i in range(args.repeats) for b in ((16, 1) if i % 2 == 0 else (1, 16))]
+        runs = [measure_throughput(m, human, workers, features_dir, args.games, batch_max, seeds, warm_seed)
+                for batch_max in order]
     except BaseException:
         print(workers.logs())
         raise
     finally:
         workers.kill_all()
+        client, queue = redis.Redis.from_url(args.redis_url), os.environ["GEOGAME_CELERY_QUEUE"]
+        client.delete(*client.scan_iter(f"*{queue}*"), queue)  # the queue and kombu's bindings of it
+
+    print(report(args, n_locations, tm, bare, lat, runs, load_before, began, workdir))
+
+
+def report(args, n_locations, tm, bare, lat, runs, load_before, began, workdir):
+    import torch
+    from django.conf import settings
 
     p50, p95 = pct(lat["latency"], 50), pct(lat["latency"], 95)
     f50, f95 = pct(lat["forward"], 50), pct(lat["forward"], 95)
     t50, t95 = pct(lat["full"], 50), pct(lat["full"], 95)
-    rate_b = batched["guesses"] / batched["seconds"]
-    rate_u = unbatched["guesses"] / unbatched["seconds"]
-    views = ", ".join(f"{n} rounds with {v} views" for v, n in sorted(lat["views"].items()))
-    out = [
+    per_round = statistics.median(a / b for a, b in zip(lat["latency"], lat["forward"], strict=True))
+    batched = [r for r in runs if r["batch_max"] == 16]
+    unbatched = [r for r in runs if r["batch_max"] == 1]
+    rate_b = sum(r["guesses"] for r in batched) / sum(r["seconds"] for r in batched)
+    rate_u = sum(r["guesses"] for r in unbatched) / sum(r["seconds"] for r in unbatched)
+    sizes_b = [size for r in batched for size in r["sizes"]]
+    engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    views = ", ".join(f"{n} with {v} views" for v, n in sorted(lat["views"].items()))
+
+    def verdict(ok):
+        return "met" if ok else "NOT met"
+
+    def row(r):
+        rate = r["guesses"] / r["seconds"]
+        return (f"| {r['batch_max']} | {r['guesses']} | {r['seconds']:.2f} | {rate:.2f} "
+                f"| {describe_sizes(r['sizes'])} | {mib(r['peak_kib'])} | {r['load']:.2f} |")
+
+    return "\n".join([
         f"machine-guess benchmark: {os.cpu_count()} CPUs, torch {torch.__version__} on {bare.device} "
-        f"({torch.get_num_threads()} threads), database {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}, "
-        f"Redis {args.redis_url}",
-        f"map: {n_locations} synthetic 2:1 panoramas (tests.conftest helpers), 3 views each; player {PLAYER} "
-        f"v{tm.version}; workers: --pool threads --concurrency {args.games}, GEOGAME_BATCH_WAIT_MS "
-        f"{settings.GEOGAME_BATCH_WAIT_MS}",
+        f"({torch.get_num_threads()} threads), {engine}, Redis {args.redis_url}",
+        f"map: {n_locations} synthetic 2:1 panoramas (tests.conftest helpers), 3 views each; "
+        f"player {PLAYER} v{tm.version}",
+        f"workers: --pool threads --concurrency {args.games}, "
+        f"GEOGAME_BATCH_WAIT_MS={settings.GEOGAME_BATCH_WAIT_MS}",
         "",
-        f"(a) latency over {len(lat['latency'])} rounds one at a time ({WARMUP_ROUNDS} warm-up rounds not counted; "
-        f"{views}); feature cache emptied before every round",
+        f"(a) latency, {len(lat['latency'])} rounds one at a time ({views}; {WARMUP_ROUNDS} warm-up rounds "
+        "not counted); feature cache emptied before every round",
         "| measure | p50 ms | p95 ms |",
         "|---|---|---|",
         f"| round start -> machine guess stored (Redis + worker, batch max 16) | {ms(p50)} | {ms(p95)} |",
-        f"| bare backbone + head forward, same views, in the bench process | {ms(f50)} | {ms(f95)} |",
+        f"| bare backbone + head forward, same locations' views, one batch | {ms(f50)} | {ms(f95)} |",
         f"| bare decode + preprocess + forward, same views | {ms(t50)} | {ms(t95)} |",
-        f"ratio p50 latency / p50 bare forward: {p50 / f50:.2f}x (goal <= 1.5x: {'met' if p50 / f50 <= 1.5 else 'NOT met'});"
-        f" against decode + preprocess + forward: {p50 / t50:.2f}x",
+        f"p50 latency / p50 bare forward: {p50 / f50:.2f}x (goal <= 1.5x: {verdict(p50 / f50 <= 1.5)}); "
+        f"/ p50 bare decode + preprocess + forward: {p50 / t50:.2f}x; median of the rounds' own "
+        f"latency / bare forward: {per_round:.2f}x",
         "",
-        f"(b) throughput: {args.games} concurrent games x {ROUNDS_PER_GAME} rounds, every round on a location no "
-        "other round uses, fresh worker and empty feature cache per row",
-        "| GEOGAME_BATCH_MAX | guesses | seconds | guesses/s | batches seen by the worker | worker peak RSS |",
-        "|---|---|---|---|---|---|",
-        f"| 16 | {batched['guesses']} | {batched['seconds']:.2f} | {rate_b:.2f} | {describe_sizes(batched['sizes'])} "
-        f"| {mib(batched['peak_kib'])} |",
-        f"| 1 | {unbatched['guesses']} | {unbatched['seconds']:.2f} | {rate_u:.2f} "
-        f"| {describe_sizes(unbatched['sizes'])} | {mib(unbatched['peak_kib'])} |",
-        f"ratio batched / unbatched: {rate_b / rate_u:.2f}x (goal >= 3x: {'met' if rate_b / rate_u >= 3 else 'NOT met'})",
-        f"batch sizes, batched run: {dict(sorted(Counter(batched['sizes']).items()))}",
+        f"(b) throughput, {args.games} concurrent games x {ROUNDS_PER_GAME} rounds, each round on a location "
+        "no other round uses; fresh worker and empty feature cache per row, rows in the order run",
+        "| GEOGAME_BATCH_MAX | guesses | seconds | guesses/s | batches run by the worker | worker peak RSS "
+        "| load after |",
+        "|---|---|---|---|---|---|---|",
+        *[row(r) for r in runs],
+        f"batched / unbatched (all runs' guesses / all runs' seconds): {rate_b:.2f} / {rate_u:.2f} = "
+        f"{rate_b / rate_u:.2f}x (goal >= 3x: {verdict(rate_b / rate_u >= 3)})",
+        f"batch sizes with GEOGAME_BATCH_MAX=16 (size: count): {dict(sorted(Counter(sizes_b).items()))}",
         "",
-        f"(c) worker peak memory (VmHWM): latency worker {mib(lat['peak_kib'])}, batched {mib(batched['peak_kib'])}, "
-        f"unbatched {mib(unbatched['peak_kib'])}",
-        f"load average before / after: {load_before[0]:.2f} / {os.getloadavg()[0]:.2f}; "
-        f"total {time.monotonic() - began:.0f} s; data and worker logs in {workdir}",
-    ]
-    print("\n".join(out))
+        f"(c) worker peak memory (VmHWM): latency worker {mib(lat['peak_kib'])}, "
+        f"batched {mib(max(r['peak_kib'] or 0 for r in batched))}, "
+        f"unbatched {mib(max(r['peak_kib'] or 0 for r in unbatched))} (the most of their runs)",
+        f"load average (1 min) before / after: {load_before[0]:.2f} / {os.getloadavg()[0]:.2f}; "
+        f"{time.monotonic() - began:.0f} s in all; data and worker logs in {workdir}",
+    ])
 
 
 if __name__ == "__main__":

@@ -16,9 +16,11 @@ from geogame.consumers import DuelConsumer  # noqa: E402
 
 websocket_urlpatterns = [path("ws/duel/<uuid:duel_id>/", DuelConsumer.as_asgi())]
 
-application = ProtocolTypeRouter({
-    "http": django_asgi_app,
-    # The session cookie says who plays (scope["session"], as request.session does); the Origin
-    # check keeps other sites from opening a socket with a visitor's cookie.
-    "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
-})
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        # The session cookie says who plays (scope["session"], as request.session does); the Origin
+        # check keeps other sites from opening a socket with a visitor's cookie.
+        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+    }
+)

@@ -67,9 +67,9 @@ def _send(task_name, args):
     if settings.REDIS_URL == app.conf.broker_url:
         app.send_task(task_name, args=args)  # over the app's pooled connection
         return
-    # The app read its broker URL from settings once, at import; a process whose REDIS_URL
-    # is set later (tests do) must still send where settings point now. A connection per
-    # send costs ~6 ms against ~1 ms pooled, which only such processes pay.
+    # The app's broker URL is CELERY_BROKER_URL, derived from REDIS_URL at import; a process
+    # whose REDIS_URL is set later (tests do) must still send where REDIS_URL points now.
+    # A connection per send costs ~6 ms against ~1 ms pooled, which only such processes pay.
     with app.connection_for_write(settings.REDIS_URL) as conn:
         app.send_task(task_name, args=args, connection=conn)
 

@@ -3,6 +3,7 @@
 duel's channel-layer group and are forwarded as they are."""
 
 import asyncio
+import logging
 import time
 
 from channels.db import database_sync_to_async
@@ -11,8 +12,18 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from . import duel_events, duel_protocol, duel_selectors, duel_services
 from .models import Duel
 
+log = logging.getLogger(__name__)
+
 # Close codes (4000-4999 are the application's): a socket for a duel without your seat.
 CLOSE_NOT_SEATED = 4403
+ERR_SERVER = "the server could not take this guess; send it again"
+
+
+def db(func):
+    """`func` run in a thread pool. database_sync_to_async's default runs every socket's calls one
+    after another in a single thread; the duel code keeps no per-thread state, so hundreds of
+    sockets may read side by side (SQLite still takes writes one at a time)."""
+    return database_sync_to_async(func, thread_sensitive=False)
 
 
 def _seat(duel_public_id, session):
@@ -21,7 +32,10 @@ def _seat(duel_public_id, session):
     return None if seat is None else (duel.id, seat.player_id)
 
 
-def _state(duel_id, player_id):
+def _state(duel_id, player_id, catch_up=False):
+    if catch_up:
+        # Anything due while no timer ran (e.g. an in-process timer lost in a restart) happens now.
+        duel_services.duel_advance(duel_id=duel_id)
     duel = Duel.objects.select_related("game").get(id=duel_id)
     seat = duel_selectors.seat_for_player(duel, player_id)
     return duel_selectors.duel_state(duel, seat), duel.version
@@ -32,9 +46,14 @@ def _version(duel_id):
 
 
 class DuelConsumer(AsyncWebsocketConsumer):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.guesses = set()
+        self.closed = False
+
     async def connect(self):
         public_id = self.scope["url_route"]["kwargs"]["duel_id"]
-        found = await database_sync_to_async(_seat)(public_id, self.scope["session"])
+        found = await db(_seat)(public_id, self.scope["session"])
         if found is None:
             await self.close(code=CLOSE_NOT_SEATED)  # before accept: the handshake is refused (403)
             return
@@ -46,11 +65,12 @@ class DuelConsumer(AsyncWebsocketConsumer):
         # arrives after it (the client drops versions it already has), never lost between.
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
-        await self.send_state()
-        # Catch up on anything due while no timer ran (e.g. an in-process timer lost in a restart).
-        await database_sync_to_async(duel_services.duel_advance)(duel_id=self.duel_id)
+        await self.send_state(catch_up=True)
 
     async def disconnect(self, code):
+        self.closed = True
+        for task in list(self.guesses):
+            await task  # a guess sent just before leaving still counts
         if getattr(self, "group", None):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
@@ -63,8 +83,15 @@ class DuelConsumer(AsyncWebsocketConsumer):
         if isinstance(msg, duel_protocol.Sync):
             await self.send_state()
             return
+        # The guess waits its turn for the database in a task of its own, so that this socket
+        # keeps forwarding the duel's events meanwhile (a consumer handles one message at a time).
+        task = asyncio.create_task(self.guess(msg))
+        self.guesses.add(task)
+        task.add_done_callback(self.guesses.discard)
+
+    async def guess(self, msg):
         try:
-            ack = await database_sync_to_async(duel_services.duel_guess)(
+            ack = await db(duel_services.duel_guess)(
                 duel_id=self.duel_id,
                 player_id=self.player_id,
                 round_index=msg.round,
@@ -76,17 +103,24 @@ class DuelConsumer(AsyncWebsocketConsumer):
         except duel_services.DuelError as exc:
             await self.reply("error", reason=exc.message)
             return
+        except Exception:
+            # This task's failure would otherwise go unseen (and the socket stays open).
+            log.exception("guess on duel %s failed", self.duel_public_id)
+            await self.reply("error", reason=ERR_SERVER)
+            return
         await self.reply("guess_ack", **ack)
 
-    async def send_state(self):
-        state, version = await database_sync_to_async(_state)(self.duel_id, self.player_id)
+    async def send_state(self, catch_up=False):
+        state, version = await db(_state)(self.duel_id, self.player_id, catch_up)
         await self.send(text_data=duel_protocol.message("state", version=version, at=time.time(), **state))
 
     async def reply(self, kind, version=None, **fields):
         """A message to this client only. It carries the version the duel is at (it moves
         nothing: only broadcast events raise the version)."""
+        if self.closed:
+            return
         if version is None:
-            version = await database_sync_to_async(_version)(self.duel_id)
+            version = await db(_version)(self.duel_id)
         await self.send(text_data=duel_protocol.message(kind, version=version, at=time.time(), **fields))
 
     # -- Events from the duel's group, named after their type; the text is ready to send.

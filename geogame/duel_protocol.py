@@ -102,7 +102,9 @@ def _guess(msg):
     if not -180 <= lon <= 180:
         raise ProtocolError(ERR_LON_RANGE.format(value=lon))
     views = msg.get("views_seen", [])
-    if not isinstance(views, list) or len(views) > MAX_VIEWS_SEEN or not all(_whole(v) and v >= 0 for v in views):
+    if not isinstance(views, list) or len(views) > MAX_VIEWS_SEEN:
+        raise ProtocolError(ERR_VIEWS)
+    if not all(_whole(v) and v >= 0 for v in views):
         raise ProtocolError(ERR_VIEWS)
     duel = msg.get("duel")
     if duel is not None and not isinstance(duel, str):

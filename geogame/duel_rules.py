@@ -73,7 +73,9 @@ def apply_round(health, points, number):
     points = tuple(points_or_zero(p) for p in points)
     hurt = damage(points, number)
     after = tuple(max(0, h - d) for h, d in zip(health, hurt, strict=True))
-    return RoundOutcome(number=number, multiplier=multiplier(number), points=points, damage=hurt, health=after)
+    return RoundOutcome(
+        number=number, multiplier=multiplier(number), points=points, damage=hurt, health=after
+    )
 
 
 def verdict(health, rounds_played, max_rounds):

@@ -3,7 +3,7 @@
 A duel moves in small steps. Each step is one transaction that holds the duel's row
 (select_for_update; SQLite's IMMEDIATE transactions hold the whole database) and ends
 with events numbered by the duel's new version, sent only after commit
-(geogame.duel_events), and a timer for whatever falls due next:
+(geogame.duel_events), and a timer whenever a new moment falls due:
 
   duel_create, duel_join   a duel with both sides seated becomes active; round 1 is due
                            GEOGAME_DUEL_START_S later                       -> seat_joined
@@ -16,7 +16,6 @@ Guesses are stored only by geogame.services.guess_submit, whose deadline check a
 drops a machine's late answer (it scores 0, the duel goes on).
 """
 
-import logging
 import secrets
 from datetime import timedelta
 
@@ -28,8 +27,6 @@ from . import background, duel_events, duel_rules, rules, services
 from .duel_selectors import current_round, duel_round_public, round_result, seat_for_player
 from .models import Duel, DuelSeat, Game, Guess, Round
 
-log = logging.getLogger(__name__)
-
 HUMAN = "human"  # the opponent choice for "invite someone"
 TICK_TASK = "geogame.duel_tick"
 MACHINE_GUESS_TASK = "geogame.duel_machine_guess"
@@ -37,8 +34,17 @@ ANNOUNCE_TASK = "geogame.duel_machine_announce"
 # A timer fires this long after the moment it waits for, so that moment has surely passed.
 TIMER_SLACK = timedelta(milliseconds=50)
 STATE_FIELDS = [
-    "status", "version", "health", "round_index", "round_open", "guessed", "next_round_at", "results",
-    "winner_seat", "end_reason", "finished_at",
+    "status",
+    "version",
+    "health",
+    "round_index",
+    "round_open",
+    "guessed",
+    "next_round_at",
+    "results",
+    "winner_seat",
+    "end_reason",
+    "finished_at",
 ]
 
 ERR_NOT_FOUND = "no such duel"
@@ -147,8 +153,13 @@ def duel_join(*, token, player, now=None):
         seat.save(update_fields=["player"])
         duel.status = Duel.ACTIVE
         duel.next_round_at = now + timedelta(seconds=settings.GEOGAME_DUEL_START_S)
-        _event(duel, "seat_joined", seat=seat.seat, name=player.display_name,
-               next_round_at=duel.next_round_at.isoformat())
+        _event(
+            duel,
+            "seat_joined",
+            seat=seat.seat,
+            name=player.display_name,
+            next_round_at=duel.next_round_at.isoformat(),
+        )
         _schedule_timer(duel)
     return duel
 
@@ -164,6 +175,10 @@ def _grace():
     return timedelta(seconds=settings.GEOGAME_DEADLINE_GRACE_S)
 
 
+def _past_deadline(rnd, now):
+    return rules.is_past_deadline(rnd.deadline, now, settings.GEOGAME_DEADLINE_GRACE_S)
+
+
 def _next_due(duel, rnd=None):
     """When the duel next needs the server's attention by itself, or None."""
     if duel.status != Duel.ACTIVE:
@@ -174,12 +189,23 @@ def _next_due(duel, rnd=None):
     return duel.next_round_at
 
 
+def _waiting_for(duel):
+    """What the duel waits for: ("deadline", round index) while a round is open, ("start", round
+    index) before a round; None once it is over or still waiting for a player."""
+    if duel.status != Duel.ACTIVE:
+        return None
+    if duel.round_open:
+        return ("deadline", duel.round_index)
+    return ("start", 0 if duel.round_index is None else duel.round_index + 1)
+
+
 def _schedule_timer(duel, rnd=None):
-    """A timer for the duel's next due moment, valid for its current version only: any later
-    event schedules its own, so a stale timer finds a newer version and stops."""
+    """A timer for the moment the duel now waits for. Set whenever that moment is new (a round
+    starts or ends, a guess shortens the clock); a timer that fires after its moment has been
+    dealt with finds the duel waiting for something else, and stops."""
     due = _next_due(duel, rnd)
     if due is not None:
-        duel_events.run_at(due, TICK_TASK, duel.id, duel.version)
+        duel_events.run_at(due, TICK_TASK, duel.id, *_waiting_for(duel))
 
 
 def duel_advance(*, duel_id, now=None):
@@ -198,7 +224,6 @@ def duel_advance(*, duel_id, now=None):
             _round_end(duel, current_round(duel), now)
         else:
             _round_start(duel, now)
-        _schedule_timer(duel)
 
 
 def _is_due(duel, now):
@@ -206,21 +231,22 @@ def _is_due(duel, now):
         return False
     if duel.round_open:
         rnd = current_round(duel)
-        return rnd is not None and rules.is_past_deadline(rnd.deadline, now, settings.GEOGAME_DEADLINE_GRACE_S)
+        return rnd is not None and _past_deadline(rnd, now)
     return duel.next_round_at is not None and duel.next_round_at <= now
 
 
-def duel_timer_fired(*, duel_id, version, now=None):
-    """A timer set at `version`: advance the duel unless a newer event made the timer stale;
-    set it again if it fired early."""
+def duel_timer_fired(*, duel_id, waiting_for, round_index, now=None):
+    """A timer set for (`waiting_for`, `round_index`): advance the duel if it still waits for
+    that, and set the timer again if it fired early (clocks, or a deadline moved later)."""
+    key = (waiting_for, round_index)
     duel = Duel.objects.filter(id=duel_id).first()
-    if duel is None or duel.version != version:
-        return
+    if duel is None or _waiting_for(duel) != key:
+        return  # stale: that moment has been dealt with
     duel_advance(duel_id=duel_id, now=now)
     duel.refresh_from_db()
     due = _next_due(duel)
-    if duel.version == version and due is not None and due > timezone.now():
-        duel_events.run_at(due, TICK_TASK, duel.id, duel.version)
+    if _waiting_for(duel) == key and due is not None and due > timezone.now():
+        duel_events.run_at(due, TICK_TASK, duel.id, *key)
 
 
 # -- Rounds --------------------------------------------------------------------------------------
@@ -245,6 +271,7 @@ def _round_start(duel, now):
     )
     duel.round_index, duel.round_open, duel.guessed, duel.next_round_at = index, True, [], None
     _event(duel, "round_started", round=duel_round_public(rnd), multiplier=duel_rules.multiplier(index + 1))
+    _schedule_timer(duel, rnd)
     for seat in duel.seats.filter(player__kind="machine"):
         # Computed by a worker right away; announced only after GEOGAME_MACHINE_THINK_S.
         background.enqueue(MACHINE_GUESS_TASK, rnd.id, seat.player_id)
@@ -258,7 +285,7 @@ def _round_end(duel, rnd, now):
     by_seat = {}
     for seat in duel.seats.exclude(player=None).select_related("player"):
         guess = stored.get(seat.player_id)
-        if guess is None and rules.is_past_deadline(rnd.deadline, now, settings.GEOGAME_DEADLINE_GRACE_S):
+        if guess is None and _past_deadline(rnd, now):
             # A 0-point timeout, stored like any guess: a late answer now finds it and is dropped.
             guess = services.round_expire_if_due(round=rnd, player=seat.player, now=now)
         if guess is not None:
@@ -272,12 +299,18 @@ def _round_end(duel, rnd, now):
     duel.round_open = False
     if not verdict.over:
         duel.next_round_at = now + timedelta(seconds=settings.GEOGAME_DUEL_INTERMISSION_S)
-    _event(duel, "round_result", **result,
-           next_round_at=duel.next_round_at.isoformat() if not verdict.over else None)
+    _event(
+        duel,
+        "round_result",
+        **result,
+        next_round_at=duel.next_round_at.isoformat() if not verdict.over else None,
+    )
     if verdict.over:
         duel.status, duel.winner_seat, duel.end_reason = Duel.FINISHED, verdict.winner, verdict.reason
         duel.finished_at, duel.next_round_at = now, None
         _event(duel, "duel_over", winner=verdict.winner, reason=verdict.reason, health=duel.health)
+    else:
+        _schedule_timer(duel)
 
 
 def _seat_guessed(duel, rnd, seat, now):
@@ -294,8 +327,14 @@ def _seat_guessed(duel, rnd, seat, now):
         if deadline != rnd.deadline:
             Round.objects.filter(id=rnd.id).update(deadline=deadline)
             rnd.deadline = deadline
-    _event(duel, "opponent_guessed", round=rnd.index, seat=seat,
-           deadline=rnd.deadline.isoformat() if rnd.deadline else None)
+            _schedule_timer(duel, rnd)
+    _event(
+        duel,
+        "opponent_guessed",
+        round=rnd.index,
+        seat=seat,
+        deadline=rnd.deadline.isoformat() if rnd.deadline else None,
+    )
 
 
 def check_guess(duel, seat, round_index, claimed_duel=None):
@@ -308,7 +347,9 @@ def check_guess(duel, seat, round_index, claimed_duel=None):
         raise DuelError(ERR_NOT_A_SIDE, status=403)
     if duel.status == Duel.FINISHED:
         raise DuelError(ERR_OVER, status=409)
-    if duel.status != Duel.ACTIVE or duel.round_index is None or round_index > duel.round_index:
+    if duel.status == Duel.WAITING:
+        raise DuelError(ERR_NOT_STARTED, status=409)
+    if duel.round_index is None or round_index > duel.round_index:
         raise DuelError(ERR_ROUND_NOT_STARTED.format(round=round_index), status=409)
     if round_index < duel.round_index or not duel.round_open:
         raise DuelError(ERR_ROUND_OVER.format(round=round_index), status=409)
@@ -342,7 +383,6 @@ def duel_guess(*, duel_id, player_id, round_index, lat, lon, views_seen=(), clai
         else:
             if created:
                 _seat_guessed(duel, rnd, seat.seat, now)
-        _schedule_timer(duel, rnd)
     if late:
         raise DuelError(late, status=409)
     return {"round": round_index, "created": created, "version": duel.version}
@@ -380,4 +420,3 @@ def duel_machine_announce(*, round_id, player_id, now=None):
         if seat is None or guess is None or guess.timed_out:
             return
         _seat_guessed(duel, rnd, seat.seat, now)
-        _schedule_timer(duel, rnd)

@@ -90,14 +90,36 @@ def import_row(m, row, folder, *, seed):
         raise ValueError(f"sha256 of {row.file} does not match the manifest")
     views = render_row_views(row, data)
     return location_store(
-        m, views, seed=seed, source=row.source, source_id=row.source_id, lat=row.lat, lon=row.lon,
-        city=row.city, country=row.country, license=row.license, attribution=row.attribution,
+        m,
+        views,
+        seed=seed,
+        source=row.source,
+        source_id=row.source_id,
+        lat=row.lat,
+        lon=row.lon,
+        city=row.city,
+        country=row.country,
+        license=row.license,
+        attribution=row.attribution,
         captured_at=row.captured_at,
     )
 
 
-def location_store(m, views, *, seed, source, source_id, lat, lon, city="", country="", license="",
-                   attribution="", captured_at=""):
+def location_store(
+    m,
+    views,
+    *,
+    seed,
+    source,
+    source_id,
+    lat,
+    lon,
+    city="",
+    country="",
+    license="",
+    attribution="",
+    captured_at="",
+):
     """Store a Location of map `m` with its views ([(heading, upright RGB image)], as from
     render_views): each view saved as EXIF-free serving variants under its content hash.
     Returns True if created, False if (source, source_id) is in the map already."""

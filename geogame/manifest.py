@@ -125,7 +125,9 @@ def parse_manifest(data):
         for raw in reader:
             line = reader.line_num
             if None in raw:
-                errors.append(RowError(line, f"has {len(header) + len(raw[None])} fields; header has {len(header)}"))
+                errors.append(
+                    RowError(line, f"has {len(header) + len(raw[None])} fields; header has {len(header)}")
+                )
                 continue
             if not any((v or "").strip() for v in raw.values()):
                 continue  # blank line
@@ -136,7 +138,11 @@ def parse_manifest(data):
                 continue
             key = (row.source, row.source_id)
             if key in seen:
-                errors.append(RowError(line, f"duplicate source id {row.source}:{row.source_id} (first on row {seen[key]})"))
+                errors.append(
+                    RowError(
+                        line, f"duplicate source id {row.source}:{row.source_id} (first on row {seen[key]})"
+                    )
+                )
                 continue
             seen[key] = line
             rows.append(row)

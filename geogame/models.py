@@ -79,6 +79,9 @@ class View(models.Model):
         ordering = ["location_id", "index"]
         constraints = [models.UniqueConstraint(fields=["location", "index"], name="unique_view_index")]
 
+    def __str__(self):
+        return f"view {self.index} of {self.location_id}"
+
 
 class Game(models.Model):
     COORDINATES = "coordinates"
@@ -98,6 +101,9 @@ class Game(models.Model):
     seed = models.BigIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
 
+    def __str__(self):
+        return f"game {self.public_id}"
+
 
 class Round(models.Model):
     game = models.ForeignKey(Game, on_delete=models.CASCADE, related_name="rounds")
@@ -114,6 +120,9 @@ class Round(models.Model):
             models.UniqueConstraint(fields=["game", "index"], name="unique_round_index"),
             models.UniqueConstraint(fields=["game", "location"], name="location_once_per_game"),
         ]
+
+    def __str__(self):
+        return f"round {self.index + 1} of game {self.game_id}"
 
 
 class Guess(models.Model):
@@ -135,6 +144,9 @@ class Guess(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["round", "player"], name="one_guess_per_player")]
+
+    def __str__(self):
+        return f"guess by {self.player_id} in round {self.round_id}"
 
 
 class Duel(models.Model):
@@ -164,6 +176,9 @@ class Duel(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
+    def __str__(self):
+        return f"duel {self.public_id}"
+
     @property
     def map(self):
         return self.game.map
@@ -182,7 +197,9 @@ class DuelSeat(models.Model):
     duel = models.ForeignKey(Duel, on_delete=models.CASCADE, related_name="seats")
     seat = models.PositiveSmallIntegerField()
     # Empty until the invited human opens the invite link.
-    player = models.ForeignKey(Player, null=True, blank=True, on_delete=models.CASCADE, related_name="duel_seats")
+    player = models.ForeignKey(
+        Player, null=True, blank=True, on_delete=models.CASCADE, related_name="duel_seats"
+    )
     invite_token = models.CharField(max_length=43, null=True, blank=True, unique=True)
 
     class Meta:
@@ -190,9 +207,14 @@ class DuelSeat(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["duel", "seat"], name="unique_duel_seat"),
             models.UniqueConstraint(
-                fields=["duel", "player"], condition=models.Q(player__isnull=False), name="one_seat_per_player"
+                fields=["duel", "player"],
+                condition=models.Q(player__isnull=False),
+                name="one_seat_per_player",
             ),
         ]
+
+    def __str__(self):
+        return f"seat {self.seat} of duel {self.duel_id}"
 
 
 class MapBuild(models.Model):
@@ -266,5 +288,10 @@ class BuildPoint(models.Model):
     class Meta:
         ordering = ["build_id", "region_index", "point_index"]
         constraints = [
-            models.UniqueConstraint(fields=["build", "region_index", "point_index"], name="unique_build_point"),
+            models.UniqueConstraint(
+                fields=["build", "region_index", "point_index"], name="unique_build_point"
+            ),
         ]
+
+    def __str__(self):
+        return f"build {self.build_id} point {self.region_index}/{self.point_index}: {self.outcome}"

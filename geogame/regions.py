@@ -103,13 +103,28 @@ class Region:
 
     @classmethod
     def circle(cls, name, lat, lon, radius_km, *, country="", city=None):
-        return cls(name=name, kind=CIRCLE, country=country, city=name if city is None else city,
-                   lat=float(lat), lon=float(lon), radius_km=float(radius_km))
+        return cls(
+            name=name,
+            kind=CIRCLE,
+            country=country,
+            city=name if city is None else city,
+            lat=float(lat),
+            lon=float(lon),
+            radius_km=float(radius_km),
+        )
 
     @classmethod
     def box(cls, name, min_lat, min_lon, max_lat, max_lon, *, country="", city=""):
-        return cls(name=name, kind=BOX, country=country, city=city, min_lat=float(min_lat),
-                   min_lon=float(min_lon), max_lat=float(max_lat), max_lon=float(max_lon))
+        return cls(
+            name=name,
+            kind=BOX,
+            country=country,
+            city=city,
+            min_lat=float(min_lat),
+            min_lon=float(min_lon),
+            max_lat=float(max_lat),
+            max_lon=float(max_lon),
+        )
 
     @property
     def lon_span_deg(self):
@@ -235,8 +250,17 @@ def grid_cells(region, cell_km):
             east = _normalise_lon(region.min_lon + (c + 1) * col_deg) if c < n_cols - 1 else region.max_lon
             if east == -180.0:
                 east = 180.0  # a cell ending on the antimeridian ends at +180, not -180
-            cells.append(Region.box(f"{region.name} r{r + 1}c{c + 1}", lo, west, hi, east,
-                                    country=region.country, city=region.city))
+            cells.append(
+                Region.box(
+                    f"{region.name} r{r + 1}c{c + 1}",
+                    lo,
+                    west,
+                    hi,
+                    east,
+                    country=region.country,
+                    city=region.city,
+                )
+            )
     return cells
 
 
@@ -389,15 +413,16 @@ def top_cities(n, *, country=None, radius_km=None):
             name = f"{name} ({c['countrycode']}-{c['admin1code']}, {c['geonameid']})"
         names.add(name)
         radius = radius_km if radius_km is not None else city_radius_km(c["population"])
-        regions.append(Region.circle(name, c["latitude"], c["longitude"], radius, country=country_name,
-                                     city=c["name"]))
+        regions.append(
+            Region.circle(name, c["latitude"], c["longitude"], radius, country=country_name, city=c["name"])
+        )
     return regions
 
 
 def regions_from_spec(spec, *, read_bytes=None):
     """Regions from a preset spec ('preset:seed003', 'preset:top-cities:50:GB') or a CSV path."""
     if spec.startswith(PRESET_PREFIX):
-        parts = spec[len(PRESET_PREFIX):].split(":")
+        parts = spec[len(PRESET_PREFIX) :].split(":")
         if parts == ["seed003"]:
             return seed003_cities()
         if parts[0] == "top-cities" and len(parts) in (2, 3):

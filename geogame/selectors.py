@@ -2,6 +2,7 @@
 
 from django.db.models import Sum
 from django.urls import reverse
+from django.utils import timezone
 
 from .geo import spherical_mean
 from .models import Game, Guess, Location, Map, View
@@ -14,8 +15,8 @@ def city_label(city, country):
 def city_centres(m: Map):
     """{"City, Country": (lat, lon)}: the spherical mean of the city's locations."""
     groups = {}
-    for city, country, lat, lon in Location.objects.filter(map=m).exclude(city="").values_list(
-        "city", "country", "lat", "lon"
+    for city, country, lat, lon in (
+        Location.objects.filter(map=m).exclude(city="").values_list("city", "country", "lat", "lon")
     ):
         groups.setdefault(city_label(city, country), []).append((lat, lon))
     return {label: spherical_mean(points) for label, points in sorted(groups.items())}
@@ -52,7 +53,9 @@ def guess_result(guess):
     return {
         "round": guess.round.index,
         "answer": {"lat": loc.lat, "lon": loc.lon, "city": loc.city, "country": loc.country},
-        "guess": None if guess.lat is None else {"lat": guess.lat, "lon": guess.lon, "city": guess.city or None},
+        "guess": None
+        if guess.lat is None
+        else {"lat": guess.lat, "lon": guess.lon, "city": guess.city or None},
         "timed_out": guess.timed_out,
         "distance_km": guess.distance_km,
         "points": guess.points,
@@ -83,7 +86,9 @@ def opponent_result(round):
     return {
         "name": round.game.opponent.display_name,
         "pending": False,
-        "guess": None if guess.lat is None else {"lat": guess.lat, "lon": guess.lon, "city": guess.city or None},
+        "guess": None
+        if guess.lat is None
+        else {"lat": guess.lat, "lon": guess.lon, "city": guess.city or None},
         "timed_out": guess.timed_out,
         "distance_km": guess.distance_km,
         "points": guess.points,
@@ -109,6 +114,8 @@ def game_state(game, current_round):
         "next_url": reverse("api-next-round", args=[game.public_id]),
         "round": round_public(current_round) if current_round is not None else None,
         "result": guess_result(guess) if guess is not None else None,
+        # Lets the client count down to round.deadline on the server's clock, also after a reload.
+        "server_time": timezone.now().isoformat(),
         "opponent": game.opponent.display_name if game.opponent_id else None,
     }
     if game.opponent_id:
@@ -129,12 +136,14 @@ def game_summary_rows(game):
     rows = []
     for r in game.rounds.select_related("location", "game__opponent"):
         guessed = r.id in guesses
-        rows.append({
-            "round": r,
-            "guess": guesses.get(r.id),
-            "result": guess_result(guesses[r.id]) if guessed else None,
-            "opponent": opponent_result(r) if guessed and game.opponent_id else None,
-        })
+        rows.append(
+            {
+                "round": r,
+                "guess": guesses.get(r.id),
+                "result": guess_result(guesses[r.id]) if guessed else None,
+                "opponent": opponent_result(r) if guessed and game.opponent_id else None,
+            }
+        )
     return rows
 
 
@@ -149,9 +158,23 @@ def machine_opponents(m):
     return out
 
 
+def opponents_for_home(maps):
+    """Each machine player once: playable if it can play at least one map, else listed
+    with the reason it cannot (the server checks the chosen map again)."""
+    merged = {}
+    for item in maps:
+        for o in item["opponents"]:
+            seen = merged.setdefault(o["name"], dict(o))
+            if not o["unavailable"]:
+                seen["unavailable"] = None
+    return list(merged.values())
+
+
 def maps_for_home():
     maps = []
     for m in Map.objects.order_by("name"):
         n = Location.objects.filter(map=m, views__isnull=False).distinct().count()
-        maps.append({"map": m, "locations": n, "cities": len(city_centres(m)), "opponents": machine_opponents(m)})
+        maps.append(
+            {"map": m, "locations": n, "cities": len(city_centres(m)), "opponents": machine_opponents(m)}
+        )
     return maps

@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from . import background, rules, scoring
-from .models import Game, Guess, Location, Map, Round
+from .models import DuelSeat, Game, Guess, Location, Map, Round
 from .selectors import city_centres, city_label, round_view_count
 
 ERR_NOT_FOUND = "no such game"
@@ -69,8 +69,13 @@ def game_create(
         opponent_player = machine_player_get(opponent)
     seed = secrets.randbits(62) if seed is None else seed
     return Game.objects.create(
-        player=player, opponent=opponent_player, map=map, mode=mode, rounds_total=rounds_total,
-        time_limit_s=time_limit_s, seed=seed,
+        player=player,
+        opponent=opponent_player,
+        map=map,
+        mode=mode,
+        rounds_total=rounds_total,
+        time_limit_s=time_limit_s,
+        seed=seed,
     )
 
 
@@ -87,7 +92,9 @@ def round_expire_if_due(*, round, player, now=None):
     guess, _ = _guess_store(
         round=round,
         player=player,
-        fields=dict(points=0, timed_out=True, time_taken_s=(round.deadline - round.started_at).total_seconds()),
+        fields=dict(
+            points=0, timed_out=True, time_taken_s=(round.deadline - round.started_at).total_seconds()
+        ),
     )
     return guess
 
@@ -128,6 +135,13 @@ def round_next(*, game, now=None):
         return game.rounds.get(index=index)
 
 
+def round_has_player(*, round, player):
+    """Whether `player` plays `round`: its game's player or machine opponent, or a seat of its duel."""
+    if player.id in (round.game.player_id, round.game.opponent_id):
+        return True
+    return DuelSeat.objects.filter(duel__game_id=round.game_id, player=player).exists()
+
+
 def _guess_store(*, round, player, fields):
     """Create the player's only guess for the round, or return the existing one.
     Returns (guess, created)."""
@@ -162,7 +176,7 @@ def guess_submit(*, round, player, lat=None, lon=None, city=None, views_seen=Non
     4. Otherwise validate, score against the location and store.
     """
     now = now or timezone.now()
-    if player.id not in (round.game.player_id, round.game.opponent_id):
+    if not round_has_player(round=round, player=player):
         raise GameError(ERR_NOT_YOUR_ROUND, status=404)
     existing = Guess.objects.filter(round=round, player=player).first()
     if existing is not None:
@@ -199,7 +213,9 @@ def guess_submit(*, round, player, lat=None, lon=None, city=None, views_seen=Non
             raise GameError(f"latitude {lat} is outside [-90, 90]")
         if not -180 <= lon <= 180:
             raise GameError(f"longitude {lon} is outside [-180, 180]")
-        score = scoring.score_guess(answer=(loc.lat, loc.lon), guess=(lat, lon), scale_km=round.game.map.scale_km)
+        score = scoring.score_guess(
+            answer=(loc.lat, loc.lon), guess=(lat, lon), scale_km=round.game.map.scale_km
+        )
         fields.update(lat=float(lat), lon=float(lon))
     fields.update(distance_km=score.distance_km, points=score.points)
     return _guess_store(round=round, player=player, fields=fields)

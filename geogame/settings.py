@@ -122,7 +122,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # instead of failing at once, and use WAL so readers don't block writers.
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 20,
-        "init_command": "PRAGMA journal_mode=WAL;",
+        # WAL with synchronous=NORMAL: a commit no longer waits for an fsync (2 ms here, and every
+        # write holds the one database lock); the database stays consistent, a power cut may lose
+        # the last commits. Duels write several times a round (bench/duel_load.py).
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         "transaction_mode": "IMMEDIATE",
     }
     # The test database is a file too, so background threads and worker processes
@@ -160,8 +163,18 @@ REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            # Pub/sub: a group_send is one PUBLISH, and each daphne process holds one subscription
+            # per group; the list-based RedisChannelLayer pops per-channel lists and can drop a
+            # message when a busy process's sockets come and go (django/channels#1683).
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            # redis-py 8's defaults do not suit channels_redis: reads give up after 5 s, while the
+            # layer blocks 5 s in BZPOPMIN for the next message (an idle consumer died with "Timeout
+            # reading"), and a pool refuses a 101st concurrent command (a burst of sockets joining
+            # their groups failed with "Too many connections").
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "max_connections": 1000}],
+                "prefix": env_str("GEOGAME_CHANNELS_PREFIX", "asgi"),
+            },
         }
     }
 else:
@@ -170,6 +183,10 @@ else:
 # Celery: Redis when configured; otherwise tasks run in-process (see
 # geogame.background) so a fresh clone needs no broker.
 CELERY_BROKER_URL = REDIS_URL or "memory://"
+# The queue tasks go to and workers read; another name lets several test runs or deployments share
+# one Redis database without taking each other's tasks (GEOGAME_CHANNELS_PREFIX does the same for
+# the channel layer).
+CELERY_TASK_DEFAULT_QUEUE = env_str("GEOGAME_CELERY_QUEUE", "celery")
 CELERY_RESULT_BACKEND = REDIS_URL or None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -237,7 +254,8 @@ GEOGAME_DUEL_ROUND_S = env_int("GEOGAME_DUEL_ROUND_S", 60)  # a round's clock, b
 GEOGAME_DUEL_DROP_S = env_float("GEOGAME_DUEL_DROP_S", 15.0)  # what is left to the other side after a guess
 GEOGAME_DUEL_MAX_ROUNDS = env_int("GEOGAME_DUEL_MAX_ROUNDS", 15)  # fewer on maps with fewer locations
 GEOGAME_DUEL_START_S = env_float("GEOGAME_DUEL_START_S", 3.0)  # from "everyone is seated" to round 1
-GEOGAME_DUEL_INTERMISSION_S = env_float("GEOGAME_DUEL_INTERMISSION_S", 5.0)  # the result, before the next round
+# How long a round's result shows before the next round starts.
+GEOGAME_DUEL_INTERMISSION_S = env_float("GEOGAME_DUEL_INTERMISSION_S", 5.0)
 # A machine's guess is announced this long after its round started, however fast it was computed.
 GEOGAME_MACHINE_THINK_S = env_float("GEOGAME_MACHINE_THINK_S", 3.0)
 

@@ -1,20 +1,22 @@
-"""Duel tasks: load by id, call the service, return. All of them are safe to run twice."""
+"""Duel tasks: load by id, call the service, return. All of them are safe to run twice, and
+none has a result anyone reads (ignore_result spares Redis a write per task)."""
 
 from celery import shared_task
 from django.conf import settings
 
 
-@shared_task(name="geogame.duel_tick", acks_late=True)
-def duel_tick(duel_id, version):
+@shared_task(name="geogame.duel_tick", acks_late=True, ignore_result=True)
+def duel_tick(duel_id, waiting_for, round_index):
     """A duel's timer: start a round that is due, or end one whose clock ran out."""
     from .duel_services import duel_timer_fired
 
-    duel_timer_fired(duel_id=duel_id, version=version)
+    duel_timer_fired(duel_id=duel_id, waiting_for=waiting_for, round_index=round_index)
 
 
 @shared_task(
     name="geogame.duel_machine_guess",
     acks_late=True,
+    ignore_result=True,
     soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
     time_limit=settings.CELERY_TASK_TIME_LIMIT,
 )
@@ -30,8 +32,30 @@ def duel_machine_guess(round_id, player_id):
     return guess.id
 
 
-@shared_task(name="geogame.duel_machine_announce", acks_late=True)
+@shared_task(name="geogame.duel_machine_announce", acks_late=True, ignore_result=True)
 def duel_machine_announce(round_id, player_id):
     from .duel_services import duel_machine_announce as announce
 
     announce(round_id=round_id, player_id=player_id)
+
+
+@shared_task(
+    name="geogame.build_map",
+    acks_late=True,
+    soft_time_limit=settings.GEOGAME_BUILD_SOFT_TIME_LIMIT_S,
+    time_limit=settings.GEOGAME_BUILD_SOFT_TIME_LIMIT_S + 300,
+)
+def build_map(build_id):
+    """Run or resume a MapBuild (geogame.builder). Safe to redeliver: a done build is left alone,
+    one another worker is running is left to it, and a resumed one skips its finished points.
+    At the soft time limit the build stops, resumable, with its progress saved."""
+    from .builder import BuildError, map_build_run
+    from .models import MapBuild
+
+    build = MapBuild.objects.select_related("map").filter(id=build_id).first()
+    if build is None or build.status == MapBuild.DONE:
+        return build and build.status
+    try:
+        return map_build_run(build=build).status
+    except BuildError:
+        return MapBuild.RUNNING  # another worker holds it

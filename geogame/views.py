@@ -34,7 +34,9 @@ def own_game(request, game_id):
     player = player_for_request(request)
     if player is None:
         raise Http404(services.ERR_NOT_FOUND)
-    return get_object_or_404(Game.objects.select_related("map", "player"), public_id=game_id, player=player)
+    # A duel's game is played over its socket only (geogame.consumers), never through these views.
+    games = Game.objects.select_related("map", "player").filter(duel__isnull=True)
+    return get_object_or_404(games, public_id=game_id, player=player)
 
 
 @require_http_methods(["GET", "POST"])
@@ -48,16 +50,24 @@ def home(request):
             error = getattr(exc, "message", None) or str(exc)
     player = player_for_request(request)
     status = 400 if error else 200
+    maps = selectors.maps_for_home()
     return render(
         request,
         "geogame/home.html",
         {
-            "maps": selectors.maps_for_home(),
+            "maps": maps,
+            "opponents": selectors.opponents_for_home(maps),
             "modes": Game.MODE_CHOICES,
             "player": player,
             "error": error,
             "form": request.POST if error else {},
-            "time_limits": [("", "No timer"), ("30", "30 s"), ("60", "1 min"), ("120", "2 min"), ("300", "5 min")],
+            "time_limits": [
+                ("", "No timer"),
+                ("30", "30 s"),
+                ("60", "1 min"),
+                ("120", "2 min"),
+                ("300", "5 min"),
+            ],
         },
         status=status,
     )
@@ -95,7 +105,13 @@ def summary(request, game_id):
     return render(
         request,
         "geogame/summary.html",
-        {"game": game, "rows": rows, "total": selectors.game_total_points(game), "max_total": 5000 * game.rounds_total},
+        {
+            "game": game,
+            "rows": rows,
+            "total": selectors.game_total_points(game),
+            "opponent_total": selectors.game_total_points(game, game.opponent) if game.opponent_id else None,
+            "max_total": 5000 * game.rounds_total,
+        },
     )
 
 
@@ -149,7 +165,7 @@ def api_guess(request, game_id, index):
 def _serve_view(request, image_key, index, field):
     rnd = get_object_or_404(Round.objects.select_related("game"), image_key=image_key)
     player = player_for_request(request)
-    if player is None or rnd.game.player_id != player.id:
+    if player is None or not services.round_has_player(round=rnd, player=player):
         raise Http404("no such image")
     view = get_object_or_404(View, location_id=rnd.location_id, index=index)
     etag = f'"{view.sha256}-{field}"'

@@ -46,7 +46,9 @@ class MicroBatcher:
             try:
                 results = self.fn([item for item, _ in batch])
                 if len(results) != len(batch):
-                    raise RuntimeError(f"batch function returned {len(results)} results for {len(batch)} items")
+                    raise RuntimeError(
+                        f"batch function returned {len(results)} results for {len(batch)} items"
+                    )
             except BaseException as exc:  # hand the failure to every waiter, keep serving
                 for _, future in batch:
                     future.set_exception(exc)

@@ -73,5 +73,9 @@ def location_set(locations):
 
 
 def split_locations(m, split):
-    return list(Location.objects.filter(map=m, split=split, views__isnull=False).distinct().order_by("id")
-                .prefetch_related("views"))
+    return list(
+        Location.objects.filter(map=m, split=split, views__isnull=False)
+        .distinct()
+        .order_by("id")
+        .prefetch_related("views")
+    )

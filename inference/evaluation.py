@@ -8,8 +8,16 @@ from geogame.selectors import city_label
 from .metrics import THRESHOLDS_KM, accuracy, distance_summary
 from .registry import PLAYERS, availability, load_player
 
-COLUMNS = ["player", "n", "accuracy", "median_km", "mean_points",
-           *[f"within_{t}km" for t in THRESHOLDS_KM], "top_pin_mean_points", "top_pin_median_km"]
+COLUMNS = [
+    "player",
+    "n",
+    "accuracy",
+    "median_km",
+    "mean_points",
+    *[f"within_{t}km" for t in THRESHOLDS_KM],
+    "top_pin_mean_points",
+    "top_pin_median_km",
+]
 
 
 def evaluate_players(m, names=None, split=Location.TEST):
@@ -18,7 +26,9 @@ def evaluate_players(m, names=None, split=Location.TEST):
     with their reason instead of figures."""
     names = list(names or PLAYERS)
     locations = list(
-        Location.objects.filter(map=m, split=split, views__isnull=False).distinct().order_by("id")
+        Location.objects.filter(map=m, split=split, views__isnull=False)
+        .distinct()
+        .order_by("id")
         .prefetch_related("views")
     )
     if not locations:
@@ -46,6 +56,7 @@ def evaluate_players(m, names=None, split=Location.TEST):
 
 def format_table(rows):
     """A plain-text table (also valid Markdown) of evaluate_players' rows."""
+
     def cell(row, col):
         v = row.get(col)
         if v is None:

@@ -8,8 +8,8 @@ measured.
 """
 
 import hashlib
-from pathlib import Path
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from django.conf import settings
@@ -136,7 +136,10 @@ class TrainedPlayer(MachinePlayer):
     @classmethod
     def unavailable_reason(cls, m):
         if cls.latest(m) is None:
-            return f"no trained {cls.name} model for map {m.slug}: run manage.py train_player {m.slug} --player {cls.name}"
+            return (
+                f"no trained {cls.name} model for map {m.slug}: "
+                f"run manage.py train_player {m.slug} --player {cls.name}"
+            )
         return None
 
     @classmethod
@@ -157,12 +160,16 @@ class TrainedPlayer(MachinePlayer):
         except RuntimeError as exc:
             from .artefacts import ArtefactError
 
-            raise ArtefactError(f"artefact weights do not fit its config in {self.trained.directory}: {exc}") from None
+            raise ArtefactError(
+                f"artefact weights do not fit its config in {self.trained.directory}: {exc}"
+            ) from None
         self.head.eval()
         labels = self.meta["labels"]
         self.classes = labels.get("classes", [])
         self.centroids = np.array(labels.get("centroids", []), dtype=np.float64).reshape(-1, 2)
-        self.class_points = [np.array(p, dtype=np.float64).reshape(-1, 2) for p in labels.get("class_points", [])]
+        self.class_points = [
+            np.array(p, dtype=np.float64).reshape(-1, 2) for p in labels.get("class_points", [])
+        ]
         self.candidates = (
             placement.candidate_points(self.centroids, self.class_points) if self.class_points else None
         )
@@ -175,9 +182,19 @@ class TrainedPlayer(MachinePlayer):
     def place(self, probs, classes_are_cities):
         guess = placement.expected_points_guess(probs, self.candidates, self.class_points, self.map.scale_km)
         top = placement.top_class_centroid(probs, self.centroids)
-        city = self.classes[int(np.argmax(probs))] if classes_are_cities else self.nearest_city(guess.lat, guess.lon)
-        return Prediction(guess.lat, guess.lon, city, float(top[0]), float(top[1]),
-                          {"confidence": float(np.max(probs)), "expected_points": guess.expected_points})
+        city = (
+            self.classes[int(np.argmax(probs))]
+            if classes_are_cities
+            else self.nearest_city(guess.lat, guess.lon)
+        )
+        return Prediction(
+            guess.lat,
+            guess.lon,
+            city,
+            float(top[0]),
+            float(top[1]),
+            {"confidence": float(np.max(probs)), "expected_points": guess.expected_points},
+        )
 
 
 class EnsemblePlayer(TrainedPlayer):
@@ -231,11 +248,20 @@ class HierarchicalPlayer(TrainedPlayer):
             )
             top = placement.top_class_centroid(pd, self.district_centroids)
             city_conf, district_conf = float(pc.max()), float(pd.max())
-            out.append(Prediction(
-                guess.lat, guess.lon, self.classes[int(np.argmax(pc))], float(top[0]), float(top[1]),
-                {"city_confidence": city_conf, "district_confidence": district_conf,
-                 "privacy_score": float(privacy_score(city_conf, district_conf))},
-            ))
+            out.append(
+                Prediction(
+                    guess.lat,
+                    guess.lon,
+                    self.classes[int(np.argmax(pc))],
+                    float(top[0]),
+                    float(top[1]),
+                    {
+                        "city_confidence": city_conf,
+                        "district_confidence": district_conf,
+                        "privacy_score": float(privacy_score(city_conf, district_conf)),
+                    },
+                )
+            )
         return out
 
 
@@ -260,7 +286,11 @@ class ClipPlayer(MachinePlayer):
         weights = settings.GEOGAME_CLIP_PRETRAINED
         if not weights:
             return "no CLIP weights configured: set GEOGAME_CLIP_PRETRAINED to a checkpoint file or hub id"
-        if not weights.startswith("hf-hub:") and ("/" in weights or "." in weights) and not Path(weights).is_file():
+        if (
+            not weights.startswith("hf-hub:")
+            and ("/" in weights or "." in weights)
+            and not Path(weights).is_file()
+        ):
             return f"CLIP checkpoint file not found: {weights}"
         if len(city_centres(m)) < 2:
             return f"map {m.slug} has fewer than two cities to choose from"
@@ -276,13 +306,19 @@ class ClipPlayer(MachinePlayer):
 
         super().__init__(m)
         try:
-            self.clip = load_clip(settings.GEOGAME_CLIP_MODEL, settings.GEOGAME_CLIP_PRETRAINED, runtime.device())
+            self.clip = load_clip(
+                settings.GEOGAME_CLIP_MODEL, settings.GEOGAME_CLIP_PRETRAINED, runtime.device()
+            )
         except ClipUnavailable as exc:
             raise PlayerUnavailable(str(exc)) from None
-        self.labels = [tuple(label.split(", ", 1)) if ", " in label else (label, "") for label in self.centre_labels]
+        self.labels = [
+            tuple(label.split(", ", 1)) if ", " in label else (label, "") for label in self.centre_labels
+        ]
         self.text = encode_labels(self.clip.model, self.clip.tokenizer, self.labels, device=runtime.device())
         self.class_points = [
-            np.array(Location.objects.filter(map=m, city=c, country=k).values_list("lat", "lon"), dtype=np.float64)
+            np.array(
+                Location.objects.filter(map=m, city=c, country=k).values_list("lat", "lon"), dtype=np.float64
+            )
             for c, k in self.labels
         ]
         self.candidates = placement.candidate_points(self.centre_points, self.class_points)
@@ -302,12 +338,27 @@ class ClipPlayer(MachinePlayer):
                 with v.image.open("rb") as f:
                     views.append(Image.open(io.BytesIO(f.read())).convert("RGB"))
             images.append(views)
-        probs = zero_shot_probs(self.clip.model, self.clip.tokenizer, self.clip.preprocess, images, self.labels,
-                                text_features=self.text, device=runtime.device())
+        probs = zero_shot_probs(
+            self.clip.model,
+            self.clip.tokenizer,
+            self.clip.preprocess,
+            images,
+            self.labels,
+            text_features=self.text,
+            device=runtime.device(),
+        )
         out = []
         for p in probs:
             guess = placement.expected_points_guess(p, self.candidates, self.class_points, self.map.scale_km)
             k = int(np.argmax(p))
-            out.append(Prediction(guess.lat, guess.lon, self.centre_labels[k], float(self.centre_points[k, 0]),
-                                  float(self.centre_points[k, 1]), {"confidence": float(p[k])}))
+            out.append(
+                Prediction(
+                    guess.lat,
+                    guess.lon,
+                    self.centre_labels[k],
+                    float(self.centre_points[k, 0]),
+                    float(self.centre_points[k, 1]),
+                    {"confidence": float(p[k])},
+                )
+            )
         return out

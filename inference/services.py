@@ -64,7 +64,11 @@ def machine_guess_run(*, round_id, player_id):
         return existing
     prediction = _batcher(player.machine_name, rnd.game.map).submit(rnd.location).result()
     views = list(range(rnd.location.views.count()))
-    kwargs = {"city": prediction.city} if rnd.game.mode == Game.CITY else {"lat": prediction.lat, "lon": prediction.lon}
+    kwargs = (
+        {"city": prediction.city}
+        if rnd.game.mode == Game.CITY
+        else {"lat": prediction.lat, "lon": prediction.lon}
+    )
     try:
         guess, _ = game_services.guess_submit(round=rnd, player=player, views_seen=views, **kwargs)
     except game_services.GameError as exc:

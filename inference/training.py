@@ -20,7 +20,14 @@ ERR_TOO_FEW = (
 )
 ERR_NO_CITIES = "map {slug}: the {name} player needs at least two cities among its train locations"
 
-DEFAULT_CONFIG = {"hidden": 0, "dropout": 0.2, "lr": 1e-3, "weight_decay": 1e-4, "max_epochs": 300, "patience": 20}
+DEFAULT_CONFIG = {
+    "hidden": 0,
+    "dropout": 0.2,
+    "lr": 1e-3,
+    "weight_decay": 1e-4,
+    "max_epochs": 300,
+    "patience": 20,
+}
 # A linear map from features to a unit vector underfits (val median 4780 km on the demo
 # pack against 543 km with one hidden layer of 256).
 PLAYER_CONFIG = {"regression": {"hidden": 256}}
@@ -73,11 +80,18 @@ def prepare(m, name, seed):
     val = location_set(split_locations(m, Location.VAL))
     if len(train) < MIN_TRAIN_LOCATIONS or len(val) < MIN_VAL_LOCATIONS:
         raise TrainingError(ERR_TOO_FEW.format(slug=m.slug, train=len(train), val=len(val)))
-    config = dict(DEFAULT_CONFIG, **PLAYER_CONFIG.get(name, {}), in_dim=int(train.features.shape[-1]), seed=seed)
+    config = dict(
+        DEFAULT_CONFIG, **PLAYER_CONFIG.get(name, {}), in_dim=int(train.features.shape[-1]), seed=seed
+    )
 
     if name == "regression":
         config["head"] = "regression"
-        return config, {"kind": "regression"}, (train, latlon_to_xyz(train.latlons)), (val, latlon_to_xyz(val.latlons))
+        return (
+            config,
+            {"kind": "regression"},
+            (train, latlon_to_xyz(train.latlons)),
+            (val, latlon_to_xyz(val.latlons)),
+        )
 
     if name == "hierarchical":
         train, val, y_train, y_val, classes, centroids, points = _city_classes(train, val, m.slug, name)
@@ -90,13 +104,19 @@ def prepare(m, name, seed):
         d_train = np.zeros(len(y_train), dtype=np.int64)
         for k, c in enumerate(classes):
             d_train[np.flatnonzero(y_train == k)] = offsets[k] + districts[c].labels
-        d_val = np.array([offsets[k] + assign_cells(val.latlons[i:i + 1], districts[classes[k]].centroids)[0]
-                          for i, k in enumerate(y_val)])
+        d_val = np.array(
+            [
+                offsets[k] + assign_cells(val.latlons[i : i + 1], districts[classes[k]].centroids)[0]
+                for i, k in enumerate(y_val)
+            ]
+        )
         d_centroids = np.concatenate([districts[c].centroids for c in classes])
         d_points = [train.latlons[d_train == j] for j in range(len(d_centroids))]
         config.update(head="hierarchical", n_cities=len(classes), n_districts=len(d_centroids))
         labels = {
-            "kind": "hierarchical", "classes": classes, "centroids": centroids.tolist(),
+            "kind": "hierarchical",
+            "classes": classes,
+            "centroids": centroids.tolist(),
             "class_points": [p.tolist() for p in points],
             "districts": {"centroids": d_centroids.tolist(), "class_points": [p.tolist() for p in d_points]},
         }
@@ -114,8 +134,12 @@ def prepare(m, name, seed):
         points = [train.latlons[y_train == k] for k in range(len(centroids))]
         kind = "geocells"
     config.update(head="flat", n_classes=len(classes))
-    labels = {"kind": kind, "classes": classes, "centroids": centroids.tolist(),
-              "class_points": [p.tolist() for p in points]}
+    labels = {
+        "kind": kind,
+        "classes": classes,
+        "centroids": centroids.tolist(),
+        "class_points": [p.tolist() for p in points],
+    }
     return config, labels, (train, y_train), (val, y_val)
 
 
@@ -124,7 +148,11 @@ def trained_model_create(*, m, name):
     if name not in LEARNED:
         raise TrainingError(ERR_NOT_LEARNED.format(name=name))
     with transaction.atomic():
-        latest = TrainedModel.objects.select_for_update().filter(map=m, player_name=name).aggregate(v=Max("version"))
+        latest = (
+            TrainedModel.objects.select_for_update()
+            .filter(map=m, player_name=name)
+            .aggregate(v=Max("version"))
+        )
         return TrainedModel.objects.create(map=m, player_name=name, version=(latest["v"] or 0) + 1)
 
 
@@ -150,22 +178,41 @@ def train(tm, *, seed=0, progress=None):
                 progress(row)
 
         result = train_head(
-            head, (train_set.features, y_train, train_set.mask), (val_set.features, y_val, val_set.mask),
-            max_epochs=max_epochs, patience=config["patience"], lr=config["lr"],
-            weight_decay=config["weight_decay"], seed=seed, progress=on_epoch,
+            head,
+            (train_set.features, y_train, train_set.mask),
+            (val_set.features, y_val, val_set.mask),
+            max_epochs=max_epochs,
+            patience=config["patience"],
+            lr=config["lr"],
+            weight_decay=config["weight_decay"],
+            seed=seed,
+            progress=on_epoch,
         )
         best = result.history[result.best_epoch - 1]
         metrics = {
-            "best_epoch": result.best_epoch, "epochs_run": len(result.history), "stopped_early": result.stopped_early,
-            "train_locations": len(train_set), "val_locations": len(val_set),
+            "best_epoch": result.best_epoch,
+            "epochs_run": len(result.history),
+            "stopped_early": result.stopped_early,
+            "train_locations": len(train_set),
+            "val_locations": len(val_set),
             "val": {k: v for k, v in best.items() if k != "epoch"},
         }
         directory = artefacts.artefact_dir(m.slug, tm.player_name, tm.version)
-        meta = {"player": tm.player_name, "map": m.slug, "version": tm.version, "backbone": _backbone_name(),
-                "config": config, "labels": labels, "metrics": metrics}
+        meta = {
+            "player": tm.player_name,
+            "map": m.slug,
+            "version": tm.version,
+            "backbone": _backbone_name(),
+            "config": config,
+            "labels": labels,
+            "metrics": metrics,
+        }
         artefacts.save_artefact(directory, state_dict=head.state_dict(), meta=meta)
         TrainedModel.objects.filter(id=tm.id).update(
-            directory=str(directory), status=TrainedModel.READY, progress=1.0, metrics=metrics,
+            directory=str(directory),
+            status=TrainedModel.READY,
+            progress=1.0,
+            metrics=metrics,
             finished_at=timezone.now(),
         )
         tm.refresh_from_db()
@@ -176,8 +223,9 @@ def train(tm, *, seed=0, progress=None):
         tm.refresh_from_db()
         return tm
     except Exception as exc:
-        TrainedModel.objects.filter(id=tm.id).update(status=TrainedModel.FAILED, error=str(exc),
-                                                     finished_at=timezone.now())
+        TrainedModel.objects.filter(id=tm.id).update(
+            status=TrainedModel.FAILED, error=str(exc), finished_at=timezone.now()
+        )
         raise
 
 

@@ -17,8 +17,12 @@ from .training import TrainingError, trained_model_create
 def _models_json(m):
     return [
         {
-            "player": tm.player_name, "version": tm.version, "status": tm.status,
-            "progress": round(tm.progress, 3), "error": tm.error, "metrics": tm.metrics,
+            "player": tm.player_name,
+            "version": tm.version,
+            "status": tm.status,
+            "progress": round(tm.progress, 3),
+            "error": tm.error,
+            "metrics": tm.metrics,
             "created_at": tm.created_at.isoformat(),
         }
         for tm in TrainedModel.objects.filter(map=m)
@@ -40,8 +44,13 @@ def map_players(request, slug):
     return render(
         request,
         "inference/map_players.html",
-        {"map": m, "learned": LEARNED, "models": TrainedModel.objects.filter(map=m),
-         "opponents": machine_opponents(m), "error": error},
+        {
+            "map": m,
+            "learned": LEARNED,
+            "models": TrainedModel.objects.filter(map=m),
+            "opponents": machine_opponents(m),
+            "error": error,
+        },
         status=400 if error else 200,
     )
 

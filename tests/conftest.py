@@ -20,8 +20,22 @@ FIXTURE_CITIES = [
     ("Hameln", "Germany", 52.1024, 9.3560),
 ]
 MANIFEST_HEADER = [
-    "id", "file", "source", "source_id", "lat", "lon", "heading", "projection",
-    "captured_at", "city", "country", "iso2", "license", "attribution", "source_url", "sha256",
+    "id",
+    "file",
+    "source",
+    "source_id",
+    "lat",
+    "lon",
+    "heading",
+    "projection",
+    "captured_at",
+    "city",
+    "country",
+    "iso2",
+    "license",
+    "attribution",
+    "source_url",
+    "sha256",
 ]
 
 
@@ -67,25 +81,48 @@ def build_fixture_folder(folder, per_city=3, panoramas=True):
             n += 1
             name = f"images/img{n:03d}.jpg"
             (folder / name).write_bytes(
-                make_image_bytes(seed=n, exif_text=f"{city} {country} {lat:.4f},{lon:.4f}", tint=CITY_TINTS[ci])
+                make_image_bytes(
+                    seed=n, exif_text=f"{city} {country} {lat:.4f},{lon:.4f}", tint=CITY_TINTS[ci]
+                )
             )
-            rows.append({
-                "id": f"id-{n}", "file": name, "source": "Mapillary", "source_id": f"90000{n}",
-                "lat": f"{lat + 0.01 * k:.6f}", "lon": f"{lon - 0.01 * k:.6f}", "heading": "90",
-                "projection": "perspective", "captured_at": "2020-01-01", "city": city, "country": country,
-                "license": "CC BY-SA 4.0", "attribution": f"Mapillary image 90000{n}",
-            })
+            rows.append(
+                {
+                    "id": f"id-{n}",
+                    "file": name,
+                    "source": "Mapillary",
+                    "source_id": f"90000{n}",
+                    "lat": f"{lat + 0.01 * k:.6f}",
+                    "lon": f"{lon - 0.01 * k:.6f}",
+                    "heading": "90",
+                    "projection": "perspective",
+                    "captured_at": "2020-01-01",
+                    "city": city,
+                    "country": country,
+                    "license": "CC BY-SA 4.0",
+                    "attribution": f"Mapillary image 90000{n}",
+                }
+            )
     if panoramas:
         n += 1
         name = f"images/pano{n:03d}.jpg"
         (folder / name).write_bytes(make_image_bytes(size=(512, 256), seed=n))
         city, country, lat, lon = FIXTURE_CITIES[0]
-        rows.append({
-            "id": f"id-{n}", "file": name, "source": "KartaView", "source_id": f"80000{n}",
-            "lat": f"{lat + 0.05:.6f}", "lon": f"{lon + 0.05:.6f}", "heading": "30",
-            "projection": "equirectangular", "city": city, "country": country,
-            "license": "CC BY-SA 4.0", "attribution": f"KartaView image 80000{n}",
-        })
+        rows.append(
+            {
+                "id": f"id-{n}",
+                "file": name,
+                "source": "KartaView",
+                "source_id": f"80000{n}",
+                "lat": f"{lat + 0.05:.6f}",
+                "lon": f"{lon + 0.05:.6f}",
+                "heading": "30",
+                "projection": "equirectangular",
+                "city": city,
+                "country": country,
+                "license": "CC BY-SA 4.0",
+                "attribution": f"KartaView image 80000{n}",
+            }
+        )
     write_manifest(folder, rows)
     return rows
 

@@ -56,7 +56,11 @@ def test_nothing_before_the_guess_reveals_the_answer(fixture_map, mode):
     play_page = client.get(r["Location"]).content.decode()
     state = client.get(f"/api/games/{game.public_id}/")
     for number in range(1, 6):
-        received = [("home", home.content.decode()), ("play page", play_page), ("state", state.content.decode())]
+        received = [
+            ("home", home.content.decode()),
+            ("play page", play_page),
+            ("state", state.content.decode()),
+        ]
         s = state.json()
         assert s["round"]["number"] == number and s["result"] is None
         loc = Location.objects.get(rounds__game=game, rounds__index=number - 1)

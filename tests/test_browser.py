@@ -61,13 +61,14 @@ def expected_distance_text(distance_km):
     return f"{round(distance_km * 1000)} m" if distance_km < 1 else f"{distance_km:,.1f} km"
 
 
-def panorama_folder(sample, dest):
-    """The sample's 360-degree panoramas only, so that every round has three views."""
+def panorama_folder(sample, dest, count=5):
+    """A map of `count` of the sample's 360-degree panoramas (enough for a game; each takes a
+    while to render): every round has three views."""
     with open(sample / "manifest.csv", newline="") as f:
         reader = csv.DictReader(f)
-        rows = [r for r in reader if r["projection"] == "equirectangular"]
+        rows = [r for r in reader if r["projection"] == "equirectangular"][:count]
         fields = reader.fieldnames
-    assert len(rows) >= 5, "the sample needs at least five panoramas"
+    assert len(rows) == count, f"the sample needs at least {count} panoramas"
     (dest / "images").mkdir(parents=True)
     for row in rows:
         shutil.copyfile(sample / row["file"], dest / row["file"])
@@ -153,7 +154,7 @@ def by_id(driver, element_id):
     return driver.find_element(By.ID, element_id)
 
 
-def start_game(driver, base_url, *, map_slug, mode, name="Ada", time_limit=""):
+def start_game(driver, base_url, *, map_slug, mode, name="Ada", time_limit="", opponent=""):
     from selenium.webdriver.support.ui import Select
 
     driver.get(base_url + "/")
@@ -163,6 +164,7 @@ def start_game(driver, base_url, *, map_slug, mode, name="Ada", time_limit=""):
     by_id(driver, f"map-{map_slug}").click()
     by_id(driver, f"mode-{mode}").click()
     Select(by_id(driver, "time-limit")).select_by_value(time_limit)
+    Select(by_id(driver, "opponent")).select_by_value(opponent)
     by_id(driver, "start-game").click()
     wait(driver).until(lambda d: "/play/" in d.current_url)
 
@@ -230,12 +232,32 @@ def wait_for_result(driver):
     return by_id(driver, "result")
 
 
-def console_errors(driver):
-    """Console errors other than the OpenStreetMap probe tile these tests block on purpose."""
+def wait_for_reveal_in_view(driver, guess_selector):
+    """The answer marker with its label, the guess marker and the line between them are drawn,
+    and the map has zoomed so that the markers and label lie inside it."""
+    script = """
+        const box = document.getElementById('map').getBoundingClientRect();
+        const parts = ['#map path.answer-marker', '#map .leaflet-tooltip', arguments[0]]
+            .map((selector) => document.querySelectorAll(selector));
+        if (parts.some((found) => found.length !== 1)) return false;
+        if (!document.querySelector('#map path.reveal-line')) return false;
+        return parts.every(([el]) => {
+            const r = el.getBoundingClientRect();
+            return r.left >= box.left && r.right <= box.right && r.top >= box.top && r.bottom <= box.bottom;
+        });
+    """
+    wait(driver).until(lambda d: d.execute_script(script, guess_selector))
+
+
+def console_errors(driver, expected=None):
+    """Console errors other than the OpenStreetMap probe tile these tests block on purpose
+    and one `expected` message."""
     return [
         e["message"]
         for e in driver.get_log("browser")
-        if e["level"] == "SEVERE" and "tile.openstreetmap.org" not in e["message"]
+        if e["level"] == "SEVERE"
+        and "tile.openstreetmap.org" not in e["message"]
+        and not (expected and expected in e["message"])
     ]
 
 
@@ -285,9 +307,7 @@ def test_a_full_game_pinned_on_the_map_scores_what_the_page_shows(server, browse
             city = place.removeprefix("The place: ").split(",")[0]
             assert city not in before_guess, "the page named the answer before the guess"
             assert "Photo: " in by_id(driver, "result-attribution").text
-            # Answer marker, guess marker and the line between them.
-            assert driver.find_elements(By.CSS_SELECTOR, "#map path.leaflet-interactive")
-            assert len(driver.find_elements(By.CSS_SELECTOR, "#map .leaflet-tooltip")) == 1
+            wait_for_reveal_in_view(driver, "#map .leaflet-marker-icon")
             assert by_id(driver, "total-points").get_attribute("data-points") == str(sum(points_per_round))
             if number == 1:
                 driver.save_screenshot(str(screenshots / "reveal.png"))
@@ -315,11 +335,9 @@ def test_views_switch_by_button_and_arrow_keys_and_enlarge_with_escape_to_close(
 
     driver = browser
     with logs_on_failure(server, driver):
-        start_game(driver, server.url, map_slug=PANORAMA_MAP[1], mode="coordinates", time_limit="300")
+        start_game(driver, server.url, map_slug=PANORAMA_MAP[1], mode="coordinates")
         wait_for_round(driver, 1)
         wait_for_view(driver, 0)
-        timer = by_id(driver, "timer")
-        assert timer.is_displayed() and 290 <= int(timer.get_attribute("data-seconds")) <= 300
         switch_views(driver)
 
         by_id(driver, "enlarge").click()
@@ -337,12 +355,37 @@ def test_views_switch_by_button_and_arrow_keys_and_enlarge_with_escape_to_close(
         wait(driver).until(lambda d: lightbox.is_displayed())
         press(driver, Keys.ESCAPE)
         wait(driver).until(lambda d: not lightbox.is_displayed())
+        assert console_errors(driver) == []
+
+
+def test_the_clock_survives_a_reload_and_a_refused_guess_can_be_sent_again(server, browser):
+    driver = browser
+    with logs_on_failure(server, driver):
+        start_game(driver, server.url, map_slug=SAMPLE_MAP[1], mode="coordinates", time_limit="300")
+        wait_for_round(driver, 1)
+        timer = by_id(driver, "timer")
+        wait(driver).until(lambda d: timer.is_displayed())
+        assert 290 <= int(timer.get_attribute("data-seconds")) <= 300
+        # A reload goes on counting down on the server's clock; it does not restart the clock.
+        before = int(timer.get_attribute("data-seconds"))
+        driver.refresh()
+        wait_for_view(driver, 0)
+        timer = by_id(driver, "timer")
+        assert timer.is_displayed() and int(timer.get_attribute("data-seconds")) <= before
 
         place_pin(driver, dx=40, dy=-30)
+        token = driver.get_cookie("csrftoken")["value"]
+        driver.delete_cookie("csrftoken")  # the server refuses the POST (403)
+        by_id(driver, "submit-guess").click()
+        wait(driver).until(lambda d: by_id(d, "message").is_displayed())
+        assert "403" in by_id(driver, "message").text
+        wait(driver).until(lambda d: by_id(d, "submit-guess").is_enabled())
+        driver.add_cookie({"name": "csrftoken", "value": token, "path": "/"})
         by_id(driver, "submit-guess").click()
         wait_for_result(driver)
+        assert not by_id(driver, "message").is_displayed()
         assert not timer.is_displayed()
-        assert console_errors(driver) == []
+        assert console_errors(driver, expected="403 (Forbidden)") == []
 
 
 def test_a_city_round_is_answered_by_clicking_a_city(server, browser, screenshots):
@@ -357,6 +400,7 @@ def test_a_city_round_is_answered_by_clicking_a_city(server, browser, screenshot
         assert not by_id(driver, "submit-guess").is_displayed()
         choices = driver.find_elements(By.CSS_SELECTOR, ".city-choice")
         assert len(choices) == 5
+        driver.save_screenshot(str(screenshots / "city-play.png"))
         picked = choices[0].get_attribute("data-city")
         choices[0].click()
 
@@ -371,6 +415,31 @@ def test_a_city_round_is_answered_by_clicking_a_city(server, browser, screenshot
             assert verdict.startswith("Not quite")
         assert by_id(driver, "result-points").get_attribute("data-points") == ("5000" if correct else "0")
         assert by_id(driver, "map").is_displayed()  # the reveal shows where it was
+        wait_for_reveal_in_view(driver, "#map path.guess-marker")
         assert all(not c.is_enabled() for c in driver.find_elements(By.CSS_SELECTOR, ".city-choice"))
         driver.save_screenshot(str(screenshots / "city-reveal.png"))
+        assert console_errors(driver) == []
+
+
+def test_a_machine_opponents_guess_is_shown_after_the_players_own(server, browser, screenshots):
+    from selenium.webdriver.common.by import By
+
+    driver = browser
+    with logs_on_failure(server, driver):
+        start_game(driver, server.url, map_slug=SAMPLE_MAP[1], mode="coordinates", opponent="centroid")
+        wait_for_round(driver, 1)
+        wait_for_view(driver, 0)
+        assert not by_id(driver, "result-opponent").is_displayed()
+        place_pin(driver, 30, -20)
+        by_id(driver, "submit-guess").click()
+        result = wait_for_result(driver)
+        opponent = by_id(driver, "result-opponent")
+        wait(driver).until(lambda d: opponent.get_attribute("data-points"))
+        assert opponent.text.startswith("centroid (machine):")
+        answer = latlon(result, "answer")
+        machine = (float(opponent.get_attribute("data-lat")), float(opponent.get_attribute("data-lon")))
+        d = haversine_km(*machine, *answer)
+        assert int(opponent.get_attribute("data-points")) == expected_points(d)
+        assert driver.find_elements(By.CSS_SELECTOR, "#map path.opponent-marker")
+        driver.save_screenshot(str(screenshots / "opponent-reveal.png"))
         assert console_errors(driver) == []

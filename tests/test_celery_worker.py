@@ -1,7 +1,8 @@
 """Machine guesses through a real Celery worker on Redis: the path production takes.
 
-Each test commits its rows (transactional tests) to the test database, which a worker
-subprocess opens by DATABASE_URL, and sends tasks through a Redis database of its own.
+Each test commits its rows (transactional tests) to the test database, which worker
+subprocesses open by DATABASE_URL, and sends tasks through Redis (database 14) on a queue
+of its own.
 """
 
 import json
@@ -10,7 +11,9 @@ import re
 import shutil
 import sqlite3
 import time
+import uuid
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import pytest
 from django.db import connection
@@ -27,7 +30,7 @@ pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
 REDIS_DB = 14
 VISIBILITY_TIMEOUT_S = 5
-GUESS_TIMEOUT_S = 30
+GUESS_TIMEOUT_S = 60
 TASK = "inference.machine_guess"
 TASK_LINE = re.compile(r"Task inference\.machine_guess\[([0-9a-f-]+)\] (received|succeeded)[^\n]*")
 
@@ -72,28 +75,49 @@ def _fresh_player_cache():
     registry._load.cache_clear()
 
 
+@dataclass
+class Broker:
+    url: str
+    queue: str
+    redis: object
+
+    def unacked(self, task_id):
+        """(delivery tag, time delivered) while `task_id` is delivered and not acknowledged."""
+        for tag, delivered_at in self.redis.zrange("unacked_index", 0, -1, withscores=True):
+            if task_id.encode() in (self.redis.hget("unacked", tag) or b""):
+                return tag, delivered_at
+        return None
+
+
 @pytest.fixture
-def redis_url(settings):
+def broker(settings):
+    """A Redis database for these tests and a Celery queue of this test's own: other runs
+    (other engineers' too) may share the database, so nothing in it is flushed."""
     import redis
 
     url = redis_url_with_db(REDIS_DB)
     if not redis_answers(url):
         pytest.skip(f"no Redis answers at {url} (set REDIS_URL, or start redis-server on 127.0.0.1:6379)")
-    redis.Redis.from_url(url).flushdb()
-    settings.REDIS_URL = url  # background.enqueue now sends to this Redis
-    return url
+    queue = f"geogame-test-{uuid.uuid4().hex[:12]}"
+    settings.REDIS_URL = url  # background.enqueue now sends to this Redis,
+    # into this queue (the Celery app reads its CELERY_* settings through django.conf on use).
+    settings.CELERY_TASK_DEFAULT_QUEUE = queue
+    client = redis.Redis.from_url(url)
+    yield Broker(url, queue, client)
+    client.delete(*client.scan_iter(f"*{queue}*"), queue)  # the queue and kombu's bindings of it
 
 
 @pytest.fixture
-def workers(request, redis_url, settings, tmp_path):
-    """Starts workers over this test's database and data folder; kills them all at the end
-    and prints their logs if the test failed."""
-    env = worker_env(database_url=database_url(connection.settings_dict), redis_url=redis_url,
-                     data_dir=settings.DATA_DIR, visibility_timeout_s=VISIBILITY_TIMEOUT_S)
+def workers(request, broker, settings, tmp_path):
+    """Starts workers over this test's database, data folder and queue; stops them all at
+    the end and prints their logs if the test failed."""
+    env = worker_env(database_url=database_url(connection.settings_dict), redis_url=broker.url,
+                     data_dir=settings.DATA_DIR, visibility_timeout_s=VISIBILITY_TIMEOUT_S,
+                     GEOGAME_CELERY_QUEUE=broker.queue)
     group = Workers(env=env, log_dir=tmp_path)
     failed_before = request.session.testsfailed  # bumped once this test's call phase has failed
     yield group
-    group.kill_all()
+    group.stop_all()
     if request.session.testsfailed > failed_before:
         print(group.logs())
 
@@ -181,16 +205,13 @@ def test_the_same_task_delivered_three_times_at_once_stores_one_guess(trainable_
 
 
 def test_a_task_whose_worker_is_killed_mid_task_is_redelivered_to_another_worker(
-    trainable_map, workers, redis_url
+    trainable_map, workers, broker
 ):
     """kombu's Redis transport keeps a delivered, unacknowledged task in the `unacked` hash
     and puts it back on the queue only when a consumer sweeps for entries older than the
     visibility timeout: once as it starts consuming (before it logs "ready"), then every
     `unacked_restore_interval` x `unacked_restore_throttle` seconds (10 x 10 by default).
     So the second worker is started once the visibility timeout has passed."""
-    import redis
-
-    broker = redis.Redis.from_url(redis_url)
     game = centroid_game(trainable_map)
     rnd = services.round_next(game=game)  # queued: no worker yet
     with guess_inserts_blocked():
@@ -200,11 +221,10 @@ def test_a_task_whose_worker_is_killed_mid_task_is_redelivered_to_another_worker
         # Mid-task: running, and its guess INSERT waits for the lock; delivered and not
         # acknowledged (acks_late), so the broker still holds it.
         wait_until(lambda: running_the_task(first), timeout_s=GUESS_TIMEOUT_S, what="the task to be running")
-        (tag, delivered_at), = broker.zrange("unacked_index", 0, -1, withscores=True)
-        assert task_id.encode() in broker.hget("unacked", tag)
+        _, delivered_at = broker.unacked(task_id)
         first.kill()
     assert not machine_guesses(rnd).exists()
-    assert broker.llen("celery") == 0  # not back on the queue yet
+    assert broker.redis.llen(broker.queue) == 0 and broker.unacked(task_id)  # not back on the queue yet
 
     wait_until(lambda: time.time() - delivered_at > VISIBILITY_TIMEOUT_S + 0.5,
                timeout_s=VISIBILITY_TIMEOUT_S + 5, what="the visibility timeout to pass")
@@ -217,7 +237,8 @@ def test_a_task_whose_worker_is_killed_mid_task_is_redelivered_to_another_worker
     assert [(t, e) for t, e, _ in task_lines(second)] == [(task_id, "received"), (task_id, "succeeded")]
     assert machine_guesses(rnd).count() == 1
     assert_scored_right(guess)
-    assert broker.hlen("unacked") == 0
+    # Acknowledged: the log's "succeeded" comes just before the ack, so wait for it.
+    wait_until(lambda: broker.unacked(task_id) is None, timeout_s=GUESS_TIMEOUT_S, what="the ack")
 
 
 def test_a_trained_player_plays_through_the_worker(trainable_map, workers, settings):

@@ -132,12 +132,23 @@ def pack(server, tmp_path):
     for i, (city, color) in enumerate(COLORS.items()):
         data = jpeg_bytes(color)
         server.files[f"/pack/{city}.jpeg"] = data
-        rows.append({
-            "id": f"id-{i}", "file": f"images/{city}.jpg", "source": "Mapillary", "source_id": str(i),
-            "lat": "48.1", "lon": "9.2", "heading": "90", "projection": "perspective", "city": city,
-            "license": "CC BY-SA 4.0", "attribution": f"Mapillary image {i}",
-            "source_url": f"{server.base_url}/pack/{city}.jpeg", "sha256": hashlib.sha256(data).hexdigest(),
-        })
+        rows.append(
+            {
+                "id": f"id-{i}",
+                "file": f"images/{city}.jpg",
+                "source": "Mapillary",
+                "source_id": str(i),
+                "lat": "48.1",
+                "lon": "9.2",
+                "heading": "90",
+                "projection": "perspective",
+                "city": city,
+                "license": "CC BY-SA 4.0",
+                "attribution": f"Mapillary image {i}",
+                "source_url": f"{server.base_url}/pack/{city}.jpeg",
+                "sha256": hashlib.sha256(data).hexdigest(),
+            }
+        )
     manifest = write_manifest(tmp_path / "src" / "manifest.csv", rows)
     return {"manifest": manifest, "rows": rows, "dest": tmp_path / "dest"}
 
@@ -170,8 +181,10 @@ def closed_port():
 
 
 def point_urls_at(pack, base_url):
-    rows = [{**row, "source_url": row["source_url"].replace(row["source_url"].split("/pack/")[0], base_url)}
-            for row in pack["rows"]]
+    rows = [
+        {**row, "source_url": row["source_url"].replace(row["source_url"].split("/pack/")[0], base_url)}
+        for row in pack["rows"]
+    ]
     write_manifest(pack["manifest"], rows)
 
 
@@ -445,9 +458,22 @@ def test_the_command_exits_non_zero_with_one_line_and_no_traceback(pack, tmp_pat
     env = {**os.environ, "GEOGAME_DATA_DIR": str(tmp_path / "data"), "GEOGAME_SAMPLE_DIR": ""}
 
     result = subprocess.run(
-        [sys.executable, "manage.py", "fetch_sample", "--manifest", str(pack["manifest"]),
-         "--dest", str(pack["dest"]), "--timeout", "5"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "manage.py",
+            "fetch_sample",
+            "--manifest",
+            str(pack["manifest"]),
+            "--dest",
+            str(pack["dest"]),
+            "--timeout",
+            "5",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
     assert result.returncode == 1
@@ -463,8 +489,15 @@ def test_the_command_fails_on_a_local_folder_missing_a_file(pack, tmp_path):
     (folder / "images" / "orleans.jpg").unlink()
 
     with pytest.raises(CommandError, match=r"images/orleans\.jpg is missing from the local copy"):
-        call_command("fetch_sample", "--from", str(folder), "--manifest", str(pack["manifest"]),
-                     "--dest", str(pack["dest"]))
+        call_command(
+            "fetch_sample",
+            "--from",
+            str(folder),
+            "--manifest",
+            str(pack["manifest"]),
+            "--dest",
+            str(pack["dest"]),
+        )
 
 
 def test_the_shared_sample_copies_and_verifies_all_65_files(shared_sample, tmp_path):

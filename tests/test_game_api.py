@@ -167,7 +167,11 @@ def test_city_mode_offers_the_cities_and_scores_right_or_wrong(client, fixture_m
     game = start_game(client, fixture_map, mode="city")
     s = state(client, game)
     assert set(s["candidates"]) == {
-        "Stuttgart, Germany", "Orleans, France", "Aurora, Canada", "Singapore, Singapore", "Hameln, Germany",
+        "Stuttgart, Germany",
+        "Orleans, France",
+        "Aurora, Canada",
+        "Singapore, Singapore",
+        "Hameln, Germany",
     }
     loc = game.rounds.get().location
     right = f"{loc.city}, {loc.country}"

@@ -57,15 +57,18 @@ def test_bad_rows_are_reported_and_skipped_cleanly(tmp_path):
     (folder / "images/wide.jpg").write_bytes(make_image_bytes(size=(300, 250), seed=3))
     (folder / "images/hash.jpg").write_bytes(make_image_bytes(seed=4))
     base = {"lat": "48.7", "lon": "9.1", "city": "Stuttgart", "country": "Germany", "source": "M"}
-    write_manifest(folder, [
-        {**base, "file": "images/good.jpg", "source_id": "1"},
-        {**base, "file": "images/missing.jpg", "source_id": "2"},
-        {**base, "file": "images/corrupt.jpg", "source_id": "3"},
-        {**base, "file": "images/notes.jpg", "source_id": "4"},
-        {**base, "file": "images/wide.jpg", "source_id": "5", "projection": "equirectangular"},
-        {**base, "file": "images/hash.jpg", "source_id": "6", "sha256": "0" * 64},
-        {**base, "file": "images/good.jpg", "source_id": "7", "lat": "-91"},
-    ])
+    write_manifest(
+        folder,
+        [
+            {**base, "file": "images/good.jpg", "source_id": "1"},
+            {**base, "file": "images/missing.jpg", "source_id": "2"},
+            {**base, "file": "images/corrupt.jpg", "source_id": "3"},
+            {**base, "file": "images/notes.jpg", "source_id": "4"},
+            {**base, "file": "images/wide.jpg", "source_id": "5", "projection": "equirectangular"},
+            {**base, "file": "images/hash.jpg", "source_id": "6", "sha256": "0" * 64},
+            {**base, "file": "images/good.jpg", "source_id": "7", "lat": "-91"},
+        ],
+    )
     report = import_map(folder, name="Bad")
     assert report.created == 1
     reasons = {e.line: e.reason for e in report.errors}

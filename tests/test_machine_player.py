@@ -40,8 +40,9 @@ def test_baselines_play_without_training(trainable_map):
     train_pts = list(Location.objects.filter(map=trainable_map, split="train").values_list("lat", "lon"))
 
     def mean_points(lat, lon):
-        return np.mean([5000 * np.exp(-10 * haversine_km(lat, lon, a, b) / trainable_map.scale_km)
-                        for a, b in train_pts])
+        return np.mean(
+            [5000 * np.exp(-10 * haversine_km(lat, lon, a, b) / trainable_map.scale_km) for a, b in train_pts]
+        )
 
     best = mean_points(centroid.lat, centroid.lon)
     assert all(mean_points(a, b) <= best + 1e-6 for a, b in train_pts)
@@ -60,7 +61,7 @@ def test_random_guesses_stay_in_the_maps_bounding_box(trainable_map):
 def test_each_learned_player_trains_saves_a_versioned_artefact_and_plays(trainable_map, name):
     tm = trained(trainable_map, name)
     assert tm.status == TrainedModel.READY and tm.version == 1
-    meta = json.loads((tm.directory and open(f"{tm.directory}/meta.json").read()))
+    meta = json.loads(tm.directory and open(f"{tm.directory}/meta.json").read())
     assert meta["player"] == name and meta["version"] == 1 and "labels" in meta and "config" in meta
     assert tm.metrics["best_epoch"] >= 1 and "median_km" in tm.metrics["val"]
     again = trained(trainable_map, name)
@@ -162,8 +163,9 @@ def test_clip_is_unavailable_without_weights_and_never_plays(trainable_map, sett
     with pytest.raises(PlayerUnavailable, match="CLIP checkpoint file not found"):
         registry.load_player("clip", trainable_map)
     with pytest.raises(services.GameError, match="cannot play this map"):
-        services.game_create(player=Player.objects.create(display_name="A"), map=trainable_map, opponent="clip",
-                             mode=Game.CITY)
+        services.game_create(
+            player=Player.objects.create(display_name="A"), map=trainable_map, opponent="clip", mode=Game.CITY
+        )
 
 
 def test_clip_plays_with_configured_weights(trainable_map, settings, checkpoint):  # noqa: F811
@@ -179,8 +181,9 @@ def test_clip_plays_with_configured_weights(trainable_map, settings, checkpoint)
 @pytest.mark.django_db(transaction=True)
 def test_a_machine_opponent_guesses_at_round_start_and_is_revealed_after_the_player(trainable_map):
     client = Client()
-    r = client.post("/", {"display_name": "Ada", "map": trainable_map.slug, "mode": "coordinates",
-                          "opponent": "centroid"})
+    r = client.post(
+        "/", {"display_name": "Ada", "map": trainable_map.slug, "mode": "coordinates", "opponent": "centroid"}
+    )
     assert r.status_code == 302, r.content
     game = Game.objects.get()
     s = client.get(f"/api/games/{game.public_id}/").json()
@@ -190,8 +193,9 @@ def test_a_machine_opponent_guesses_at_round_start_and_is_revealed_after_the_pla
     assert s["result"] is None and "centroid" not in json.dumps(s["round"])
     again = client.get(f"/api/games/{game.public_id}/").json()
     assert again["result"] is None  # stored, but not shown before the player's guess
-    res = client.post(s["round"]["guess_url"], json.dumps({"lat": 0, "lon": 0}),
-                      content_type="application/json").json()["result"]
+    res = client.post(
+        s["round"]["guess_url"], json.dumps({"lat": 0, "lon": 0}), content_type="application/json"
+    ).json()["result"]
     assert res["opponent"]["points"] == machine.points and res["opponent"]["guess"]["lat"] == machine.lat
     assert Guess.objects.filter(player__kind=Player.MACHINE).count() == 1
 
@@ -199,8 +203,10 @@ def test_a_machine_opponent_guesses_at_round_start_and_is_revealed_after_the_pla
 def test_an_unknown_or_unavailable_opponent_is_refused(trainable_map):
     client = Client()
     for opponent, message in [("oracle", "unknown player"), ("ensemble", "no trained ensemble model")]:
-        r = client.post("/", {"display_name": "Ada", "map": trainable_map.slug, "mode": "coordinates",
-                              "opponent": opponent})
+        r = client.post(
+            "/",
+            {"display_name": "Ada", "map": trainable_map.slug, "mode": "coordinates", "opponent": opponent},
+        )
         assert r.status_code == 400 and message in r.content.decode()
     assert not Game.objects.exists()
 

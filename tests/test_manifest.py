@@ -13,24 +13,36 @@ def test_a_good_row_is_parsed_with_defaults():
     rows, errors = parse("file,lat,lon\nimages/a.jpg,48.5,9.25\n")
     assert errors == []
     (row,) = rows
-    assert (row.file, row.lat, row.lon, row.projection, row.heading) == ("images/a.jpg", 48.5, 9.25, "perspective", None)
+    assert (row.file, row.lat, row.lon, row.projection, row.heading) == (
+        "images/a.jpg",
+        48.5,
+        9.25,
+        "perspective",
+        None,
+    )
     assert (row.source, row.source_id) == ("local", "images/a.jpg")
 
 
 def test_bad_rows_are_reported_with_their_line_and_reason_and_good_rows_kept():
-    text = HEADER + "\n".join([
-        "a.jpg,48.5,9.2,perspective,10,Stuttgart,Germany,M,1",
-        "b.jpg,95,9.2,perspective,10,Stuttgart,Germany,M,2",
-        "c.jpg,abc,9.2,perspective,10,Stuttgart,Germany,M,3",
-        "d.jpg,48.5,9.2,cylindrical,10,Stuttgart,Germany,M,4",
-        ",48.5,9.2,perspective,10,Stuttgart,Germany,M,5",
-        "f.jpg,48.5,9.2,perspective,north,Stuttgart,Germany,M,6",
-        "g.jpg,48.5,9.2,perspective,10,Stuttgart,Germany,M,1",
-        "../../etc/passwd,48.5,9.2,perspective,10,Stuttgart,Germany,M,8",
-        "h.jpg,48.5,nan,perspective,10,Stuttgart,Germany,M,9",
-        "i.jpg,48.5,9.2,perspective,10,Stuttgart,Germany,M,10,extra",
-        "j.jpg,48.5,9.2,equirectangular,370,Stuttgart,Germany,M,11",
-    ]) + "\n"
+    text = (
+        HEADER
+        + "\n".join(
+            [
+                "a.jpg,48.5,9.2,perspective,10,Stuttgart,Germany,M,1",
+                "b.jpg,95,9.2,perspective,10,Stuttgart,Germany,M,2",
+                "c.jpg,abc,9.2,perspective,10,Stuttgart,Germany,M,3",
+                "d.jpg,48.5,9.2,cylindrical,10,Stuttgart,Germany,M,4",
+                ",48.5,9.2,perspective,10,Stuttgart,Germany,M,5",
+                "f.jpg,48.5,9.2,perspective,north,Stuttgart,Germany,M,6",
+                "g.jpg,48.5,9.2,perspective,10,Stuttgart,Germany,M,1",
+                "../../etc/passwd,48.5,9.2,perspective,10,Stuttgart,Germany,M,8",
+                "h.jpg,48.5,nan,perspective,10,Stuttgart,Germany,M,9",
+                "i.jpg,48.5,9.2,perspective,10,Stuttgart,Germany,M,10,extra",
+                "j.jpg,48.5,9.2,equirectangular,370,Stuttgart,Germany,M,11",
+            ]
+        )
+        + "\n"
+    )
     rows, errors = parse(text)
     assert [r.source_id for r in rows] == ["1", "11"]
     assert rows[1].heading == 10.0  # 370 wraps

@@ -64,10 +64,18 @@ def test_score_guess_returns_distance_and_points():
 
 
 def test_city_guess_is_right_or_wrong_with_distance_to_the_chosen_centre():
-    right = score_city_guess(answer=(48.78, 9.18), answer_city="Stuttgart, Germany",
-                             chosen_city="Stuttgart, Germany", chosen_centre=(48.77, 9.17))
-    wrong = score_city_guess(answer=(48.78, 9.18), answer_city="Stuttgart, Germany",
-                             chosen_city="Hameln, Germany", chosen_centre=(52.10, 9.36))
+    right = score_city_guess(
+        answer=(48.78, 9.18),
+        answer_city="Stuttgart, Germany",
+        chosen_city="Stuttgart, Germany",
+        chosen_centre=(48.77, 9.17),
+    )
+    wrong = score_city_guess(
+        answer=(48.78, 9.18),
+        answer_city="Stuttgart, Germany",
+        chosen_city="Hameln, Germany",
+        chosen_centre=(52.10, 9.36),
+    )
     assert (right.correct, right.points) == (True, 5000)
     assert (wrong.correct, wrong.points) == (False, 0)
     assert wrong.distance_km == pytest.approx(haversine_km(48.78, 9.18, 52.10, 9.36))

@@ -2,9 +2,11 @@
 broker, over the caller's database and data folder, with their logs kept in files."""
 
 import os
+import socket
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -18,7 +20,7 @@ READY_MARK = " ready."
 
 def redis_url_with_db(db, url=None):
     """`url` (REDIS_URL, else the local default) with its database number replaced by `db`,
-    so tests and benchmarks use a database of their own that they may flush."""
+    so tests and benchmarks keep out of the database a running game uses."""
     parts = urlsplit(url or os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379")
     return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, ""))
 
@@ -48,16 +50,19 @@ def database_url(settings_dict):
     raise ValueError(f"no DATABASE_URL for engine {engine}")
 
 
-def worker_env(*, database_url, redis_url, data_dir, visibility_timeout_s=5, **extra):
-    """The environment of a worker process. `extra` adds settings (GEOGAME_BATCH_MAX=1, ...)."""
+def worker_env(*, database_url, redis_url, data_dir, visibility_timeout_s=None, **extra):
+    """The environment of a worker process. `extra` adds settings (GEOGAME_BATCH_MAX=1, ...).
+
+    A short `visibility_timeout_s` lets a test see a killed worker's task redelivered soon;
+    but then a task that a busy worker has held unacknowledged that long is handed out again
+    at the next sweep too (run twice: harmless, the task is idempotent, but it skews a
+    benchmark). None keeps the settings' default."""
     env = dict(os.environ)
     env.update(
-        DATABASE_URL=database_url,
-        REDIS_URL=redis_url,
-        GEOGAME_DATA_DIR=str(data_dir),
-        GEOGAME_TASK_VISIBILITY_TIMEOUT_S=str(visibility_timeout_s),
-        PYTHONUNBUFFERED="1",
+        DATABASE_URL=database_url, REDIS_URL=redis_url, GEOGAME_DATA_DIR=str(data_dir), PYTHONUNBUFFERED="1"
     )
+    if visibility_timeout_s is not None:
+        env["GEOGAME_TASK_VISIBILITY_TIMEOUT_S"] = str(visibility_timeout_s)
     env.update({k: str(v) for k, v in extra.items()})
     env.pop("DJANGO_SETTINGS_MODULE", None)  # geogame.celery chooses geogame.settings
     return env
@@ -79,6 +84,7 @@ def wait_until(predicate, *, timeout_s, what, interval_s=0.05):
 @dataclass
 class Worker:
     name: str
+    hostname: str  # unique: the destination for remote control (app.control.broadcast)
     proc: subprocess.Popen
     log_path: Path
 
@@ -159,16 +165,17 @@ class Workers:
         """Start a thread-pool worker and wait (bounded) until it consumes. `extra_args` go to
         `celery worker` (e.g. "-I", "module" to import one more module in the worker)."""
         log_path = Path(self.log_dir) / f"worker-{name}.log"
+        hostname = f"{name}-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
         env = dict(self.env, **{k: str(v) for k, v in extra_env.items()})
         celery = Path(sys.executable).parent / "celery"
         command = [
             str(celery), "-A", "geogame", "worker", "--pool", "threads", "--concurrency", str(concurrency),
             "--without-heartbeat", "--without-gossip", "--without-mingle", "-l", "info",
-            "--hostname", f"{name}@%h", *extra_args,
+            "--hostname", hostname, *extra_args,
         ]
         with open(log_path, "w") as log:
             proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-        worker = Worker(name, proc, log_path)
+        worker = Worker(name, hostname, proc, log_path)
         self.started.append(worker)
         worker.wait_for_log(READY_MARK, STARTUP_TIMEOUT_S)
         return worker
@@ -176,6 +183,12 @@ class Workers:
     def kill_all(self):
         for worker in self.started:
             worker.kill()
+
+    def stop_all(self, timeout_s=10):
+        """Warm shutdown: tasks running finish and are acknowledged (a SIGKILL between a task's
+        end and its ack would leave it to be delivered again later)."""
+        for worker in self.started:
+            worker.stop(timeout_s)
 
     def logs(self):
         return "\n".join(f"--- worker {w.name} ({w.log_path}) ---\n{w.log()}" for w in self.started)

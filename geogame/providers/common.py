@@ -244,8 +244,11 @@ class HttpClient:
         headers = {k.lower(): v for k, v in (headers or {}).items()}
         response = Response(status=status, headers=headers, body=body)
         if status == 429:
-            raise Retry(f"HTTP 429 from {host} (rate limit or quota)", quota=True,
-                        retry_after=_retry_after(headers))
+            raise Retry(
+                self.scrub(f"HTTP 429 from {host} (rate limit or quota){_hint(body)}"),
+                quota=True,
+                retry_after=_retry_after(headers),
+            )
         if status >= 500:
             raise Retry(f"HTTP {status} from {host}", retry_after=_retry_after(headers))
         return response
@@ -267,6 +270,17 @@ class HttpClient:
         if declared is not None and declared.isdigit() and len(body) < int(declared):
             raise Retry(f"response cut off after {len(body)} of {declared} bytes")
         return body
+
+
+def _hint(body):
+    """': <message>' from an error body (JSON error.message or error_message, or short text)."""
+    try:
+        data = json.loads(body)
+        error = data.get("error") if isinstance(data, dict) else None
+        message = (error or {}).get("message") if isinstance(error, dict) else data.get("error_message")
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        message = body[:200].decode("utf-8", "replace") if body and not body.lstrip().startswith(b"<") else ""
+    return f": {' '.join(str(message).split())}" if message else ""
 
 
 def _retry_after(headers):

@@ -27,7 +27,14 @@ ENV_TOKEN = "GEOGAME_MAPILLARY_TOKEN"
 DEFAULT_BASE_URL = "https://graph.mapillary.com"
 LICENSE = "CC BY-SA 4.0"
 FIELDS = (
-    "id", "geometry", "compass_angle", "is_pano", "sequence", "creator", "captured_at", "thumb_2048_url",
+    "id",
+    "geometry",
+    "compass_angle",
+    "is_pano",
+    "sequence",
+    "creator",
+    "captured_at",
+    "thumb_2048_url",
 )
 DEFAULT_RADIUS_M = 100
 DEFAULT_LIMIT = 100
@@ -66,7 +73,11 @@ class MapillaryImage:
             creator = str(creator.get("username") or creator.get("id") or "")
             captured = item.get("captured_at")
             return cls(
-                id=str(item["id"]), lat=lat, lon=lon, compass_angle=angle, is_pano=bool(item.get("is_pano")),
+                id=str(item["id"]),
+                lat=lat,
+                lon=lon,
+                compass_angle=angle,
+                is_pano=bool(item.get("is_pano")),
                 sequence=str(item.get("sequence") or ""),
                 creator=creator,
                 captured_at=int(captured) if captured is not None else None,
@@ -141,8 +152,16 @@ def attribution_for(images):
 class Mapillary:
     source = SOURCE
 
-    def __init__(self, token, *, http, base_url=DEFAULT_BASE_URL, radius_m=DEFAULT_RADIUS_M,
-                 limit=DEFAULT_LIMIT, max_angle_error=DEFAULT_MAX_ANGLE_ERROR_DEG):
+    def __init__(
+        self,
+        token,
+        *,
+        http,
+        base_url=DEFAULT_BASE_URL,
+        radius_m=DEFAULT_RADIUS_M,
+        limit=DEFAULT_LIMIT,
+        max_angle_error=DEFAULT_MAX_ANGLE_ERROR_DEG,
+    ):
         if not token:
             raise AuthError(ERR_NO_TOKEN)
         self._token = token
@@ -158,14 +177,19 @@ class Mapillary:
         dlat = math.degrees(self.radius_m / 1000.0 / EARTH_RADIUS_KM)
         dlon = dlat / max(math.cos(math.radians(lat)), 0.01)
         return (
-            max(-180.0, lon - dlon), max(-90.0, lat - dlat), min(180.0, lon + dlon), min(90.0, lat + dlat),
+            max(-180.0, lon - dlon),
+            max(-90.0, lat - dlat),
+            min(180.0, lon + dlon),
+            min(90.0, lat + dlat),
         )
 
     def search(self, lat, lon):
         """Step 1: the images in the box around (lat, lon)."""
         params = {
-            "access_token": self._token, "fields": ",".join(FIELDS),
-            "bbox": ",".join(f"{v:.6f}" for v in self.bbox(lat, lon)), "limit": str(self.limit),
+            "access_token": self._token,
+            "fields": ",".join(FIELDS),
+            "bbox": ",".join(f"{v:.6f}" for v in self.bbox(lat, lon)),
+            "limit": str(self.limit),
         }
         url = f"{self.base_url}/images?{urllib.parse.urlencode(params)}"
         return self.http.get(url, kind="search", what="Mapillary image search", check=self._check_search)
@@ -198,14 +222,24 @@ class Mapillary:
         for im in pick.images:
             if urllib.parse.urlsplit(im.thumb_url).scheme not in ("http", "https"):
                 raise NoImagery(f"Mapillary image {im.id} has no usable thumbnail URL")
-            data = self.http.get(im.thumb_url, kind="image", what=f"Mapillary image {im.id}",
-                                 check=lambda r, im=im: self._check_image(r, im))
+            data = self.http.get(
+                im.thumb_url,
+                kind="image",
+                what=f"Mapillary image {im.id}",
+                check=lambda r, im=im: self._check_image(r, im),
+            )
             images.append(FetchedImage(heading=im.compass_angle, data=data))
         anchor = pick.images[0]
         return Capture(
-            source=SOURCE, source_id=anchor.id, lat=anchor.lat, lon=anchor.lon,
-            projection="equirectangular" if pick.is_pano else "perspective", images=tuple(images),
-            captured_at=_date(anchor.captured_at), license=LICENSE, attribution=attribution_for(pick.images),
+            source=SOURCE,
+            source_id=anchor.id,
+            lat=anchor.lat,
+            lon=anchor.lon,
+            projection="equirectangular" if pick.is_pano else "perspective",
+            images=tuple(images),
+            captured_at=_date(anchor.captured_at),
+            license=LICENSE,
+            attribution=attribution_for(pick.images),
             image_ids=tuple(im.id for im in pick.images),
         )
 

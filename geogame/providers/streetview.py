@@ -16,7 +16,7 @@ import math
 import urllib.parse
 from dataclasses import dataclass
 
-from .common import AuthError, Capture, FetchedImage, NoImagery, ProviderError, Retry
+from .common import AuthError, Capture, FetchedImage, NoImagery, ProviderError, QuotaExceeded, Retry
 
 SOURCE = "streetview"
 ENV_KEY = "GEOGAME_STREETVIEW_KEY"
@@ -61,8 +61,16 @@ def attribution_for(copyright):
 class StreetView:
     source = SOURCE
 
-    def __init__(self, key, *, http, base_url=DEFAULT_BASE_URL, size=DEFAULT_SIZE, fov=DEFAULT_FOV_DEG,
-                 radius_m=DEFAULT_RADIUS_M):
+    def __init__(
+        self,
+        key,
+        *,
+        http,
+        base_url=DEFAULT_BASE_URL,
+        size=DEFAULT_SIZE,
+        fov=DEFAULT_FOV_DEG,
+        radius_m=DEFAULT_RADIUS_M,
+    ):
         if not key:
             raise AuthError(ERR_NO_KEY)
         self._key = key
@@ -95,8 +103,11 @@ class StreetView:
             try:
                 location = data["location"]
                 return Panorama(
-                    pano_id=str(data["pano_id"]), lat=float(location["lat"]), lon=float(location["lng"]),
-                    date=str(data.get("date") or ""), copyright=str(data.get("copyright") or ""),
+                    pano_id=str(data["pano_id"]),
+                    lat=float(location["lat"]),
+                    lon=float(location["lng"]),
+                    date=str(data.get("date") or ""),
+                    copyright=str(data.get("copyright") or ""),
                 )
             except (KeyError, TypeError, ValueError):
                 raise Retry("Street View metadata OK without a pano_id and location") from None
@@ -117,17 +128,33 @@ class StreetView:
         images = []
         for offset in VIEW_OFFSETS_DEG:
             h = round((heading + offset) % 360.0, 2) % 360.0
-            url = self._url("", {
-                "pano": pano.pano_id, "size": f"{self.size[0]}x{self.size[1]}", "heading": f"{h:g}",
-                "fov": f"{self.fov:g}", "pitch": "0", "source": "outdoor", "return_error_code": "true",
-            })
-            data = self.http.get(url, kind="image", what=f"Street View image of {pano.pano_id}",
-                                 check=self._check_image)
+            url = self._url(
+                "",
+                {
+                    "pano": pano.pano_id,
+                    "size": f"{self.size[0]}x{self.size[1]}",
+                    "heading": f"{h:g}",
+                    "fov": f"{self.fov:g}",
+                    "pitch": "0",
+                    "source": "outdoor",
+                    "return_error_code": "true",
+                },
+            )
+            data = self.http.get(
+                url, kind="image", what=f"Street View image of {pano.pano_id}", check=self._check_image
+            )
             images.append(FetchedImage(heading=h, data=data))
         return Capture(
-            source=SOURCE, source_id=pano.pano_id, lat=pano.lat, lon=pano.lon, projection="perspective",
-            images=tuple(images), captured_at=pano.date, license=LICENSE,
-            attribution=attribution_for(pano.copyright), image_ids=(pano.pano_id,),
+            source=SOURCE,
+            source_id=pano.pano_id,
+            lat=pano.lat,
+            lon=pano.lon,
+            projection="perspective",
+            images=tuple(images),
+            captured_at=pano.date,
+            license=LICENSE,
+            attribution=attribution_for(pano.copyright),
+            image_ids=(pano.pano_id,),
         )
 
     def _check_image(self, response):
@@ -136,6 +163,9 @@ class StreetView:
                 raise Retry(f"Street View image answered {response.content_type}, not an image")
             return response.body
         text = self.http.scrub(response.body[:300].decode("utf-8", "replace").strip())
+        if response.status == 403 and "quota" in text.lower():
+            # Over the daily quota the image endpoint answers 403 too: stop, resumable, not "bad key".
+            raise QuotaExceeded(f"Street View image quota exceeded (HTTP 403: {text})")
         if response.status in (401, 403):
             raise AuthError(ERR_DENIED.format(detail=f"HTTP {response.status}: {text}"))
         if response.status == 404:

@@ -7,148 +7,13 @@
 (function () {
   "use strict";
 
-  const OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png";
-  const OSM_ATTRIBUTION =
-    '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors';
-  const OUTLINE_ATTRIBUTION = 'Outlines: <a href="https://www.naturalearthdata.com/">Natural Earth</a>';
-  const OUTLINE_STYLE = { color: "#8a97a5", weight: 1, fillColor: "#f3efe4", fillOpacity: 1 };
-  const OUTLINE_OVER_TILES = { color: "#8a97a5", weight: 1, opacity: 0.3, fillOpacity: 0 };
-  const ANSWER_STYLE = { radius: 9, color: "#ffffff", weight: 3, fillColor: "#1a7f37", fillOpacity: 1 };
-  const CITY_GUESS_STYLE = { radius: 8, color: "#ffffff", weight: 3, fillColor: "#2463eb", fillOpacity: 1 };
-  const LINE_STYLE = { color: "#c2410c", weight: 3, dashArray: "6 8" };
+  const { $, el, worldMap, greatCircle, formatDistance, formatPoints, placeLabel } = window.geogame;
+  const { answer: ANSWER_STYLE, guess: GUESS_STYLE, line: LINE_STYLE } = window.geogame.styles;
+  const WORLD_VIEW = window.geogame.worldView;
+  const OPPONENT_STYLE = { radius: 8, color: "#ffffff", weight: 3, fillColor: "#c2410c", fillOpacity: 1 };
+  const OPPONENT_POLL_MS = 1000;
+  const OPPONENT_POLLS = 30;
   const EXPIRE_POLLS = 10; // GETs after the clock runs out, one a second, until the server records it
-
-  // -- Helpers shared by both pages -----------------------------------------------------------------
-
-  function $(id) {
-    return document.getElementById(id);
-  }
-
-  function el(tag, attrs, text) {
-    const node = document.createElement(tag);
-    Object.entries(attrs || {}).forEach(([k, v]) => node.setAttribute(k, v));
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
-
-  /** Natural Earth rings that cross the antimeridian jump from +180 to -180, which Leaflet draws
-   * as a line across the whole map (Russia, Fiji). Make such rings continuous instead, letting them
-   * run past 180. Rings that go round a pole (Antarctica) are left alone. */
-  function unwrapAntimeridian(geometry) {
-    const fixRing = (ring) => {
-      let shift = 0;
-      let winding = 0;
-      const out = [ring[0]];
-      for (let i = 1; i < ring.length; i++) {
-        const step = ring[i][0] - ring[i - 1][0];
-        const wrap = step > 180 ? -360 : step < -180 ? 360 : 0;
-        shift += wrap;
-        winding += step + wrap;
-        out.push([ring[i][0] + shift, ring[i][1]]);
-      }
-      if (Math.abs(winding) > 180) return ring; // round a pole
-      return out.some(([lon]) => lon < -180) ? out.map(([lon, lat]) => [lon + 360, lat]) : out;
-    };
-    if (geometry.type === "Polygon") geometry.coordinates = geometry.coordinates.map(fixRing);
-    if (geometry.type === "MultiPolygon") {
-      geometry.coordinates = geometry.coordinates.map((polygon) => polygon.map(fixRing));
-    }
-  }
-
-  /** A Leaflet map with the Natural Earth country outlines, which work offline; OpenStreetMap
-   * tiles are added underneath only if a probe tile loads. */
-  function worldMap(container, worldUrl) {
-    const map = L.map(container, {
-      minZoom: 1,
-      maxZoom: 18,
-      zoomSnap: 0.25,
-      worldCopyJump: false,
-      maxBounds: [[-90, -250], [90, 250]],
-      maxBoundsViscosity: 1,
-      keyboard: false, // Left/Right switch the views on the play page, not pan the map
-    });
-    map.fitWorld();
-    // The container changes size when the result panel or a hidden map appears; Leaflet only
-    // notices window resizes by itself.
-    new ResizeObserver(() => map.invalidateSize()).observe(container);
-    const outline = L.geoJSON(null, {
-      style: OUTLINE_STYLE,
-      interactive: false, // clicks go through to the map
-      attribution: OUTLINE_ATTRIBUTION,
-    }).addTo(map);
-    fetch(worldUrl)
-      .then((r) => r.json())
-      .then((topo) => {
-        const countries = topojson.feature(topo, topo.objects.countries);
-        countries.features.forEach((f) => f.geometry && unwrapAntimeridian(f.geometry));
-        outline.addData(countries);
-        container.dataset.outlines = "loaded";
-      });
-    const probe = new Image();
-    probe.onload = () => {
-      L.tileLayer(OSM_TILES, { maxZoom: 19, attribution: OSM_ATTRIBUTION }).addTo(map);
-      outline.setStyle(OUTLINE_OVER_TILES);
-      container.dataset.tiles = "osm";
-    };
-    // No onerror: offline (or blocked), the outlines are the map.
-    probe.src = OSM_TILES.replace("{z}", "0").replace("{x}", "0").replace("{y}", "0");
-    return map;
-  }
-
-  /** Points along the great circle from a to b ([lat, lon] in degrees), cut where it crosses the
-   * antimeridian, so Leaflet draws the short way round. Returns a list of polylines. */
-  function greatCircle(a, b, steps) {
-    const rad = Math.PI / 180;
-    const vec = ([lat, lon]) => [
-      Math.cos(lat * rad) * Math.cos(lon * rad),
-      Math.cos(lat * rad) * Math.sin(lon * rad),
-      Math.sin(lat * rad),
-    ];
-    const va = vec(a);
-    const vb = vec(b);
-    const dot = Math.min(1, Math.max(-1, va[0] * vb[0] + va[1] * vb[1] + va[2] * vb[2]));
-    const omega = Math.acos(dot);
-    if (omega < 1e-9) return [[a, b]];
-    const n = steps || 64;
-    const points = [];
-    for (let i = 0; i <= n; i++) {
-      const f = i / n;
-      const wa = Math.sin((1 - f) * omega) / Math.sin(omega);
-      const wb = Math.sin(f * omega) / Math.sin(omega);
-      const [x, y, z] = [0, 1, 2].map((k) => wa * va[k] + wb * vb[k]);
-      points.push([Math.atan2(z, Math.hypot(x, y)) / rad, Math.atan2(y, x) / rad]);
-    }
-    const lines = [[points[0]]];
-    for (let i = 1; i < points.length; i++) {
-      const [plat, plon] = points[i - 1];
-      const [qlat, qlon] = points[i];
-      if (Math.abs(qlon - plon) > 180) {
-        // Crossing the antimeridian: end this piece at the edge and start the next on the other side.
-        const edge = plon > 0 ? 180 : -180;
-        const span = 360 - Math.abs(qlon - plon);
-        const t = Math.abs(edge - plon) / span;
-        const lat = plat + t * (qlat - plat);
-        lines[lines.length - 1].push([lat, edge]);
-        lines.push([[lat, -edge]]);
-      }
-      lines[lines.length - 1].push(points[i]);
-    }
-    return lines;
-  }
-
-  function formatDistance(km) {
-    if (km === null || km === undefined) return "no guess";
-    if (km < 1) return `${Math.round(km * 1000)} m`;
-    return `${km.toLocaleString("en", { minimumFractionDigits: 1, maximumFractionDigits: 1 })} km`;
-  }
-
-  function formatPoints(points) {
-    return `${points.toLocaleString("en")} point${points === 1 ? "" : "s"}`;
-  }
-
-  function placeLabel(answer) {
-    return [answer.city, answer.country].filter(Boolean).join(", ") || "an unnamed place";
-  }
 
   // -- The play page --------------------------------------------------------------------------------
 
@@ -172,6 +37,7 @@
       points: $("result-points"),
       answer: $("result-answer"),
       credit: $("result-attribution"),
+      opponent: $("result-opponent"),
       next: $("next-round"),
       summaryLink: $("summary-link"),
       timer: $("timer"),
@@ -186,18 +52,23 @@
       viewsSeen: new Set(),
       marker: null,
       revealLayer: null,
+      revealView: null, // [answer, guess or null]: what the reveal keeps in view
       busy: false, // a guess or next-round request is on its way
       clockOffsetMs: 0, // client clock minus server clock
       timerId: null,
+      opponentPoll: null, // timer while the machine opponent is still thinking
     };
 
     const map = worldMap(ui.mapEl, root.dataset.worldUrl);
     // Focusable by click (not by Tab): after placing a pin, Enter goes to the page, not to a
     // view button that still has the focus.
     ui.mapEl.tabIndex = -1;
-    if (mode === "city") ui.mapEl.hidden = true; // shown at the reveal
-    else ui.cityChoices.hidden = true;
-    if (mode === "city") ui.guessActions.hidden = true;
+    if (mode === "city") {
+      ui.mapEl.hidden = true; // no pin to place: the map appears at the reveal
+      ui.guessActions.hidden = true;
+    } else {
+      ui.cityChoices.hidden = true;
+    }
 
     // -- Talking to the server
 
@@ -208,7 +79,7 @@
       return input ? input.value : "";
     }
 
-    /** fetch() as {status, data, date, arrivedAt}; data is the parsed JSON body (or {}). */
+    /** fetch() as {status, data, arrivedAt}; data is the parsed JSON body (or {}). */
     async function api(url, method, body) {
       const options = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
       if (method !== "GET") {
@@ -226,7 +97,7 @@
       } catch (err) {
         data = { error: `the server answered ${response.status} ${response.statusText}` };
       }
-      return { status: response.status, data, date: response.headers.get("Date"), arrivedAt };
+      return { status: response.status, data, arrivedAt };
     }
 
     async function request(url, method, body) {
@@ -268,13 +139,17 @@
       const round = state.round;
       if (!round) return;
       ui.roundNumber.textContent = round.number;
-      if (round.number !== game.roundNumber) startRound(state, reply);
+      if (round.number !== game.roundNumber) startRound(state);
       if (state.result) showResult(state);
-      else startTimer(round, reply);
+      else startTimer(state, reply);
     }
 
-    function startRound(state, reply) {
+    function startRound(state) {
       const round = state.round;
+      clearTimeout(game.opponentPoll);
+      ui.opponent.hidden = true;
+      ui.opponent.textContent = "";
+      ["points", "lat", "lon"].forEach((k) => delete ui.opponent.dataset[k]);
       game.roundNumber = round.number;
       game.viewsSeen = new Set();
       game.busy = false;
@@ -282,9 +157,14 @@
       game.marker = null;
       if (game.revealLayer) map.removeLayer(game.revealLayer);
       game.revealLayer = null;
+      game.revealView = null;
       delete ui.mapEl.dataset.markerLat;
       delete ui.mapEl.dataset.markerLon;
       ui.result.hidden = true;
+      // Forget the last round's answer: the page holds nothing about this round's until the guess.
+      [ui.verdict, ui.distance, ui.points, ui.answer, ui.credit].forEach((node) => (node.textContent = ""));
+      delete ui.distance.dataset.km;
+      delete ui.points.dataset.points;
       ["answerLat", "answerLon", "guessLat", "guessLon", "correct", "timedOut"].forEach(
         (k) => delete ui.result.dataset[k]
       );
@@ -295,7 +175,7 @@
         renderCityChoices(state.candidates || []);
       } else {
         ui.guessActions.hidden = false;
-        map.fitWorld();
+        map.fitBounds(WORLD_VIEW);
       }
       renderViewButtons(round.views);
       showView(0);
@@ -334,11 +214,15 @@
       ui.image.dataset.index = index;
       ui.image.alt = `A street view of the place to find (view ${index + 1} of ${views.length})`;
       ui.lightboxImage.src = views[index].url;
-      root.dataset.viewsSeen = [...game.viewsSeen].sort().join(",");
+      root.dataset.viewsSeen = viewsSeen().join(",");
       ui.viewButtons.querySelectorAll(".view-btn").forEach((b, k) => {
         b.classList.toggle("active", k === index);
         b.setAttribute("aria-pressed", String(k === index));
       });
+    }
+
+    function viewsSeen() {
+      return [...game.viewsSeen].sort((a, b) => a - b);
     }
 
     function openLightbox() {
@@ -391,14 +275,19 @@
     async function submitGuess(guess) {
       game.busy = true;
       ui.submit.disabled = true;
+      if (game.marker) game.marker.dragging.disable(); // the pin stays where it was sent
       ui.cityChoices.querySelectorAll("button").forEach((b) => (b.disabled = true));
-      const body = { ...guess, views_seen: [...game.viewsSeen].sort() };
+      const body = { ...guess, views_seen: viewsSeen() };
       const reply = await request(game.state.round.guess_url, "POST", body);
       if (!reply) {
         game.busy = false;
         if (!game.state.result) {
           ui.submit.disabled = !game.marker;
-          ui.cityChoices.querySelectorAll("button").forEach((b) => (b.disabled = false));
+          if (game.marker) game.marker.dragging.enable();
+          ui.cityChoices.querySelectorAll("button").forEach((b) => {
+            b.disabled = false;
+            b.classList.remove("chosen");
+          });
         }
       }
     }
@@ -425,22 +314,17 @@
 
     // -- The clock
 
-    function startTimer(round, reply) {
+    function startTimer(state, reply) {
+      const round = state.round;
       stopTimer();
       if (!round.deadline) {
         ui.timer.hidden = true;
         return;
       }
-      // Offset of the client clock from the server's. arrival − started_at is exact for a round that
-      // just started (the usual case: we asked for it), but on a reload mid-round it also counts the
-      // time already played; the HTTP Date header (1 s resolution) catches that case.
-      let offset = reply.arrivedAt - Date.parse(round.started_at);
-      const serverDate = reply.date ? Date.parse(reply.date) : NaN;
-      if (!Number.isNaN(serverDate)) {
-        const fromHeader = reply.arrivedAt - (serverDate + 500);
-        if (offset - fromHeader > 1500) offset = fromHeader;
-      }
-      game.clockOffsetMs = offset;
+      // Offset of the client clock from the server's, taken when the state arrived. The state's
+      // server_time gives it directly; without it, the round's start does, though only for a
+      // round that has just started (after a reload it would also count the time already played).
+      game.clockOffsetMs = reply.arrivedAt - Date.parse(state.server_time || round.started_at);
       const deadline = Date.parse(round.deadline);
       ui.timer.hidden = false;
       const tick = () => {
@@ -495,20 +379,9 @@
       });
 
       const answer = [result.answer.lat, result.answer.lon];
-      let guess = null;
-      if (result.guess) {
-        if (mode === "coordinates" && game.marker) {
-          game.marker.setLatLng([result.guess.lat, result.guess.lon]);
-        } else if (mode === "coordinates") {
-          game.marker = L.marker([result.guess.lat, result.guess.lon], { title: "Your guess" }).addTo(map);
-        }
-        guess = [result.guess.lat, result.guess.lon];
-      }
-      if (game.marker) game.marker.dragging.disable();
-      drawReveal(answer, guess, result);
-
-      ui.result.dataset.answerLat = result.answer.lat;
-      ui.result.dataset.answerLon = result.answer.lon;
+      const guess = result.guess ? [result.guess.lat, result.guess.lon] : null;
+      ui.result.dataset.answerLat = answer[0];
+      ui.result.dataset.answerLon = answer[1];
       if (guess) {
         ui.result.dataset.guessLat = guess[0];
         ui.result.dataset.guessLon = guess[1];
@@ -524,12 +397,47 @@
       ui.points.dataset.points = result.points;
       ui.answer.textContent = `The place: ${placeLabel(result.answer)}`;
       ui.credit.textContent = credit(result.attribution);
-
       ui.next.hidden = state.finished;
       ui.next.disabled = false;
       ui.summaryLink.hidden = !state.finished;
       ui.summaryLink.href = state.summary_url;
+      // Last, once the panel has its final size: the map shrinks to make room for it.
       ui.result.hidden = false;
+      drawReveal(answer, guess, result);
+      showOpponent(result.opponent);
+    }
+
+    // The machine opponent's guess: shown only now, after ours; it may still be thinking.
+    function showOpponent(opponent, polls = 0) {
+      ui.opponent.hidden = !opponent;
+      if (!opponent) return;
+      if (opponent.pending) {
+        ui.opponent.textContent = `${opponent.name} is still thinking…`;
+        if (polls < OPPONENT_POLLS) {
+          game.opponentPoll = setTimeout(async () => {
+            const state = await (await fetch(root.dataset.stateUrl, { credentials: "same-origin" })).json();
+            const sameRound = state.round && state.round.number === game.roundNumber;
+            if (sameRound && state.result) showOpponent(state.result.opponent, polls + 1);
+          }, OPPONENT_POLL_MS);
+        }
+        return;
+      }
+      ui.opponent.dataset.points = opponent.points;
+      if (opponent.guess) {
+        ui.opponent.dataset.lat = opponent.guess.lat;
+        ui.opponent.dataset.lon = opponent.guess.lon;
+      }
+      const where = opponent.guess
+        ? mode === "city"
+          ? `picked ${opponent.guess.city} (${opponent.correct ? "right" : "wrong"})`
+          : `${formatDistance(opponent.distance_km)} away`
+        : "no guess in time";
+      ui.opponent.textContent = `${opponent.name}: ${where}, ${formatPoints(opponent.points)}`;
+      if (opponent.guess && game.revealLayer) {
+        L.circleMarker([opponent.guess.lat, opponent.guess.lon], { ...OPPONENT_STYLE, className: "opponent-marker" })
+          .bindTooltip(opponent.name)
+          .addTo(game.revealLayer);
+      }
     }
 
     function verdict(result) {
@@ -552,27 +460,46 @@
     }
 
     function drawReveal(answer, guess, result) {
-      ui.result.hidden = false;
       if (mode === "city") ui.mapEl.hidden = false;
-      map.invalidateSize(); // before fitting: the panel layout just changed
+      map.invalidateSize(); // the layout just changed; fit to the map's new size
       if (game.revealLayer) map.removeLayer(game.revealLayer);
       const layer = L.layerGroup().addTo(map);
       game.revealLayer = layer;
-      if (guess) {
-        L.polyline(greatCircle(guess, answer), { ...LINE_STYLE, interactive: false }).addTo(layer);
-        if (mode === "city") {
-          L.circleMarker(guess, CITY_GUESS_STYLE).bindTooltip(`Your pick: ${result.guess.city}`).addTo(layer);
-        }
+      if (guess && mode === "coordinates") {
+        if (!game.marker) game.marker = L.marker(guess, { title: "Your guess", keyboard: false }).addTo(map);
+        game.marker.setLatLng(guess);
+        if (game.marker.dragging) game.marker.dragging.disable();
+      } else if (guess) {
+        L.circleMarker(guess, { ...GUESS_STYLE, className: "guess-marker" })
+          .bindTooltip(`Your pick: ${result.guess.city}`)
+          .addTo(layer);
       }
-      L.circleMarker(answer, ANSWER_STYLE)
+      if (guess) {
+        L.polyline(greatCircle(guess, answer), { ...LINE_STYLE, interactive: false, className: "reveal-line" }).addTo(
+          layer
+        );
+      }
+      L.circleMarker(answer, { ...ANSWER_STYLE, className: "answer-marker" })
         .bindTooltip(placeLabel(result.answer), { permanent: true, direction: "top", offset: [0, -8] })
         .addTo(layer);
+      game.revealView = [answer, guess];
+      fitReveal();
+    }
+
+    function fitReveal() {
+      const [answer, guess] = game.revealView;
       if (guess) {
-        map.fitBounds(L.latLngBounds([guess, answer]), { padding: [40, 40], maxZoom: 15 });
+        // Room at the sides and top for the answer's label.
+        map.fitBounds(L.latLngBounds([guess, answer]), { padding: [80, 50], maxZoom: 15 });
       } else {
         map.setView(answer, 5);
       }
     }
+
+    // Keep the whole reveal in view when the map changes size (a phone turned, a window resized).
+    map.on("resize", () => {
+      if (game.revealView) fitReveal();
+    });
 
     // -- Next round
 
@@ -620,11 +547,14 @@
         const guess = [Number(row.dataset.guessLat), Number(row.dataset.guessLon)];
         bounds.push(guess);
         L.polyline(greatCircle(guess, answer), { ...LINE_STYLE, weight: 2, interactive: false }).addTo(map);
-        L.circleMarker(guess, { ...CITY_GUESS_STYLE, radius: 6 }).addTo(map);
+        L.circleMarker(guess, { ...GUESS_STYLE, radius: 6 })
+          .bindTooltip(`Round ${row.dataset.round}: your guess`)
+          .addTo(map);
       }
-      L.circleMarker(answer, { ...ANSWER_STYLE, radius: 7 }).addTo(map);
+      L.circleMarker(answer, { ...ANSWER_STYLE, radius: 7 }).bindTooltip(`Round ${row.dataset.round}`).addTo(map);
     });
-    if (bounds.length) map.fitBounds(L.latLngBounds(bounds), { padding: [30, 30], maxZoom: 10 });
+    // No animation: the outlines arrive while it would run, and paths added mid-zoom land misplaced.
+    if (bounds.length) map.fitBounds(L.latLngBounds(bounds), { padding: [30, 30], maxZoom: 10, animate: false });
   }
 
   const playRoot = $("game");

@@ -26,13 +26,20 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--from", dest="source_dir", type=Path, default=None, metavar="DIR",
+            "--from",
+            dest="source_dir",
+            type=Path,
+            default=None,
+            metavar="DIR",
             help="copy from a local copy of the pack (default: GEOGAME_SAMPLE_DIR, else download)",
         )
         parser.add_argument("--dest", type=Path, default=None, metavar="DIR", help="default: DATA_DIR/sample")
         parser.add_argument("--manifest", type=Path, default=SHIPPED_MANIFEST, metavar="FILE")
         parser.add_argument(
-            "--timeout", type=positive_seconds, default=DEFAULT_TIMEOUT, metavar="S",
+            "--timeout",
+            type=positive_seconds,
+            default=DEFAULT_TIMEOUT,
+            metavar="S",
             help=f"seconds to wait on a connect or read before giving up (default {DEFAULT_TIMEOUT:g})",
         )
         parser.add_argument("--no-progress", action="store_true")
@@ -43,8 +50,12 @@ class Command(BaseCommand):
         dest = dest or Path(settings.DATA_DIR) / "sample"
         try:
             summary = ensure_sample(
-                dest, source_dir=source_dir, manifest=manifest, timeout=timeout,
-                progress=False if no_progress else None, progress_file=self.stderr._out,
+                dest,
+                source_dir=source_dir,
+                manifest=manifest,
+                timeout=timeout,
+                progress=False if no_progress else None,
+                progress_file=self.stderr._out,
             )
         except SampleError as exc:
             raise CommandError(str(exc)) from None

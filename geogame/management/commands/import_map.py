@@ -19,15 +19,22 @@ class Command(BaseCommand):
 
     def handle(self, folder, name, kind, attribution, seed, no_progress, **options):
         def progress(rows):
-            return tqdm(rows, desc="importing", unit="row", disable=no_progress or None, file=self.stderr._out)
+            return tqdm(
+                rows, desc="importing", unit="row", disable=no_progress or None, file=self.stderr._out
+            )
 
         try:
-            report = import_map(folder, name=name, kind=kind, attribution=attribution, seed=seed, progress=progress)
+            report = import_map(
+                folder, name=name, kind=kind, attribution=attribution, seed=seed, progress=progress
+            )
         except (ManifestError, ValueError) as exc:
             raise CommandError(str(exc)) from None
         for err in report.errors:
             self.stderr.write(f"skipped {err}")
-        splits = {s: report.map.locations.filter(split=s).count() for s, _ in report.map.locations.model.SPLIT_CHOICES}
+        splits = {
+            s: report.map.locations.filter(split=s).count()
+            for s, _ in report.map.locations.model.SPLIT_CHOICES
+        }
         self.stdout.write(
             f"map '{report.map.name}' ({report.map.slug}): {report.created} imported, "
             f"{report.already_present} already present, {len(report.errors)} skipped; "

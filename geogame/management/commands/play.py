@@ -43,7 +43,9 @@ class Command(BaseCommand):
         # A checkout of the shared datasets next to the repository, if there is one.
         sibling = Path(settings.BASE_DIR).parent / "shared" / "datasets" / "streetscapes-sample"
         candidates = [settings.GEOGAME_SAMPLE_DIR, sibling if sibling.is_dir() else None]
-        folder = next((f for f in (locate_sample(c, dest=dest, manifest=manifest) for c in candidates if c) if f), None)
+        folder = next(
+            (f for f in (locate_sample(c, dest=dest, manifest=manifest) for c in candidates if c) if f), None
+        )
         folder = folder or locate_sample(dest=dest, manifest=manifest)
         if folder is None:
             self.stdout.write("No local copy of the demo pack; downloading it (65 photos, ~30 MB)...")
@@ -56,8 +58,12 @@ class Command(BaseCommand):
                 ) from None
             folder = dest
         self.stdout.write(f"Importing the demo pack from {folder} ...")
-        report = import_map(folder, name=SAMPLE_MAP_NAME, attribution="Street photos: Mapillary and "
-                            "KartaView contributors, CC BY-SA 4.0, via Global Streetscapes")
+        report = import_map(
+            folder,
+            name=SAMPLE_MAP_NAME,
+            attribution="Street photos: Mapillary and "
+            "KartaView contributors, CC BY-SA 4.0, via Global Streetscapes",
+        )
         for err in report.errors:
             self.stderr.write(f"skipped {err}")
         self.stdout.write(f"map '{report.map.name}': {report.created} locations imported")

@@ -16,7 +16,9 @@ class Command(BaseCommand):
         parser.add_argument("map", help="map slug")
         parser.add_argument("--split", choices=[s for s, _ in Location.SPLIT_CHOICES], default=Location.TEST)
         parser.add_argument("--players", default=",".join(PLAYERS), help="comma-separated (default: all)")
-        parser.add_argument("--json", dest="as_json", action="store_true", help="print JSON rows instead of a table")
+        parser.add_argument(
+            "--json", dest="as_json", action="store_true", help="print JSON rows instead of a table"
+        )
 
     def handle(self, *args, map, split, players, as_json, **options):
         m = Map.objects.filter(slug=map).first()

@@ -21,7 +21,9 @@ class Command(BaseCommand):
         if m is None:
             known = ", ".join(Map.objects.values_list("slug", flat=True)) or "none; import one first"
             raise CommandError(f"unknown map {map!r}; maps: {known}")
-        bar = tqdm(desc=f"training {player}", unit="epoch", disable=no_progress or None, file=self.stderr._out)
+        bar = tqdm(
+            desc=f"training {player}", unit="epoch", disable=no_progress or None, file=self.stderr._out
+        )
 
         def progress(row):
             bar.update(1)

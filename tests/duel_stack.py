@@ -1,0 +1,209 @@
+"""The real duel stack for tests and the load benchmark: daphne (and, with Redis, Celery
+workers) as subprocesses over a fresh SQLite database with the fixture map, HTTP sessions
+that create and join duels through the pages, and WebSocket clients that speak the protocol."""
+
+import http.cookiejar
+import json
+import re
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+import uuid
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.conftest import build_fixture_folder
+from tests.live_server import free_port, manage, server_env, wait_until_serving
+from tests.worker import Workers
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURE_MAP = ("Fixture world", "fixture-world")
+WAIT_S = 20
+
+
+def prepare_database(workdir):
+    """Migrate a fresh SQLite database in `workdir` and import the fixture map (16 places)."""
+    workdir = Path(workdir)
+    folder = workdir / "fixture-map"
+    folder.mkdir(parents=True, exist_ok=True)
+    build_fixture_folder(folder)
+    env = server_env(workdir)
+    manage(env, "migrate", "--noinput", "-v", "0")
+    manage(env, "import_map", str(folder), "--name", FIXTURE_MAP[0], "--no-progress")
+    return workdir
+
+
+@dataclass
+class Stack:
+    url: str  # http://127.0.0.1:PORT
+    daphne_log: Path
+    workers: Workers | None = None
+    env: dict = field(default_factory=dict)
+    daphne_pid: int | None = None
+
+    @property
+    def ws_url(self):
+        return "ws" + self.url.removeprefix("http")
+
+    def logs(self):
+        text = f"--- daphne ({self.daphne_log}) ---\n{self.daphne_log.read_text(errors='replace')}"
+        return text + ("\n" + self.workers.logs() if self.workers else "")
+
+
+@contextmanager
+def running_stack(workdir, *, name, redis_url="", settings=None, worker_settings=None, worker_threads=8):
+    """daphne on a free port over `workdir`'s database (prepare_database), plus one Celery
+    worker when `redis_url` is given (else tasks run inside daphne). `settings` are
+    environment settings for both; `worker_settings` for the worker only.
+
+    The stack's Celery queue and channel-layer prefix are its own, so it may share a Redis
+    database with anything else (other runs, other engineers' workers) and flushes nothing."""
+    workdir = Path(workdir)
+    env = server_env(workdir)
+    env.update(REDIS_URL=redis_url, **{k: str(v) for k, v in (settings or {}).items()})
+    if redis_url:
+        unique = f"geogame-{name}-{uuid.uuid4().hex[:12]}"
+        env.update(GEOGAME_CELERY_QUEUE=unique, GEOGAME_CHANNELS_PREFIX=unique)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log_path = workdir / f"daphne-{name}.log"
+    daphne = Path(sys.executable).parent / "daphne"
+    with ExitStack() as stack:
+        with open(log_path, "w") as log:
+            proc = subprocess.Popen(
+                [str(daphne), "-b", "127.0.0.1", "-p", str(port), "geogame.asgi:application"],
+                cwd=REPO,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        stack.callback(_stop, proc)
+        workers = None
+        if redis_url:
+            stack.callback(_delete_queue, redis_url, env["GEOGAME_CELERY_QUEUE"])
+            workers = Workers(env=env, log_dir=workdir)
+            stack.callback(workers.kill_all)
+            workers.start(name, concurrency=worker_threads, **(worker_settings or {}))
+        wait_until_serving(proc, url + "/", log_path)
+        yield Stack(url=url, daphne_log=log_path, workers=workers, env=env, daphne_pid=proc.pid)
+
+
+def _delete_queue(redis_url, queue):
+    """Tasks still waiting in the stack's own queue (timers of unfinished duels) go with it."""
+    import redis
+
+    redis.Redis.from_url(redis_url).delete(queue)
+
+
+def _stop(proc):
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+# -- HTTP: a browser session without the browser -----------------------------------------------------
+
+
+class Session:
+    """Cookies and CSRF like a browser's, for the duel pages."""
+
+    def __init__(self, base_url):
+        self.base_url = base_url
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(
+            urllib.request.ProxyHandler({}), urllib.request.HTTPCookieProcessor(self.jar)
+        )
+
+    def get(self, path):
+        with self.opener.open(self.base_url + path, timeout=WAIT_S) as r:
+            return r.geturl(), r.read().decode()
+
+    def post_form(self, path, data):
+        """POST a form from the page at `path` (its CSRF token first); returns (final URL, body)."""
+        _, page = self.get(path)
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)[1]
+        body = urllib.parse.urlencode({"csrfmiddlewaretoken": token, **data}).encode()
+        with self.opener.open(self.base_url + path, data=body, timeout=WAIT_S) as r:
+            return r.geturl(), r.read().decode()
+
+    def cookie_header(self):
+        return "; ".join(f"{c.name}={c.value}" for c in self.jar)
+
+    def create_duel(self, *, opponent, name="Ada", map_slug=FIXTURE_MAP[1], third_seat=""):
+        """A new duel from the lobby; returns its id."""
+        url, _ = self.post_form(
+            "/duels/", {"display_name": name, "map": map_slug, "opponent": opponent, "third_seat": third_seat}
+        )
+        match = re.search(r"/duels/([0-9a-f-]{36})/$", url)
+        assert match, f"the lobby did not redirect to a duel: {url}"
+        return match[1]
+
+    def join(self, invite_path, name="Bo"):
+        url, _ = self.post_form(invite_path, {"display_name": name})
+        return re.search(r"/duels/([0-9a-f-]{36})/$", url)[1]
+
+
+# -- WebSocket: a client that speaks the protocol ----------------------------------------------------
+
+
+class Client:
+    """One socket to a duel. Every message received is kept in `seen`, in order."""
+
+    def __init__(self, stack, session, duel_id):
+        from websockets.sync.client import connect
+
+        self.conn = connect(
+            f"{stack.ws_url}/ws/duel/{duel_id}/",
+            origin=stack.url,
+            additional_headers={"Cookie": session.cookie_header()},
+            proxy=None,
+            open_timeout=WAIT_S,
+            legacy=True,  # a plain connection, closed by close()
+        )
+        self.seen = []
+        self.duel_id = duel_id
+
+    def send(self, msg):
+        self.conn.send(msg if isinstance(msg, (str, bytes)) else json.dumps(msg))
+
+    def recv(self, timeout=WAIT_S):
+        msg = json.loads(self.conn.recv(timeout=timeout))
+        self.seen.append(msg)
+        return msg
+
+    def until(self, predicate, timeout=WAIT_S, what="a message"):
+        """Receive until a message matches `predicate`; return it. Fails after `timeout` s."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no {what} within {timeout} s; seen: {self.seen[-8:]}")
+            try:
+                msg = self.recv(timeout=left)
+            except TimeoutError:
+                continue
+            if predicate(msg):
+                return msg
+
+    def until_type(self, kind, timeout=WAIT_S, **fields):
+        return self.until(
+            lambda m: m["type"] == kind and all(m.get(k) == v for k, v in fields.items()),
+            timeout=timeout,
+            what=f"{kind} {fields or ''}",
+        )
+
+    def guess(self, round_index, lat, lon, **extra):
+        self.send({"type": "guess", "round": round_index, "lat": lat, "lon": lon, **extra})
+
+    def reply(self, timeout=WAIT_S):
+        """The next reply to this client (state, guess_ack or error), skipping broadcast events."""
+        return self.until(lambda m: m["type"] in ("state", "guess_ack", "error"), timeout, "a reply")
+
+    def close(self):
+        self.conn.close()
