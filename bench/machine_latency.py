@@ -86,12 +86,22 @@ def build_panorama_folder(folder, n):
         k = i // len(FIXTURE_CITIES)
         name = f"images/pano{i:04d}.jpg"
         (folder / name).write_bytes(make_image_bytes(size=(512, 256), seed=i, tint=CITY_TINTS[ci]))
-        rows.append({
-            "id": f"pano-{i}", "file": name, "source": "Bench", "source_id": str(i),
-            "lat": f"{lat + 0.01 * k:.6f}", "lon": f"{lon - 0.01 * k:.6f}", "heading": "0",
-            "projection": "equirectangular", "city": city, "country": country,
-            "license": "CC0", "attribution": "synthetic",
-        })
+        rows.append(
+            {
+                "id": f"pano-{i}",
+                "file": name,
+                "source": "Bench",
+                "source_id": str(i),
+                "lat": f"{lat + 0.01 * k:.6f}",
+                "lon": f"{lon - 0.01 * k:.6f}",
+                "heading": "0",
+                "projection": "equirectangular",
+                "city": city,
+                "country": country,
+                "license": "CC0",
+                "attribution": "synthetic",
+            }
+        )
     write_manifest(folder, rows)
 
 
@@ -138,15 +148,18 @@ def wait_for_guess(rnd):
 
     return wait_until(
         lambda: Guess.objects.filter(round=rnd, player_id=rnd.game.opponent_id).first(),
-        timeout_s=GUESS_TIMEOUT_S, what=f"the machine's guess for round {rnd.id}", interval_s=POLL_S,
+        timeout_s=GUESS_TIMEOUT_S,
+        what=f"the machine's guess for round {rnd.id}",
+        interval_s=POLL_S,
     )
 
 
 def batch_sizes(worker):
     from geogame.celery import app
 
-    replies = app.control.broadcast("geogame_batch_sizes", reply=True, timeout=5,
-                                    destination=[worker.hostname])
+    replies = app.control.broadcast(
+        "geogame_batch_sizes", reply=True, timeout=5, destination=[worker.hostname]
+    )
     return [size for reply in replies for sizes in reply.values() for size in sizes.get(PLAYER, [])]
 
 
@@ -164,8 +177,9 @@ def measure_latency(m, human, workers, features_dir, bare, n_rounds, concurrency
         shutil.rmtree(features_dir, ignore_errors=True)
         rnd = services.round_next(game=game) if game is not None else None
         if rnd is None:
-            game = services.game_create(player=human, map=m, opponent=PLAYER, rounds_total=ROUNDS_PER_GAME,
-                                        seed=rng.getrandbits(62))
+            game = services.game_create(
+                player=human, map=m, opponent=PLAYER, rounds_total=ROUNDS_PER_GAME, seed=rng.getrandbits(62)
+            )
             rnd = services.round_next(game=game)
         guess = wait_for_guess(rnd)
         fwd, total = bare.time(rnd.location)
@@ -260,13 +274,16 @@ def measure_throughput(m, human, workers, features_dir, n_games, batch_max, seed
     from geogame.models import Guess
 
     shutil.rmtree(features_dir, ignore_errors=True)
-    worker = workers.start(f"batch{batch_max}", concurrency=n_games, extra_args=WORKER_ARGS,
-                           GEOGAME_BATCH_MAX=batch_max)
+    worker = workers.start(
+        f"batch{batch_max}", concurrency=n_games, extra_args=WORKER_ARGS, GEOGAME_BATCH_MAX=batch_max
+    )
     warm = services.game_create(player=human, map=m, opponent=PLAYER, rounds_total=1, seed=warm_seed)
     wait_for_guess(services.round_next(game=warm))
     sizes_before = len(batch_sizes(worker))
-    games = [services.game_create(player=human, map=m, opponent=PLAYER, rounds_total=ROUNDS_PER_GAME, seed=s)
-             for s in seeds]
+    games = [
+        services.game_create(player=human, map=m, opponent=PLAYER, rounds_total=ROUNDS_PER_GAME, seed=s)
+        for s in seeds
+    ]
     watcher = GuessWatcher(warm.opponent_id)
     start = threading.Barrier(n_games + 1)
     errors = []
@@ -298,8 +315,14 @@ def measure_throughput(m, human, workers, features_dir, n_games, batch_max, seed
     sizes = batch_sizes(worker)[sizes_before:]
     peak = worker.peak_rss_kib()
     worker.stop()
-    return {"batch_max": batch_max, "guesses": guesses.count(), "seconds": (last - t0).total_seconds(),
-            "sizes": sizes, "peak_kib": peak, "load": os.getloadavg()[0]}
+    return {
+        "batch_max": batch_max,
+        "guesses": guesses.count(),
+        "seconds": (last - t0).total_seconds(),
+        "sizes": sizes,
+        "peak_kib": peak,
+        "load": os.getloadavg()[0],
+    }
 
 
 def pct(values, q):
@@ -330,10 +353,17 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=200, help="latency rounds to measure (default 200)")
     parser.add_argument("--games", type=int, default=16, help="concurrent games for throughput (default 16)")
-    parser.add_argument("--redis-url", default=redis_url_with_db(13),
-                        help="Redis database (default: REDIS_URL's server, database 13); nothing is flushed")
-    parser.add_argument("--repeats", type=int, default=2,
-                        help="throughput runs per setting, in the order 16 1 1 16 ... (default 2)")
+    parser.add_argument(
+        "--redis-url",
+        default=redis_url_with_db(13),
+        help="Redis database (default: REDIS_URL's server, database 13); nothing is flushed",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=2,
+        help="throughput runs per setting, in the order 16 1 1 16 ... (default 2)",
+    )
     parser.add_argument("--workdir", help="folder for data, database and logs (default: a new temp folder)")
     args = parser.parse_args(argv)
     if not redis_answers(args.redis_url):
@@ -359,8 +389,9 @@ def main(argv=None):
     tm = train(trained_model_create(m=m, name=PLAYER), seed=0)
     human = Player.objects.create(display_name="Bench")
     features_dir = Path(settings.DATA_DIR) / "features"
-    env = worker_env(database_url=os.environ["DATABASE_URL"], redis_url=args.redis_url,
-                     data_dir=settings.DATA_DIR)
+    env = worker_env(
+        database_url=os.environ["DATABASE_URL"], redis_url=args.redis_url, data_dir=settings.DATA_DIR
+    )
     workers = Workers(env=env, log_dir=workdir)
     try:
         bare = BareModel(m)
@@ -368,8 +399,10 @@ def main(argv=None):
         warm_seed, seeds = plan_seeds(m, args.games, ROUNDS_PER_GAME)
         # Alternating (16 1 1 16 ...) so a change in the machine's load hits both settings alike.
         order = [b for i in range(args.repeats) for b in ((16, 1) if i % 2 == 0 else (1, 16))]
-        runs = [measure_throughput(m, human, workers, features_dir, args.games, batch_max, seeds, warm_seed)
-                for batch_max in order]
+        runs = [
+            measure_throughput(m, human, workers, features_dir, args.games, batch_max, seeds, warm_seed)
+            for batch_max in order
+        ]
     except BaseException:
         print(workers.logs())
         raise
@@ -402,44 +435,49 @@ def report(args, n_locations, tm, bare, lat, runs, load_before, began, workdir):
 
     def row(r):
         rate = r["guesses"] / r["seconds"]
-        return (f"| {r['batch_max']} | {r['guesses']} | {r['seconds']:.2f} | {rate:.2f} "
-                f"| {describe_sizes(r['sizes'])} | {mib(r['peak_kib'])} | {r['load']:.2f} |")
+        return (
+            f"| {r['batch_max']} | {r['guesses']} | {r['seconds']:.2f} | {rate:.2f} "
+            f"| {describe_sizes(r['sizes'])} | {mib(r['peak_kib'])} | {r['load']:.2f} |"
+        )
 
-    return "\n".join([
-        f"machine-guess benchmark: {os.cpu_count()} CPUs, torch {torch.__version__} on {bare.device} "
-        f"({torch.get_num_threads()} threads), {engine}, Redis {args.redis_url}",
-        f"map: {n_locations} synthetic 2:1 panoramas (tests.conftest helpers), 3 views each; "
-        f"player {PLAYER} v{tm.version}",
-        f"workers: --pool threads --concurrency {args.games}, "
-        f"GEOGAME_BATCH_WAIT_MS={settings.GEOGAME_BATCH_WAIT_MS}",
-        "",
-        f"(a) latency, {len(lat['latency'])} rounds one at a time ({views}; {WARMUP_ROUNDS} warm-up rounds "
-        "not counted); feature cache emptied before every round",
-        "| measure | p50 ms | p95 ms |",
-        "|---|---|---|",
-        f"| round start -> machine guess stored (Redis + worker, batch max 16) | {ms(p50)} | {ms(p95)} |",
-        f"| bare backbone + head forward, same locations' views, one batch | {ms(f50)} | {ms(f95)} |",
-        f"| bare decode + preprocess + forward, same views | {ms(t50)} | {ms(t95)} |",
-        f"p50 latency / p50 bare forward: {p50 / f50:.2f}x (goal <= 1.5x: {verdict(p50 / f50 <= 1.5)}); "
-        f"/ p50 bare decode + preprocess + forward: {p50 / t50:.2f}x; median of the rounds' own "
-        f"latency / bare forward: {per_round:.2f}x",
-        "",
-        f"(b) throughput, {args.games} concurrent games x {ROUNDS_PER_GAME} rounds, each round on a location "
-        "no other round uses; fresh worker and empty feature cache per row, rows in the order run",
-        "| GEOGAME_BATCH_MAX | guesses | seconds | guesses/s | batches run by the worker | worker peak RSS "
-        "| load after |",
-        "|---|---|---|---|---|---|---|",
-        *[row(r) for r in runs],
-        f"batched / unbatched (all runs' guesses / all runs' seconds): {rate_b:.2f} / {rate_u:.2f} = "
-        f"{rate_b / rate_u:.2f}x (goal >= 3x: {verdict(rate_b / rate_u >= 3)})",
-        f"batch sizes with GEOGAME_BATCH_MAX=16 (size: count): {dict(sorted(Counter(sizes_b).items()))}",
-        "",
-        f"(c) worker peak memory (VmHWM): latency worker {mib(lat['peak_kib'])}, "
-        f"batched {mib(max(r['peak_kib'] or 0 for r in batched))}, "
-        f"unbatched {mib(max(r['peak_kib'] or 0 for r in unbatched))} (the most of their runs)",
-        f"load average (1 min) before / after: {load_before[0]:.2f} / {os.getloadavg()[0]:.2f}; "
-        f"{time.monotonic() - began:.0f} s in all; data and worker logs in {workdir}",
-    ])
+    return "\n".join(
+        [
+            f"machine-guess benchmark: {os.cpu_count()} CPUs, torch {torch.__version__} on {bare.device} "
+            f"({torch.get_num_threads()} threads), {engine}, Redis {args.redis_url}",
+            f"map: {n_locations} synthetic 2:1 panoramas (tests.conftest helpers), 3 views each; "
+            f"player {PLAYER} v{tm.version}",
+            f"workers: --pool threads --concurrency {args.games}, "
+            f"GEOGAME_BATCH_WAIT_MS={settings.GEOGAME_BATCH_WAIT_MS}",
+            "",
+            f"(a) latency, {len(lat['latency'])} rounds one at a time ({views}; "
+            f"{WARMUP_ROUNDS} warm-up rounds not counted); feature cache emptied before every round",
+            "| measure | p50 ms | p95 ms |",
+            "|---|---|---|",
+            f"| round start -> machine guess stored (Redis + worker, batch max 16) | {ms(p50)} | {ms(p95)} |",
+            f"| bare backbone + head forward, same locations' views, one batch | {ms(f50)} | {ms(f95)} |",
+            f"| bare decode + preprocess + forward, same views | {ms(t50)} | {ms(t95)} |",
+            f"p50 latency / p50 bare forward: {p50 / f50:.2f}x (goal <= 1.5x: {verdict(p50 / f50 <= 1.5)}); "
+            f"/ p50 bare decode + preprocess + forward: {p50 / t50:.2f}x; median of the rounds' own "
+            f"latency / bare forward: {per_round:.2f}x",
+            "",
+            f"(b) throughput, {args.games} concurrent games x {ROUNDS_PER_GAME} rounds, each round on a "
+            "location no other round uses; fresh worker and empty feature cache per row, "
+            "rows in the order run",
+            "| GEOGAME_BATCH_MAX | guesses | seconds | guesses/s | batches run by the worker "
+            "| worker peak RSS | load after |",
+            "|---|---|---|---|---|---|---|",
+            *[row(r) for r in runs],
+            f"batched / unbatched (all runs' guesses / all runs' seconds): {rate_b:.2f} / {rate_u:.2f} = "
+            f"{rate_b / rate_u:.2f}x (goal >= 3x: {verdict(rate_b / rate_u >= 3)})",
+            f"batch sizes with GEOGAME_BATCH_MAX=16 (size: count): {dict(sorted(Counter(sizes_b).items()))}",
+            "",
+            f"(c) worker peak memory (VmHWM): latency worker {mib(lat['peak_kib'])}, "
+            f"batched {mib(max(r['peak_kib'] or 0 for r in batched))}, "
+            f"unbatched {mib(max(r['peak_kib'] or 0 for r in unbatched))} (the most of their runs)",
+            f"load average (1 min) before / after: {load_before[0]:.2f} / {os.getloadavg()[0]:.2f}; "
+            f"{time.monotonic() - began:.0f} s in all; data and worker logs in {workdir}",
+        ]
+    )
 
 
 if __name__ == "__main__":

@@ -55,8 +55,11 @@ def machine_guesses(rnd):
 
 
 def wait_for_machine_guess(rnd):
-    return wait_until(lambda: machine_guesses(rnd).first(), timeout_s=GUESS_TIMEOUT_S,
-                      what=f"the machine's guess for round {rnd.id}")
+    return wait_until(
+        lambda: machine_guesses(rnd).first(),
+        timeout_s=GUESS_TIMEOUT_S,
+        what=f"the machine's guess for round {rnd.id}",
+    )
 
 
 def succeeded(worker):
@@ -111,9 +114,13 @@ def broker(settings):
 def workers(request, broker, settings, tmp_path):
     """Starts workers over this test's database, data folder and queue; stops them all at
     the end and prints their logs if the test failed."""
-    env = worker_env(database_url=database_url(connection.settings_dict), redis_url=broker.url,
-                     data_dir=settings.DATA_DIR, visibility_timeout_s=VISIBILITY_TIMEOUT_S,
-                     GEOGAME_CELERY_QUEUE=broker.queue)
+    env = worker_env(
+        database_url=database_url(connection.settings_dict),
+        redis_url=broker.url,
+        data_dir=settings.DATA_DIR,
+        visibility_timeout_s=VISIBILITY_TIMEOUT_S,
+        GEOGAME_CELERY_QUEUE=broker.queue,
+    )
     group = Workers(env=env, log_dir=tmp_path)
     failed_before = request.session.testsfailed  # bumped once this test's call phase has failed
     yield group
@@ -168,8 +175,9 @@ def test_a_worker_stores_the_machine_guess_which_stays_hidden_until_the_player_g
 ):
     workers.start("solo")
     client = Client()
-    r = client.post("/", {"display_name": "Ada", "map": trainable_map.slug, "mode": "coordinates",
-                          "opponent": "centroid"})
+    r = client.post(
+        "/", {"display_name": "Ada", "map": trainable_map.slug, "mode": "coordinates", "opponent": "centroid"}
+    )
     assert r.status_code == 302, r.content
     game = Game.objects.get()
     state = client.get(f"/api/games/{game.public_id}/").json()  # starts round 1
@@ -183,8 +191,9 @@ def test_a_worker_stores_the_machine_guess_which_stays_hidden_until_the_player_g
     assert json.loads(before)["result"] is None
     assert repr(guess.lat) not in before and repr(guess.lon) not in before
 
-    res = client.post(state["round"]["guess_url"], json.dumps({"lat": 0, "lon": 0}),
-                      content_type="application/json").json()["result"]
+    res = client.post(
+        state["round"]["guess_url"], json.dumps({"lat": 0, "lon": 0}), content_type="application/json"
+    ).json()["result"]
     assert res["opponent"]["points"] == guess.points and res["opponent"]["guess"]["lat"] == guess.lat
 
 
@@ -217,7 +226,7 @@ def test_a_task_whose_worker_is_killed_mid_task_is_redelivered_to_another_worker
     with guess_inserts_blocked():
         first = workers.start("first")
         first.wait_for_log(f"Task {TASK}[", GUESS_TIMEOUT_S)
-        (task_id, _, _), = task_lines(first)
+        ((task_id, _, _),) = task_lines(first)
         # Mid-task: running, and its guess INSERT waits for the lock; delivered and not
         # acknowledged (acks_late), so the broker still holds it.
         wait_until(lambda: running_the_task(first), timeout_s=GUESS_TIMEOUT_S, what="the task to be running")
@@ -226,12 +235,18 @@ def test_a_task_whose_worker_is_killed_mid_task_is_redelivered_to_another_worker
     assert not machine_guesses(rnd).exists()
     assert broker.redis.llen(broker.queue) == 0 and broker.unacked(task_id)  # not back on the queue yet
 
-    wait_until(lambda: time.time() - delivered_at > VISIBILITY_TIMEOUT_S + 0.5,
-               timeout_s=VISIBILITY_TIMEOUT_S + 5, what="the visibility timeout to pass")
+    wait_until(
+        lambda: time.time() - delivered_at > VISIBILITY_TIMEOUT_S + 0.5,
+        timeout_s=VISIBILITY_TIMEOUT_S + 5,
+        what="the visibility timeout to pass",
+    )
     second = workers.start("second")
     guess = wait_for_machine_guess(rnd)
-    wait_until(lambda: (task_id, "succeeded") in [(t, e) for t, e, _ in task_lines(second)],
-               timeout_s=GUESS_TIMEOUT_S, what="the second worker to finish the task")
+    wait_until(
+        lambda: (task_id, "succeeded") in [(t, e) for t, e, _ in task_lines(second)],
+        timeout_s=GUESS_TIMEOUT_S,
+        what="the second worker to finish the task",
+    )
 
     assert [(t, e) for t, e, _ in task_lines(first)] == [(task_id, "received")]
     assert [(t, e) for t, e, _ in task_lines(second)] == [(task_id, "received"), (task_id, "succeeded")]
@@ -245,8 +260,12 @@ def test_a_trained_player_plays_through_the_worker(trainable_map, workers, setti
     train(trained_model_create(m=trainable_map, name="ensemble"), seed=0)
     shutil.rmtree(settings.DATA_DIR / "features")  # so the worker runs the backbone itself
     workers.start("solo")
-    game = services.game_create(player=Player.objects.create(display_name="Ada"), map=trainable_map,
-                                opponent="ensemble", rounds_total=3)
+    game = services.game_create(
+        player=Player.objects.create(display_name="Ada"),
+        map=trainable_map,
+        opponent="ensemble",
+        rounds_total=3,
+    )
     in_process = registry.load_player("ensemble", trainable_map)
     for _ in range(3):
         rnd = services.round_next(game=game)
@@ -255,6 +274,6 @@ def test_a_trained_player_plays_through_the_worker(trainable_map, workers, setti
         assert machine_guesses(rnd).count() == 1 and guess.player.machine_name == "ensemble"
         assert_scored_right(guess)
         # The worker has put the views' features in the shared cache, so this runs the head only.
-        here, = in_process.predict([Location.objects.get(id=rnd.location_id)])
+        (here,) = in_process.predict([Location.objects.get(id=rnd.location_id)])
         assert (guess.lat, guess.lon) == pytest.approx((here.lat, here.lon), abs=1e-6)  # the same model ran
     assert services.round_next(game=game) is None

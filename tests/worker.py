@@ -169,9 +169,22 @@ class Workers:
         env = dict(self.env, **{k: str(v) for k, v in extra_env.items()})
         celery = Path(sys.executable).parent / "celery"
         command = [
-            str(celery), "-A", "geogame", "worker", "--pool", "threads", "--concurrency", str(concurrency),
-            "--without-heartbeat", "--without-gossip", "--without-mingle", "-l", "info",
-            "--hostname", hostname, *extra_args,
+            str(celery),
+            "-A",
+            "geogame",
+            "worker",
+            "--pool",
+            "threads",
+            "--concurrency",
+            str(concurrency),
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+            "-l",
+            "info",
+            "--hostname",
+            hostname,
+            *extra_args,
         ]
         with open(log_path, "w") as log:
             proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
