@@ -113,3 +113,44 @@ def live_server(workdir, maps):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+CHROME_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+]
+
+
+def missing_browser():
+    """The paths of Debian's Chromium and ChromeDriver that are not installed."""
+    return [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.is_file()]
+
+
+@contextmanager
+def headless_chromium(profile_dir, extra_args=()):
+    """A Selenium driver for headless Chromium with a fresh profile. OpenStreetMap's tiles are
+    blocked, so the map always runs on the bundled outlines, offline or online."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for arg in [*CHROME_ARGS, *extra_args]:
+        options.add_argument(arg)
+    options.add_argument(f"--user-data-dir={profile_dir}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+    try:
+        driver.execute_cdp_cmd("Network.enable", {})
+        driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*tile.openstreetmap.org*"]})
+        yield driver
+    finally:
+        driver.quit()

@@ -14,28 +14,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.live_server import live_server
+from tests.live_server import headless_chromium, live_server, missing_browser
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SAMPLE_DIR = Path(
     os.environ.get("GEOGAME_SAMPLE_DIR")
     or Path(__file__).resolve().parents[2] / "shared" / "datasets" / "streetscapes-sample"
 )
 SAMPLE_MAP = ("Streetscapes sample", "streetscapes-sample")
 PANORAMA_MAP = ("Streetscapes panoramas", "streetscapes-panoramas")
-CHROME_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-    "--disable-quic",
-]
 VIEWPORT = {"width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": False}
 WAIT_S = 20
 EARTH_RADIUS_KM = 6371.0088
@@ -84,7 +72,7 @@ def panorama_folder(sample, dest, count=5):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.is_file()]
+    missing = missing_browser()
     if missing:
         pytest.skip(f"browser tests need Chromium and ChromeDriver (`make browser`); missing: {missing}")
     if not (SAMPLE_DIR / "manifest.csv").is_file():
@@ -97,26 +85,10 @@ def server(tmp_path_factory):
 
 @pytest.fixture
 def browser(server, tmp_path):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for arg in CHROME_ARGS:
-        options.add_argument(arg)
-    options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
-    try:
-        # The test machine may be offline or online; block the tiles so the map always runs on
-        # the bundled outlines, and the tests never load OpenStreetMap's servers.
-        driver.execute_cdp_cmd("Network.enable", {})
-        driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*tile.openstreetmap.org*"]})
+    with headless_chromium(tmp_path / "chromium-profile") as driver:
         # The page itself 1280x800 (--window-size would count the window's frame too).
         driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", VIEWPORT)
         yield driver
-    finally:
-        driver.quit()
 
 
 @pytest.fixture

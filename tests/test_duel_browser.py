@@ -10,22 +10,10 @@ from pathlib import Path
 import pytest
 
 from tests.duel_stack import FIXTURE_MAP, prepare_database, running_stack
+from tests.live_server import headless_chromium, missing_browser
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-CHROME_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-    "--disable-quic",
-    "--window-size=1280,900",
-]
 WAIT_S = 20
 IMAGE_LOADED = "const i = document.getElementById('view-image'); return i.complete && i.naturalWidth > 0"
 MAX_ROUNDS = 6
@@ -59,7 +47,7 @@ def expected_damage(points, number):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.is_file()]
+    missing = missing_browser()
     if missing:
         pytest.skip(f"browser tests need Chromium and ChromeDriver (`make browser`); missing: {missing}")
     workdir = prepare_database(tmp_path_factory.mktemp("duel-browser"))
@@ -69,29 +57,15 @@ def server(tmp_path_factory):
 
 @pytest.fixture
 def browser(server, tmp_path):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for arg in CHROME_ARGS:
-        options.add_argument(arg)
-    options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
-    try:
-        # Offline or online, the map runs on the bundled outlines; the tests never load OSM's tiles.
-        driver.execute_cdp_cmd("Network.enable", {})
-        driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*tile.openstreetmap.org*"]})
-        yield driver
-    except BaseException:
-        print(f"--- daphne log ---\n{server.logs()[-20000:]}")
-        print("--- browser console ---")
-        for entry in driver.get_log("browser"):
-            print(entry["level"], entry["message"])
-        raise
-    finally:
-        driver.quit()
+    with headless_chromium(tmp_path / "chromium-profile", ["--window-size=1280,900"]) as driver:
+        try:
+            yield driver
+        except BaseException:
+            print(f"--- daphne log ---\n{server.logs()[-20000:]}")
+            print("--- browser console ---")
+            for entry in driver.get_log("browser"):
+                print(entry["level"], entry["message"])
+            raise
 
 
 def wait(driver, timeout=WAIT_S):
