@@ -50,10 +50,11 @@ def location_set(locations):
     locations = list(locations)
     views = [list(loc.views.all())[:MAX_VIEWS] for loc in locations]
     flat = [v for vs in views for v in vs]
-    cache = runtime.feature_cache()
-    missing = [v for v in flat if not cache.path_for(v.sha256).exists()]
-    model = runtime.backbone() if missing else None
-    vectors = cache.features_for([(v.sha256, _loader(v)) for v in flat], model, device=runtime.device())
+    # The backbone is loaded once per process even when every view is cached: deciding by
+    # a look at the cache first would race with a cache pruned in between.
+    vectors = runtime.feature_cache().features_for(
+        [(v.sha256, _loader(v)) for v in flat], runtime.backbone(), device=runtime.device()
+    )
     dim = vectors.shape[1] if len(flat) else 0
     features = np.zeros((len(locations), MAX_VIEWS, dim), dtype=np.float32)
     mask = np.zeros((len(locations), MAX_VIEWS), dtype=bool)

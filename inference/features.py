@@ -42,9 +42,10 @@ class FeatureCache:
         """The cached features among `hashes`; missing ones are simply absent from the result."""
         found = {}
         for sha256 in hashes:
-            path = self.path_for(sha256)
-            if path.exists():
-                found[sha256] = np.load(path)
+            try:
+                found[sha256] = np.load(self.path_for(sha256))
+            except FileNotFoundError:  # not cached yet, or pruned a moment ago: a miss
+                pass
         return found
 
     def put_many(self, features: Mapping[str, np.ndarray]) -> None:
