@@ -10,12 +10,16 @@ makes open_clip try to download, which fails (after huggingface_hub's retries, a
 unless HF_HUB_OFFLINE=1 is set) and is reported as ClipUnavailable.
 """
 
+from __future__ import annotations
+
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 from .compat import import_open_clip
 
@@ -43,7 +47,9 @@ class Clip(NamedTuple):
     preprocess: object
 
 
-def _looks_like_path(pretrained) -> bool:
+def looks_like_path(pretrained) -> bool:
+    """Whether GEOGAME_CLIP_PRETRAINED names a checkpoint file (rather than a hub id or tag).
+    Torch-free, so the web process can list the player without loading torch."""
     if isinstance(pretrained, Path):
         return True
     return "/" in pretrained or "\\" in pretrained or pretrained.endswith(_CHECKPOINT_SUFFIXES)
@@ -58,7 +64,7 @@ def load_clip(model_name: str, pretrained: str | Path, device="cpu") -> Clip:
     """
     pretrained_str = str(pretrained)
     is_hub = pretrained_str.startswith("hf-hub:")
-    if not is_hub and _looks_like_path(pretrained):
+    if not is_hub and looks_like_path(pretrained):
         path = Path(pretrained).expanduser()
         if not path.is_file():
             raise ClipUnavailable(
@@ -78,9 +84,7 @@ def load_clip(model_name: str, pretrained: str | Path, device="cpu") -> Clip:
             tokenizer = open_clip.get_tokenizer(model_name)
     except Exception as exc:  # open_clip raises RuntimeError, OSError, KeyError, pickle errors...
         hint = (
-            ""
-            if _looks_like_path(pretrained)
-            else " (this machine has no network: put the weights in a file)"
+            "" if looks_like_path(pretrained) else " (this machine has no network: put the weights in a file)"
         )
         raise ClipUnavailable(f"could not load CLIP {source}: {type(exc).__name__}: {exc}{hint}") from exc
     model.eval()
@@ -93,6 +97,8 @@ def label_prompts(city: str, country: str) -> list[str]:
 
 def encode_labels(model, tokenizer, labels: Sequence[tuple[str, str]], device="cpu") -> torch.Tensor:
     """One unit-length text embedding per (city, country): the mean of its normalised prompt embeddings."""
+    import torch
+
     rows = []
     with torch.no_grad():
         for city, country in labels:
@@ -117,6 +123,8 @@ def zero_shot_probs(
 
     `text_features` from encode_labels may be passed in to skip re-encoding the same labels.
     """
+    import torch
+
     if any(len(views) == 0 for views in images_per_location):
         raise ValueError("every location needs at least one image")
     if text_features is None:

@@ -18,6 +18,7 @@ from geogame.models import Location
 from geogame.selectors import city_centres
 
 from . import placement
+from .clip_zeroshot import looks_like_path
 from .geocells import haversine_km_np, latlon_to_xyz, xyz_to_latlon
 
 
@@ -286,11 +287,7 @@ class ClipPlayer(MachinePlayer):
         weights = settings.GEOGAME_CLIP_PRETRAINED
         if not weights:
             return "no CLIP weights configured: set GEOGAME_CLIP_PRETRAINED to a checkpoint file or hub id"
-        if (
-            not weights.startswith("hf-hub:")
-            and ("/" in weights or "." in weights)
-            and not Path(weights).is_file()
-        ):
+        if not weights.startswith("hf-hub:") and looks_like_path(weights) and not Path(weights).is_file():
             return f"CLIP checkpoint file not found: {weights}"
         if len(city_centres(m)) < 2:
             return f"map {m.slug} has fewer than two cities to choose from"

@@ -1,6 +1,7 @@
 """Machine players on a real (fixture) map: training, evaluation, and play in-process."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -61,7 +62,7 @@ def test_random_guesses_stay_in_the_maps_bounding_box(trainable_map):
 def test_each_learned_player_trains_saves_a_versioned_artefact_and_plays(trainable_map, name):
     tm = trained(trainable_map, name)
     assert tm.status == TrainedModel.READY and tm.version == 1
-    meta = json.loads(tm.directory and open(f"{tm.directory}/meta.json").read())
+    meta = json.loads(Path(tm.directory, "meta.json").read_text())
     assert meta["player"] == name and meta["version"] == 1 and "labels" in meta and "config" in meta
     assert tm.metrics["best_epoch"] >= 1 and "median_km" in tm.metrics["val"]
     again = trained(trainable_map, name)
