@@ -4,8 +4,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# `make test` runs the database-heavy tests a second time on PostgreSQL when one answers here
+# (pytest-django creates and drops its own test database on that server); the import of the
+# shared sample's 65 photos is image work, not database work, and runs once.
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/geogame
+POSTGRES_TESTS := tests/test_game_api.py tests/test_anticheat.py tests/test_import.py \
+	tests/test_duel_services.py tests/test_build_map.py tests/test_celery_worker.py \
+	tests/test_health.py tests/test_ratelimit.py tests/test_study.py -k "not shared_sample"
 
-.PHONY: setup play test lint browser
+.PHONY: setup play test lint browser stack
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -34,3 +41,15 @@ lint: setup
 test: setup browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+	@if $(BIN)/python -c "import sys; from geogame.stack import postgres_answers; \
+		sys.exit(not postgres_answers('$(TEST_DATABASE_URL)'))"; then \
+		echo "== the database tests again, on PostgreSQL ($(TEST_DATABASE_URL))"; \
+		DATABASE_URL='$(TEST_DATABASE_URL)' $(BIN)/python -m pytest $(POSTGRES_TESTS); \
+	else \
+		echo "== PostgreSQL tests SKIPPED: nothing answers at $(TEST_DATABASE_URL) (set TEST_DATABASE_URL)"; \
+	fi
+
+# The production topology without Docker: 2 daphne (PORT, PORT+1) and 2 Celery workers over
+# PostgreSQL (DATABASE_URL) and Redis (REDIS_URL); Ctrl-C stops it all (geogame/stack.py).
+stack: setup
+	$(BIN)/python -m geogame.stack --web 2 --workers 2 --host $(HOST) --port $(PORT)

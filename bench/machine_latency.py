@@ -11,7 +11,6 @@ tests/worker.py. bench/README.md says what each figure measures.
 """
 
 import argparse
-import io
 import math
 import os
 import random
@@ -46,11 +45,11 @@ WORKER_ARGS = ("-I", "bench.machine_latency")
 
 @inspect_command()
 def geogame_batch_sizes(state):
-    """The sizes of the batches this worker's micro-batchers have run, per player name.
+    """{batch size: batches run} of this worker's micro-batchers, per player name.
     The batchers live in the worker only; the bench asks for this over remote control."""
     from inference.services import _batchers
 
-    return {b.player.name: list(b.batch_sizes) for b in list(_batchers.values())}
+    return {b.player.name: b.batch_sizes() for b in list(_batchers.values())}
 
 
 def configure(args):
@@ -117,29 +116,40 @@ class BareModel:
         self.head = load_player(PLAYER, m).head
 
     def time(self, location):
-        """(forward, decode + preprocess + forward) in seconds: the backbone over the location's
-        views as one batch, then the head with logits averaged over the views."""
+        """Seconds for (forward, view JPEG decode + preprocess + forward, stored model input load
+        + preprocess + forward): the backbone over the location's views as one batch, then the
+        head with logits averaged over the views. Both preprocessings give the same tensor."""
         import numpy as np
         import torch
-        from PIL import Image
+        from django.core.files.storage import default_storage
 
-        from inference.backbone import preprocess
+        from geogame.importer import model_input_name
         from inference.dataset import MAX_VIEWS
         from inference.heads import predict_proba_views
+        from inference.preprocessing import decode_view, model_input_image, preprocess
 
         views = list(location.views.all())[:MAX_VIEWS]
         t0 = time.perf_counter()
         images = []
         for v in views:
             with v.image.open("rb") as f:
-                images.append(Image.open(io.BytesIO(f.read())).convert("RGB"))
+                images.append(decode_view(f.read()))
         batch = torch.from_numpy(np.stack([preprocess(im) for im in images])).to(self.device)
         t1 = time.perf_counter()
+        inputs = []
+        for v in views:
+            with default_storage.open(model_input_name(v.sha256), "rb") as f:
+                inputs.append(model_input_image(f.read()))
+        from_inputs = np.stack([preprocess(im) for im in inputs])
+        t2 = time.perf_counter()
         with torch.no_grad():
             features = self.backbone(batch).float().cpu().numpy()
         predict_proba_views(self.head, features[None], np.ones((1, len(views)), dtype=bool))
-        t2 = time.perf_counter()
-        return t2 - t1, t2 - t0
+        t3 = time.perf_counter()
+        if not np.array_equal(from_inputs, batch.cpu().numpy()):
+            raise AssertionError(f"location {location.id}: the model inputs preprocess to another tensor")
+        forward = t3 - t2
+        return forward, t1 - t0 + forward, t2 - t1 + forward
 
 
 def wait_for_guess(rnd):
@@ -160,7 +170,11 @@ def batch_sizes(worker):
     replies = app.control.broadcast(
         "geogame_batch_sizes", reply=True, timeout=5, destination=[worker.hostname]
     )
-    return [size for reply in replies for sizes in reply.values() for size in sizes.get(PLAYER, [])]
+    counts = Counter()
+    for reply in replies:
+        for sizes in reply.values():
+            counts.update({int(size): n for size, n in sizes.get(PLAYER, {}).items()})
+    return counts
 
 
 def measure_latency(m, human, workers, features_dir, bare, n_rounds, concurrency):
@@ -172,7 +186,7 @@ def measure_latency(m, human, workers, features_dir, bare, n_rounds, concurrency
     worker = workers.start("latency", concurrency=concurrency, extra_args=WORKER_ARGS, GEOGAME_BATCH_MAX=16)
     rng = random.Random(1)
     game = None
-    latency, forward, full, views = [], [], [], Counter()
+    latency, forward, full, from_inputs, views = [], [], [], [], Counter()
     for i in range(WARMUP_ROUNDS + n_rounds):
         shutil.rmtree(features_dir, ignore_errors=True)
         rnd = services.round_next(game=game) if game is not None else None
@@ -182,17 +196,25 @@ def measure_latency(m, human, workers, features_dir, bare, n_rounds, concurrency
             )
             rnd = services.round_next(game=game)
         guess = wait_for_guess(rnd)
-        fwd, total = bare.time(rnd.location)
+        fwd, from_jpeg, from_input = bare.time(rnd.location)
         services.guess_submit(round=rnd, player=human, lat=0.0, lon=0.0)
         if i < WARMUP_ROUNDS:
             continue
         latency.append((guess.created_at - rnd.started_at).total_seconds())
         forward.append(fwd)
-        full.append(total)
+        full.append(from_jpeg)
+        from_inputs.append(from_input)
         views[rnd.location.views.count()] += 1
     peak = worker.peak_rss_kib()
     worker.stop()
-    return {"latency": latency, "forward": forward, "full": full, "views": views, "peak_kib": peak}
+    return {
+        "latency": latency,
+        "forward": forward,
+        "full": full,
+        "from_inputs": from_inputs,
+        "views": views,
+        "peak_kib": peak,
+    }
 
 
 def plan_seeds(m, n_games, rounds):
@@ -279,7 +301,7 @@ def measure_throughput(m, human, workers, features_dir, n_games, batch_max, seed
     )
     warm = services.game_create(player=human, map=m, opponent=PLAYER, rounds_total=1, seed=warm_seed)
     wait_for_guess(services.round_next(game=warm))
-    sizes_before = len(batch_sizes(worker))
+    sizes_before = batch_sizes(worker)
     games = [
         services.game_create(player=human, map=m, opponent=PLAYER, rounds_total=ROUNDS_PER_GAME, seed=s)
         for s in seeds
@@ -312,7 +334,7 @@ def measure_throughput(m, human, workers, features_dir, n_games, batch_max, seed
         raise errors[0]
     guesses = Guess.objects.filter(round__game__in=games, player_id=warm.opponent_id)
     last = guesses.aggregate(last=Max("created_at"))["last"]
-    sizes = batch_sizes(worker)[sizes_before:]
+    sizes = sorted((batch_sizes(worker) - sizes_before).elements())
     peak = worker.peak_rss_kib()
     worker.stop()
     return {
@@ -373,6 +395,12 @@ def main(argv=None):
     began = time.monotonic()
     load_before = os.getloadavg()
     workdir = configure(args)
+    from inference.runtime import tune_allocator
+
+    # The bare forward below runs in this process: with the workers' malloc settings (and
+    # before this process starts threads), so that the baseline is not slowed by the page
+    # faults the workers are spared.
+    tuned = tune_allocator()
 
     import redis
     from django.conf import settings
@@ -411,16 +439,17 @@ def main(argv=None):
         client, queue = redis.Redis.from_url(args.redis_url), os.environ["GEOGAME_CELERY_QUEUE"]
         client.delete(*client.scan_iter(f"*{queue}*"), queue)  # the queue and kombu's bindings of it
 
-    print(report(args, n_locations, tm, bare, lat, runs, load_before, began, workdir))
+    print(report(args, n_locations, tm, bare, lat, runs, load_before, began, workdir, tuned))
 
 
-def report(args, n_locations, tm, bare, lat, runs, load_before, began, workdir):
+def report(args, n_locations, tm, bare, lat, runs, load_before, began, workdir, tuned):
     import torch
     from django.conf import settings
 
     p50, p95 = pct(lat["latency"], 50), pct(lat["latency"], 95)
     f50, f95 = pct(lat["forward"], 50), pct(lat["forward"], 95)
     t50, t95 = pct(lat["full"], 50), pct(lat["full"], 95)
+    i50, i95 = pct(lat["from_inputs"], 50), pct(lat["from_inputs"], 95)
     per_round = statistics.median(a / b for a, b in zip(lat["latency"], lat["forward"], strict=True))
     batched = [r for r in runs if r["batch_max"] == 16]
     unbatched = [r for r in runs if r["batch_max"] == 1]
@@ -447,7 +476,8 @@ def report(args, n_locations, tm, bare, lat, runs, load_before, began, workdir):
             f"map: {n_locations} synthetic 2:1 panoramas (tests.conftest helpers), 3 views each; "
             f"player {PLAYER} v{tm.version}",
             f"workers: --pool threads --concurrency {args.games}, "
-            f"GEOGAME_BATCH_WAIT_MS={settings.GEOGAME_BATCH_WAIT_MS}",
+            f"GEOGAME_BATCH_WAIT_MS={settings.GEOGAME_BATCH_WAIT_MS}, "
+            f"GEOGAME_MALLOC_TUNING={settings.GEOGAME_MALLOC_TUNING} (applied in this process: {tuned})",
             "",
             f"(a) latency, {len(lat['latency'])} rounds one at a time ({views}; "
             f"{WARMUP_ROUNDS} warm-up rounds not counted); feature cache emptied before every round",
@@ -455,9 +485,11 @@ def report(args, n_locations, tm, bare, lat, runs, load_before, began, workdir):
             "|---|---|---|",
             f"| round start -> machine guess stored (Redis + worker, batch max 16) | {ms(p50)} | {ms(p95)} |",
             f"| bare backbone + head forward, same locations' views, one batch | {ms(f50)} | {ms(f95)} |",
-            f"| bare decode + preprocess + forward, same views | {ms(t50)} | {ms(t95)} |",
+            f"| bare view JPEG decode + preprocess + forward, same views | {ms(t50)} | {ms(t95)} |",
+            f"| bare model input load + preprocess + forward, same views | {ms(i50)} | {ms(i95)} |",
             f"p50 latency / p50 bare forward: {p50 / f50:.2f}x (goal <= 1.5x: {verdict(p50 / f50 <= 1.5)}); "
-            f"/ p50 bare decode + preprocess + forward: {p50 / t50:.2f}x; median of the rounds' own "
+            f"/ p50 bare JPEG decode + preprocess + forward: {p50 / t50:.2f}x; / p50 bare model input "
+            f"load + preprocess + forward: {p50 / i50:.2f}x; median of the rounds' own "
             f"latency / bare forward: {per_round:.2f}x",
             "",
             f"(b) throughput, {args.games} concurrent games x {ROUNDS_PER_GAME} rounds, each round on a "

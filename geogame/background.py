@@ -10,9 +10,19 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import InterfaceError, OperationalError, close_old_connections, transaction
 
 log = logging.getLogger(__name__)
+
+# For tasks that are safe to run again (the game's tasks are idempotent): a database that drops
+# the task's connection, or refuses connections for a while, runs it again 1, 2, 4 ... 30 s later
+# instead of losing it (a machine guess, a duel's timer). tests/test_stack_faults.py drops them.
+RETRY_ON_DATABASE_ERRORS = {
+    "autoretry_for": (OperationalError, InterfaceError),
+    "retry_backoff": 1,
+    "retry_backoff_max": 30,
+    "max_retries": 10,
+}
 
 _executor = None
 _executor_lock = threading.Lock()

@@ -3,13 +3,16 @@
 duel's channel-layer group and are forwarded as they are."""
 
 import asyncio
+import functools
 import logging
 import time
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.db import close_old_connections
 
-from . import duel_events, duel_protocol, duel_selectors, duel_services
+from . import duel_events, duel_protocol, duel_selectors, duel_services, ratelimit
 from .models import Duel
 
 log = logging.getLogger(__name__)
@@ -22,8 +25,21 @@ ERR_SERVER = "the server could not take this guess; send it again"
 def db(func):
     """`func` run in a thread pool. database_sync_to_async's default runs every socket's calls one
     after another in a single thread; the duel code keeps no per-thread state, so hundreds of
-    sockets may read side by side (SQLite still takes writes one at a time)."""
-    return database_sync_to_async(func, thread_sensitive=False)
+    sockets may read side by side (SQLite still takes writes one at a time).
+
+    The connection is closed (or kept, per CONN_MAX_AGE) inside the call: database_sync_to_async
+    closes connections outside the context the call runs in (asgiref 3.13), so a PostgreSQL
+    connection per call stayed open until garbage collection."""
+
+    @functools.wraps(func)
+    def run(*args, **kwargs):
+        close_old_connections()
+        try:
+            return func(*args, **kwargs)
+        finally:
+            close_old_connections()
+
+    return database_sync_to_async(run, thread_sensitive=False)
 
 
 def _seat(duel_public_id, session):
@@ -82,6 +98,16 @@ class DuelConsumer(AsyncWebsocketConsumer):
             return
         if isinstance(msg, duel_protocol.Sync):
             await self.send_state()
+            return
+        # Guesses share the HTTP guess limit of this browser session (geogame.ratelimit).
+        session_key = self.scope["session"].session_key
+        decision = await sync_to_async(ratelimit.hit, thread_sensitive=False)(
+            "guess", f"session:{session_key}"
+        )
+        if not decision.allowed:
+            await self.reply(
+                "error", reason=duel_protocol.ERR_TOO_MANY.format(seconds=decision.retry_after_s)
+            )
             return
         # The guess waits its turn for the database in a task of its own, so that this socket
         # keeps forwarding the duel's events meanwhile (a consumer handles one message at a time).

@@ -47,6 +47,7 @@ ERR_LAT_RANGE = "'lat' must be between -90 and 90, got {value}"
 ERR_LON_RANGE = "'lon' must be between -180 and 180, got {value}"
 ERR_VIEWS = f"'views_seen' must be a list of at most {MAX_VIEWS_SEEN} view numbers"
 ERR_DUEL_ID = "'duel' must be the id of a duel as a string"
+ERR_TOO_MANY = "too many guesses: try again in {seconds} s"
 
 
 class ProtocolError(ValueError):

@@ -7,7 +7,7 @@ with events numbered by the duel's new version, sent only after commit
 
   duel_create, duel_join   a duel with both sides seated becomes active; round 1 is due
                            GEOGAME_DUEL_START_S later                       -> seat_joined
-  duel_advance             (a timer, or a client reconnecting) starts a round that is due,
+  duel_advance             (a timer, the workers' sweep, a client reconnecting) starts a round that is due,
                            or ends one whose clock ran out   -> round_started / round_result
   duel_guess               a human's guess                  -> opponent_guessed / round_result
   duel_machine_announce    a machine's stored guess, once it has "thought"  -> the same
@@ -16,16 +16,20 @@ Guesses are stored only by geogame.services.guess_submit, whose deadline check a
 drops a machine's late answer (it scores 0, the duel goes on).
 """
 
+import logging
 import secrets
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
+from django.db.models import Exists, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from . import background, duel_events, duel_rules, rules, services
 from .duel_selectors import current_round, duel_round_public, round_result, seat_for_player
 from .models import Duel, DuelSeat, Game, Guess, Round
+
+log = logging.getLogger(__name__)
 
 HUMAN = "human"  # the opponent choice for "invite someone"
 TICK_TASK = "geogame.duel_tick"
@@ -420,3 +424,49 @@ def duel_machine_announce(*, round_id, player_id, now=None):
         if seat is None or guess is None or guess.timed_out:
             return
         _seat_guessed(duel, rnd, seat.seat, now)
+
+
+# -- Catching up -----------------------------------------------------------------------------------
+
+
+def duels_advance_overdue(now=None):
+    """Do, for every active duel, what its timer tasks should have done by `now`: announce a
+    machine's stored guess once it has "thought", start a round that is due, end one whose clock
+    (plus grace) ran out. Timers are Celery ETA tasks that a worker holds in memory and loses when
+    its broker connection drops; this needs no message at all. Each step is the timer's own (the
+    duel's row locked, the condition checked again), so a sweep that races a timer or another
+    sweep does nothing twice. Returns how many steps it tried."""
+    now = now or timezone.now()
+    current = Round.objects.filter(game_id=OuterRef("game_id"), index=OuterRef("round_index"))
+    overdue = Duel.objects.filter(status=Duel.ACTIVE).filter(
+        Q(round_open=False, next_round_at__lte=now)
+        | Q(round_open=True) & Exists(current.filter(deadline__lt=now - _grace()))
+    )
+    seat = DuelSeat.objects.filter(duel__game_id=OuterRef("round__game_id"), player_id=OuterRef("player_id"))
+    thought = now - timedelta(seconds=settings.GEOGAME_MACHINE_THINK_S)
+    unannounced = (
+        Guess.objects.filter(
+            timed_out=False,
+            player__kind="machine",
+            round__started_at__lte=thought,
+            round__game__duel__status=Duel.ACTIVE,
+            round__game__duel__round_open=True,
+            round__game__duel__round_index=F("round__index"),
+        )
+        .annotate(seat=Subquery(seat.values("seat")[:1]))
+        .values_list("round_id", "player_id", "seat", "round__game__duel__guessed")
+    )
+    steps = [
+        (duel_machine_announce, {"round_id": round_id, "player_id": player_id})
+        for round_id, player_id, seat_number, guessed in unannounced
+        if seat_number is not None and seat_number not in guessed
+    ]
+    steps += [(duel_advance, {"duel_id": duel_id}) for duel_id in overdue.values_list("id", flat=True)]
+    for step, args in steps:
+        try:
+            step(now=now, **args)
+        except (OperationalError, InterfaceError):
+            raise  # the database is gone: the next sweep tries again
+        except Exception:  # one broken duel must not hold up the others
+            log.exception("could not catch up: %s(%r)", step.__name__, args)
+    return len(steps)

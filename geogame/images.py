@@ -7,6 +7,7 @@ its EXIF orientation, and re-encoded as a fresh JPEG that carries no metadata.
 
 import hashlib
 import io
+import math
 import warnings
 
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -52,6 +53,39 @@ def open_image(data, *, max_bytes, max_pixels):
     if min(w, h) < MIN_SIDE:
         raise ImageRejected(f"image is {w}x{h}; both sides must be at least {MIN_SIDE} px")
     return ImageOps.exif_transpose(im).convert("RGB")
+
+
+GPS_IFD = 0x8825
+
+
+def exif_gps(data):
+    """(lat, lon) in degrees from the image's EXIF GPS tags, or None when it has none or they
+    are unreadable. Give it the bytes as uploaded, after open_image accepted them: what
+    open_image returns, and everything encode_jpeg writes, carries no EXIF."""
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            gps = im.getexif().get_ifd(GPS_IFD)
+    except (OSError, SyntaxError, ValueError, UnidentifiedImageError):
+        return None
+    lat = _degrees(gps.get(2), gps.get(1), "S")
+    lon = _degrees(gps.get(4), gps.get(3), "W")
+    if lat is None or lon is None or abs(lat) > 90 or abs(lon) > 180:
+        return None
+    return lat, lon
+
+
+def _degrees(dms, ref, negative):
+    """Degrees from EXIF's (degrees, minutes, seconds) rationals; None if malformed."""
+    try:
+        d, m, s = (float(x) for x in dms)
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    value = d + m / 60 + s / 3600
+    if not math.isfinite(value):
+        return None
+    if isinstance(ref, bytes):
+        ref = ref.decode("ascii", "replace")
+    return -value if str(ref).strip().upper() == negative else value
 
 
 def fit_within(im, long_side):

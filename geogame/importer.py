@@ -9,6 +9,8 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils.text import slugify
 
+from inference.preprocessing import MODEL_INPUT_SUFFIX, model_input_npy
+
 from . import images, panorama
 from .manifest import ManifestError, RowError, parse_manifest
 from .models import Location, Map, View
@@ -26,14 +28,28 @@ class ImportReport:
     errors: list[RowError] = field(default_factory=list)
 
 
-def store_bytes(data, suffix=".jpg"):
-    """Save bytes under their content hash; identical content is stored once."""
-    digest = images.sha256_hex(data)
-    name = f"views/{digest[:2]}/{digest}{suffix}"
+def _view_file_name(digest, suffix):
+    return f"views/{digest[:2]}/{digest}{suffix}"
+
+
+def _store_once(name, data):
     if not default_storage.exists(name):
         saved = default_storage.save(name, ContentFile(data))
         assert saved == name, f"storage renamed {name} to {saved}"
+
+
+def store_bytes(data, suffix=".jpg"):
+    """Save bytes under their content hash; identical content is stored once."""
+    digest = images.sha256_hex(data)
+    name = _view_file_name(digest, suffix)
+    _store_once(name, data)
     return name, digest
+
+
+def model_input_name(view_sha256):
+    """Where the backbone's input for the view whose image has this sha256 is stored: next to
+    the image, named after it, so View needs no field for it."""
+    return _view_file_name(view_sha256, MODEL_INPUT_SUFFIX)
 
 
 def map_get_or_create(*, name, kind=Map.WORLD, attribution=""):
@@ -102,6 +118,7 @@ def import_row(m, row, folder, *, seed):
         license=row.license,
         attribution=row.attribution,
         captured_at=row.captured_at,
+        split=row.split,
     )
 
 
@@ -119,15 +136,19 @@ def location_store(
     license="",
     attribution="",
     captured_at="",
+    split="",
 ):
     """Store a Location of map `m` with its views ([(heading, upright RGB image)], as from
-    render_views): each view saved as EXIF-free serving variants under its content hash.
+    render_views): each view saved as EXIF-free serving variants under its content hash, and
+    the machine players' model input made from the served image (inference.preprocessing).
+    `split` empty: drawn from `seed` (rules.assign_split).
     Returns True if created, False if (source, source_id) is in the map already."""
     stored = []
     for heading, im in views:
         display, thumb = images.serving_variants(im)
         display_name, digest = store_bytes(display)
         thumb_name, _ = store_bytes(thumb)
+        _store_once(model_input_name(digest), model_input_npy(display))
         w, h = images.fit_within(im, images.DISPLAY_LONG_SIDE).size
         stored.append((heading, display_name, thumb_name, digest, w, h))
 
@@ -141,7 +162,7 @@ def location_store(
                 lon=lon,
                 city=city,
                 country=country,
-                split=assign_split(f"{source}:{source_id}", seed),
+                split=split or assign_split(f"{source}:{source_id}", seed),
                 license=license,
                 attribution=attribution,
                 captured_at=captured_at,

@@ -10,6 +10,8 @@ Columns (header names, any order; extra columns are ignored):
                         source_id defaults to `id`, then to `file`
   license, attribution, captured_at   optional  shown to players after their guess
   sha256      optional  checked against the file when present
+  split       optional  train, val or test: a dataset's own split; empty: a seeded hash of the
+                        location (geogame.rules.assign_split)
 """
 
 import csv
@@ -21,6 +23,7 @@ from .geo import check_latlon
 
 REQUIRED_COLUMNS = ("file", "lat", "lon")
 PROJECTIONS = ("perspective", "equirectangular", "fisheye")
+SPLITS = ("train", "val", "test")
 MAX_MANIFEST_BYTES = 20 * 1024 * 1024
 
 
@@ -44,6 +47,7 @@ class ManifestRow:
     attribution: str
     captured_at: str
     sha256: str
+    split: str = ""
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,9 @@ def _parse_row(line, raw):
         if not math.isfinite(heading):
             raise ValueError("heading must be a finite number")
         heading %= 360.0
+    split = get("split").lower()
+    if split and split not in SPLITS:
+        raise ValueError(f"split {split!r} is not one of {', '.join(SPLITS)}")
     sha = get("sha256").lower()
     if sha and (len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha)):
         raise ValueError(f"sha256 {sha!r} is not 64 hex digits")
@@ -97,6 +104,7 @@ def _parse_row(line, raw):
         attribution=get("attribution"),
         captured_at=get("captured_at"),
         sha256=sha,
+        split=split,
     )
 
 

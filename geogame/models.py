@@ -99,6 +99,9 @@ class Game(models.Model):
     rounds_total = models.PositiveSmallIntegerField(default=5)
     time_limit_s = models.PositiveIntegerField(null=True, blank=True)
     seed = models.BigIntegerField()
+    # Location ids in the order they are played; None: drawn from `seed` over the playable
+    # locations (geogame.services.game_location_ids). A study fixes it per participant.
+    location_order = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self):
@@ -140,6 +143,11 @@ class Guess(models.Model):
     timed_out = models.BooleanField(default=False)
     time_taken_s = models.FloatField()
     views_seen = models.JSONField(default=list)
+    # Milliseconds each view was on screen, by view index, as the client measured it.
+    view_ms = models.JSONField(default=list, blank=True)
+    # The browser window (CSS pixels) when the guess was made.
+    screen_w = models.PositiveIntegerField(null=True, blank=True)
+    screen_h = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -175,6 +183,10 @@ class Duel(models.Model):
     end_reason = models.CharField(max_length=20, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        # The workers' sweep (duel_services.duels_advance_overdue) looks at active duels every second.
+        indexes = [models.Index(fields=["status"], condition=models.Q(status="active"), name="duel_active")]
 
     def __str__(self):
         return f"duel {self.public_id}"
@@ -295,3 +307,102 @@ class BuildPoint(models.Model):
 
     def __str__(self):
         return f"build {self.build_id} point {self.region_index}/{self.point_index}: {self.outcome}"
+
+
+def default_study_questions():
+    return [
+        {
+            "key": "familiarity",
+            "label": "How well do you know the places in this study?",
+            "choices": ["not at all", "a little", "well", "very well"],
+        },
+        {
+            "key": "geoguessr",
+            "label": "Have you played GeoGuessr or a game like it?",
+            "choices": ["never", "a few times", "often"],
+        },
+    ]
+
+
+class Study(models.Model):
+    """A human-baseline study on a map under a fixed protocol (seed 003).
+
+    Every participant plays the same practice locations, then the same test locations, each
+    phase in the participant's own seeded order; both sets are drawn once, at creation, from
+    the map's test split (geogame.study_rules), so machine players are measured on exactly the
+    locations the humans saw and never trained on them.
+    """
+
+    map = models.ForeignKey(Map, on_delete=models.PROTECT, related_name="studies")
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(max_length=100, unique=True)
+    mode = models.CharField(max_length=12, choices=Game.MODE_CHOICES, default=Game.CITY)
+    practice_count = models.PositiveSmallIntegerField(default=25)
+    test_count = models.PositiveSmallIntegerField(default=50)
+    time_limit_s = models.PositiveIntegerField(null=True, blank=True)
+    answers_after_practice = models.BooleanField(default=True)
+    answers_after_test = models.BooleanField(default=False)
+    consent_text = models.TextField()
+    # Optional self-reported fields: [{"key", "label", "choices": [...]}, ...].
+    questions = models.JSONField(default=default_study_questions, blank=True)
+    seed = models.BigIntegerField()
+    practice_ids = models.JSONField(default=list)
+    test_ids = models.JSONField(default=list)
+    # The secret part of the study link.
+    link_token = models.CharField(max_length=43, unique=True)
+    closes_at = models.DateTimeField(null=True, blank=True)  # the link expires then
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "studies"
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return self.name
+
+
+class Participant(models.Model):
+    """One person taking a study, known only by an anonymous id. Their rounds are the rounds
+    of `game` (practice first, then test); their guesses are those of `player`."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="participants")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    player = models.OneToOneField(Player, on_delete=models.CASCADE, related_name="participant")
+    game = models.OneToOneField(Game, on_delete=models.CASCADE, related_name="participant")
+    answers = models.JSONField(default=dict, blank=True)  # the optional self-reported fields
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["study_id", "created_at", "id"]
+
+    def __str__(self):
+        return f"participant {self.public_id}"
+
+
+def report_upload_to(instance, filename):
+    return f"reports/{instance.public_id}/{filename}"
+
+
+class BenchmarkReport(models.Model):
+    """Humans and machine players on the same test locations (`manage.py benchmark`).
+
+    `data` holds every figure of the report; `provenance` says what produced it (artefact
+    versions, the locations, the study and its rows); plots and CSV/JSON exports are files
+    under MEDIA_ROOT/reports/<public_id>/."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    map = models.ForeignKey(Map, on_delete=models.CASCADE, related_name="benchmark_reports")
+    study = models.ForeignKey(
+        Study, null=True, blank=True, on_delete=models.SET_NULL, related_name="benchmark_reports"
+    )
+    data = models.JSONField(default=dict)
+    provenance = models.JSONField(default=dict)
+    files = models.JSONField(default=list)  # names under reports/<public_id>/
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"benchmark of {self.map.slug} at {self.created_at:%Y-%m-%d %H:%M}"

@@ -80,6 +80,8 @@ def game_create(
 
 
 def game_location_ids(game):
+    if game.location_order is not None:
+        return list(game.location_order)
     ids = playable_locations(game.map, game.mode).values_list("id", flat=True)
     return rules.choose_locations(list(ids), game.rounds_total, game.seed)
 
@@ -166,7 +168,9 @@ def _check_views_seen(views_seen, view_count):
     return out
 
 
-def guess_submit(*, round, player, lat=None, lon=None, city=None, views_seen=None, now=None):
+def guess_submit(
+    *, round, player, lat=None, lon=None, city=None, views_seen=None, view_ms=None, screen=None, now=None
+):
     """Score and store a player's guess. Returns (guess, created).
 
     1. Only the game's own player may guess.
@@ -185,9 +189,21 @@ def guess_submit(*, round, player, lat=None, lon=None, city=None, views_seen=Non
     if timed_out is not None:
         raise GameError(ERR_DEADLINE, status=409, result=timed_out)
 
-    views_seen = _check_views_seen(views_seen, round_view_count(round))
+    view_count = round_view_count(round)
+    views_seen = _check_views_seen(views_seen, view_count)
+    try:
+        view_ms = rules.check_view_ms(view_ms, view_count)
+        screen_w, screen_h = rules.check_screen(screen)
+    except ValueError as exc:
+        raise GameError(str(exc)) from None
     loc = round.location
-    fields = dict(views_seen=views_seen, time_taken_s=max(0.0, (now - round.started_at).total_seconds()))
+    fields = dict(
+        views_seen=views_seen,
+        view_ms=view_ms,
+        screen_w=screen_w,
+        screen_h=screen_h,
+        time_taken_s=max(0.0, (now - round.started_at).total_seconds()),
+    )
     if round.game.mode == Game.CITY:
         if not isinstance(city, str) or not city:
             raise GameError(ERR_NEED_CITY)

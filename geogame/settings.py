@@ -49,16 +49,54 @@ def env_float(name, default):
         raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}") from None
 
 
+def env_rate(name, default):
+    """A rate limit "N/S": at most N requests every S seconds; "off" (or N = 0) for none."""
+    raw = os.environ.get(name) or default
+    if raw.strip().lower() == "off":
+        return (0, 1)
+    try:
+        count, seconds = (int(part) for part in raw.split("/"))
+        if count < 0 or seconds <= 0:
+            raise ValueError
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name} must be N/S (N requests every S seconds) or off, got {raw!r}"
+        ) from None
+    return (count, seconds)
+
+
 DEBUG = env_bool("GEOGAME_DEBUG", False)
+# A deployment reachable by others: a secret key of its own is required, DEBUG is refused, and
+# the HTTPS settings below default to on (`manage.py check --deploy` is clean with them).
+PRODUCTION = env_bool("GEOGAME_PRODUCTION", False)
 SECRET_KEY = env_str("GEOGAME_SECRET_KEY")
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("GEOGAME_DEBUG must be off when GEOGAME_PRODUCTION is set")
 if not SECRET_KEY:
-    if not DEBUG and env_bool("GEOGAME_REQUIRE_SECRET_KEY", False):
-        raise ImproperlyConfigured("GEOGAME_SECRET_KEY must be set")
-    # A local-only fallback so `make play` works on a fresh clone; set
-    # GEOGAME_SECRET_KEY for any deployment reachable by others.
+    if PRODUCTION:
+        raise ImproperlyConfigured(
+            "GEOGAME_SECRET_KEY must be set when GEOGAME_PRODUCTION is set (50+ random characters, e.g. "
+            "python -c 'import secrets; print(secrets.token_urlsafe(50))')"
+        )
+    # A local-only fallback so `make play` works on a fresh clone.
     SECRET_KEY = "geogame-local-development-key-not-for-deployment"
 
 ALLOWED_HOSTS = [h for h in env_str("GEOGAME_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h]
+CSRF_TRUSTED_ORIGINS = [o for o in env_str("GEOGAME_CSRF_TRUSTED_ORIGINS").split(",") if o]
+
+# HTTPS: the site is only served over TLS (directly or by a proxy in front of daphne).
+HTTPS = env_bool("GEOGAME_HTTPS", PRODUCTION)
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_SSL_REDIRECT = env_bool("GEOGAME_SSL_REDIRECT", HTTPS)
+# Health probes come over plain HTTP from inside the deployment (docker-compose, load balancers).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = env_int("GEOGAME_HSTS_SECONDS", 31_536_000 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("GEOGAME_HSTS_INCLUDE_SUBDOMAINS", HTTPS)
+SECURE_HSTS_PRELOAD = env_bool("GEOGAME_HSTS_PRELOAD", HTTPS)
+# Behind a TLS-terminating proxy that sets X-Forwarded-Proto (and strips the client's own).
+if env_bool("GEOGAME_TRUST_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # Where imported images, downloaded samples, model artefacts and caches live.
 DATA_DIR = Path(env_str("GEOGAME_DATA_DIR", str(BASE_DIR / "var"))).resolve()
@@ -81,6 +119,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "geogame.logs.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -89,6 +128,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A database error in a view: 503 saying so (geogame/middleware.py), not a bare 500 page.
+    "geogame.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "geogame.urls"
@@ -113,6 +154,8 @@ DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'geogame.sqlite3'}"),
         conn_max_age=env_int("GEOGAME_DB_CONN_MAX_AGE", 0),
+        # A kept connection that the server dropped (restart, idle timeout) is replaced, not used.
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -131,6 +174,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The test database is a file too, so background threads and worker processes
     # started by tests see the same data; one per test run, so runs don't collide.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test-geogame-{os.getpid()}.sqlite3")}
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # One test database per test run too: runs sharing a server (several people, CI) don't collide.
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -180,6 +226,19 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# The cache holds rate-limit counters (geogame.ratelimit): in Redis they hold across processes.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env_str("GEOGAME_CACHE_PREFIX", "geogame"),
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 # Celery: Redis when configured; otherwise tasks run in-process (see
 # geogame.background) so a fresh clone needs no broker.
 CELERY_BROKER_URL = REDIS_URL or "memory://"
@@ -224,9 +283,12 @@ GEOGAME_MAX_IMAGE_PIXELS = env_int("GEOGAME_MAX_IMAGE_PIXELS", 64_000_000)
 GEOGAME_CLIP_MODEL = env_str("GEOGAME_CLIP_MODEL", "ViT-B-32")
 GEOGAME_CLIP_PRETRAINED = env_str("GEOGAME_CLIP_PRETRAINED")
 # Micro-batching of machine guesses in a worker: at most this many rounds per forward
-# pass, waiting at most this long for company.
+# pass, waiting at most this long for company (only while more rounds are being prepared).
 GEOGAME_BATCH_MAX = env_int("GEOGAME_BATCH_MAX", 16)
 GEOGAME_BATCH_WAIT_MS = env_int("GEOGAME_BATCH_WAIT_MS", 10)
+# glibc malloc settings for Celery workers that keep the model's activation memory between
+# forward passes (inference.runtime.tune_allocator); off: glibc's defaults.
+GEOGAME_MALLOC_TUNING = env_bool("GEOGAME_MALLOC_TUNING", True)
 
 # Building maps from Street View or Mapillary (geogame.builder, manage.py build_map). The key and
 # token are only ever sent to their API: never stored, logged or shown.
@@ -258,10 +320,32 @@ GEOGAME_DUEL_START_S = env_float("GEOGAME_DUEL_START_S", 3.0)  # from "everyone 
 GEOGAME_DUEL_INTERMISSION_S = env_float("GEOGAME_DUEL_INTERMISSION_S", 5.0)
 # A machine's guess is announced this long after its round started, however fast it was computed.
 GEOGAME_MACHINE_THINK_S = env_float("GEOGAME_MACHINE_THINK_S", 3.0)
+# Every Celery worker advances overdue duels this often (duel_services.duels_advance_overdue), so a
+# duel goes on when its timer tasks are lost (a Redis restart drops a worker's ETA tasks); 0: never.
+GEOGAME_DUEL_SWEEP_S = env_float("GEOGAME_DUEL_SWEEP_S", 1.0)
 
+# Per client and scope (geogame/ratelimit.py). A player guesses once a round; uploads and study
+# answers are heavier and anonymous.
+GEOGAME_RATE_LIMITS = {
+    "guess": env_rate("GEOGAME_RATE_LIMIT_GUESS", "60/60"),
+    "upload": env_rate("GEOGAME_RATE_LIMIT_UPLOAD", "20/60"),
+    "study": env_rate("GEOGAME_RATE_LIMIT_STUDY", "120/60"),
+}
+
+# /healthz: how long to wait for a Celery worker on this deployment's queue to answer.
+GEOGAME_HEALTH_WORKER_TIMEOUT_S = env_float("GEOGAME_HEALTH_WORKER_TIMEOUT_S", 1.0)
+
+# Logs: "text" (human-readable) or "json" (one JSON object per line; geogame/logs.py).
+GEOGAME_LOG_FORMAT = env_str("GEOGAME_LOG_FORMAT", "text")
+if GEOGAME_LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"GEOGAME_LOG_FORMAT must be text or json, got {GEOGAME_LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "geogame.logs.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": GEOGAME_LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env_str("GEOGAME_LOG_LEVEL", "INFO")},
 }

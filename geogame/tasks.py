@@ -4,8 +4,10 @@ none has a result anyone reads (ignore_result spares Redis a write per task)."""
 from celery import shared_task
 from django.conf import settings
 
+from .background import RETRY_ON_DATABASE_ERRORS
 
-@shared_task(name="geogame.duel_tick", acks_late=True, ignore_result=True)
+
+@shared_task(name="geogame.duel_tick", acks_late=True, ignore_result=True, **RETRY_ON_DATABASE_ERRORS)
 def duel_tick(duel_id, waiting_for, round_index):
     """A duel's timer: start a round that is due, or end one whose clock ran out."""
     from .duel_services import duel_timer_fired
@@ -19,6 +21,7 @@ def duel_tick(duel_id, waiting_for, round_index):
     ignore_result=True,
     soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
     time_limit=settings.CELERY_TASK_TIME_LIMIT,
+    **RETRY_ON_DATABASE_ERRORS,
 )
 def duel_machine_guess(round_id, player_id):
     """The machine's guess, stored at once like inference.machine_guess does (the same
@@ -32,7 +35,9 @@ def duel_machine_guess(round_id, player_id):
     return guess.id
 
 
-@shared_task(name="geogame.duel_machine_announce", acks_late=True, ignore_result=True)
+@shared_task(
+    name="geogame.duel_machine_announce", acks_late=True, ignore_result=True, **RETRY_ON_DATABASE_ERRORS
+)
 def duel_machine_announce(round_id, player_id):
     from .duel_services import duel_machine_announce as announce
 

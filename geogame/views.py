@@ -1,13 +1,21 @@
 import json
 
-from django.http import FileResponse, Http404, HttpResponseNotAllowed, HttpResponseNotModified, JsonResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseNotModified,
+    JsonResponse,
+)
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 
-from players.sessions import clean_display_name, player_for_request
+from players.sessions import clean_display_name, player_for_request, study_participant_ids
 
-from . import selectors, services
+from . import health, selectors, services, study_selectors
 from .models import Game, Map, Round, View
+from .ratelimit import rate_limited, session_or_address
 
 MAX_JSON_BYTES = 10_000
 
@@ -35,7 +43,8 @@ def own_game(request, game_id):
     if player is None:
         raise Http404(services.ERR_NOT_FOUND)
     # A duel's game is played over its socket only (geogame.consumers), never through these views.
-    games = Game.objects.select_related("map", "player").filter(duel__isnull=True)
+    # Nor a study participant's: their answers may be hidden (geogame.study_views).
+    games = Game.objects.select_related("map", "player").filter(duel__isnull=True, participant__isnull=True)
     return get_object_or_404(games, public_id=game_id, player=player)
 
 
@@ -135,6 +144,7 @@ def api_next_round(request, game_id):
     return JsonResponse(selectors.game_state(game, current))
 
 
+@rate_limited("guess", key=session_or_address)
 def api_guess(request, game_id, index):
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
@@ -165,7 +175,10 @@ def api_guess(request, game_id, index):
 def _serve_view(request, image_key, index, field):
     rnd = get_object_or_404(Round.objects.select_related("game"), image_key=image_key)
     player = player_for_request(request)
-    if player is None or not services.round_has_player(round=rnd, player=player):
+    allowed = (player is not None and services.round_has_player(round=rnd, player=player)) or (
+        study_selectors.participant_plays_game(study_participant_ids(request), rnd.game_id)
+    )
+    if not allowed:
         raise Http404("no such image")
     view = get_object_or_404(View, location_id=rnd.location_id, index=index)
     etag = f'"{view.sha256}-{field}"'
@@ -188,3 +201,21 @@ def view_image(request, image_key, index):
 @require_GET
 def view_thumb(request, image_key, index):
     return _serve_view(request, image_key, index, "thumb")
+
+
+@require_safe
+def healthz(request):
+    """200 when every check passes, else 503; the JSON names each check and the failing ones."""
+    healthy, report = health.health()
+    response = JsonResponse(report, status=200 if healthy else 503)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_safe
+def livez(request):
+    """200 while this process serves requests; it asks nothing of the database, Redis or the workers
+    (that is /healthz). A liveness probe, and the bare view bench/load_stack.py measures against."""
+    response = HttpResponse("ok\n", content_type="text/plain")
+    response["Cache-Control"] = "no-store"
+    return response

@@ -9,20 +9,13 @@ position and insist every shape matches before loading strictly into timm's
 
 import numpy as np
 import torch
-from PIL import Image
 
 from .compat import import_timm
+from .preprocessing import preprocess
 
 BACKBONE_NAME = "efficientnet_lite0-imagenet"
 TIMM_ARCH = "tf_efficientnet_lite0"
 FEATURE_DIM = 1280
-
-# timm's pretrained_cfg for tf_efficientnet_lite0 (a test keeps these in step with it): the TF
-# Lite models were trained on inputs scaled to [-1, 1], not with the usual ImageNet mean/std.
-INPUT_SIZE = 224
-CROP_PCT = 0.875
-MEAN = (0.5, 0.5, 0.5)
-STD = (0.5, 0.5, 0.5)
 
 
 def wheel_weights_path() -> str:
@@ -55,27 +48,6 @@ def load_backbone(device="cpu", *, keep_classifier: bool = False) -> torch.nn.Mo
         model.reset_classifier(0)
     model.requires_grad_(False)
     return model.eval().to(device)
-
-
-def preprocess(image: Image.Image) -> np.ndarray:
-    """Resize the short side to 256 (bicubic), centre-crop 224, scale to [-1, 1]; CHW float32.
-
-    The same steps timm's eval transform takes for this model, without going through torchvision.
-    """
-    image = image.convert("RGB")
-    scale_size = int(INPUT_SIZE / CROP_PCT)
-    width, height = image.size
-    if width <= height:
-        size = (scale_size, int(scale_size * height / width))
-    else:
-        size = (int(scale_size * width / height), scale_size)
-    image = image.resize(size, Image.BICUBIC)
-    left = int(round((size[0] - INPUT_SIZE) / 2.0))
-    top = int(round((size[1] - INPUT_SIZE) / 2.0))
-    image = image.crop((left, top, left + INPUT_SIZE, top + INPUT_SIZE))
-    pixels = np.asarray(image, dtype=np.float32) / 255.0
-    pixels = (pixels - np.asarray(MEAN, dtype=np.float32)) / np.asarray(STD, dtype=np.float32)
-    return np.ascontiguousarray(pixels.transpose(2, 0, 1))
 
 
 def embed_images(model, images: list, batch_size: int = 32, device="cpu") -> np.ndarray:

@@ -1,13 +1,19 @@
 """Locations of a map as model inputs: per-view backbone features, cached."""
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
+from django.core.files.storage import default_storage
 
+from geogame.importer import model_input_name
 from geogame.models import Location
 from geogame.selectors import city_label
 
 from . import runtime
+from .preprocessing import model_input_image
+
+log = logging.getLogger(__name__)
 
 MAX_VIEWS = 3
 
@@ -35,7 +41,17 @@ class LocationSet:
 
 
 def _loader(view):
+    """The view's model input stored at import (inference.preprocessing), else the view itself
+    (views imported before model inputs were stored): the same pixels reach the backbone."""
+
     def load():
+        try:
+            with default_storage.open(model_input_name(view.sha256), "rb") as f:
+                return model_input_image(f.read())
+        except FileNotFoundError:
+            pass
+        except ValueError as exc:
+            log.warning("model input of view %s unusable (%s); decoding the view instead", view.id, exc)
         with view.image.open("rb") as f:
             return f.read()
 

@@ -5,6 +5,7 @@ import numpy as np
 from geogame.models import Location
 from geogame.selectors import city_label
 
+from .dataset import split_locations
 from .metrics import THRESHOLDS_KM, accuracy, distance_summary
 from .registry import PLAYERS, availability, load_player
 
@@ -25,12 +26,7 @@ def evaluate_players(m, names=None, split=Location.TEST):
     players the same figures for the naive top-class pin. Unavailable players get a row
     with their reason instead of figures."""
     names = list(names or PLAYERS)
-    locations = list(
-        Location.objects.filter(map=m, split=split, views__isnull=False)
-        .distinct()
-        .order_by("id")
-        .prefetch_related("views")
-    )
+    locations = split_locations(m, split)
     if not locations:
         raise ValueError(f"map {m.slug} has no {split} locations")
     answers = np.array([(loc.lat, loc.lon) for loc in locations])

@@ -7,7 +7,6 @@ the same image both compute it and the last rename wins; the contents are identi
 """
 
 import hashlib
-import io
 import os
 import re
 import tempfile
@@ -16,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from .preprocessing import decode_view
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -110,4 +111,4 @@ def _key_and_loader(item) -> tuple[str, Callable]:
 def _as_image(loaded) -> Image.Image:
     if isinstance(loaded, Image.Image):
         return loaded.convert("RGB")
-    return Image.open(io.BytesIO(loaded)).convert("RGB")
+    return decode_view(loaded)

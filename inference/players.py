@@ -58,6 +58,11 @@ class MachinePlayer:
     def version_key(cls, m):
         return None
 
+    @classmethod
+    def reason_and_version_key(cls, m):
+        """(unavailable_reason, version_key) together: what load_player asks for every round."""
+        return cls.unavailable_reason(m), cls.version_key(m)
+
     def nearest_city(self, lat, lon):
         if not self.centre_labels:
             return ""
@@ -147,6 +152,12 @@ class TrainedPlayer(MachinePlayer):
     def version_key(cls, m):
         tm = cls.latest(m)
         return tm.version if tm else None
+
+    @classmethod
+    def reason_and_version_key(cls, m):
+        # One query, not one for each (a subclass adding to unavailable_reason overrides this too).
+        tm = cls.latest(m)
+        return (None, tm.version) if tm else (cls.unavailable_reason(m), None)
 
     def __init__(self, m):
         from .artefacts import load_artefact
@@ -238,32 +249,63 @@ class HierarchicalPlayer(TrainedPlayer):
         self.district_candidates = placement.candidate_points(self.district_centroids, self.district_points)
 
     def predict(self, locations):
-        from .heads import predict_proba_views, privacy_score
+        from .heads import predict_proba_views
 
         data = self.features(locations)
         city_probs, district_probs = predict_proba_views(self.head, data.features, data.mask)
-        out = []
-        for pc, pd in zip(city_probs, district_probs, strict=True):
-            guess = placement.expected_points_guess(
-                pd, self.district_candidates, self.district_points, self.map.scale_km
-            )
-            top = placement.top_class_centroid(pd, self.district_centroids)
-            city_conf, district_conf = float(pc.max()), float(pd.max())
-            out.append(
-                Prediction(
-                    guess.lat,
-                    guess.lon,
-                    self.classes[int(np.argmax(pc))],
-                    float(top[0]),
-                    float(top[1]),
-                    {
-                        "city_confidence": city_conf,
-                        "district_confidence": district_conf,
-                        "privacy_score": float(privacy_score(city_conf, district_conf)),
-                    },
-                )
-            )
-        return out
+        return [self._prediction(pc, pd) for pc, pd in zip(city_probs, district_probs, strict=True)]
+
+    def predict_images(self, images, top_k=3):
+        """One Prediction for a place seen in `images` (1 to MAX_VIEWS upright PIL images, e.g.
+        an upload), with the `top_k` cities and each view's own verdict in its details.
+
+        Nothing is cached: an upload's features are not kept any more than the upload is.
+        """
+        from . import runtime
+        from .backbone import embed_images
+        from .dataset import MAX_VIEWS
+        from .heads import predict_proba_views
+
+        if not 1 <= len(images) <= MAX_VIEWS:
+            raise ValueError(f"give 1 to {MAX_VIEWS} views of one place, not {len(images)}")
+        features = embed_images(runtime.backbone(), list(images), device=runtime.device())
+        city_probs, district_probs = predict_proba_views(self.head, features[None])
+        prediction = self._prediction(city_probs[0], district_probs[0])
+        order = np.argsort(-city_probs[0])[:top_k]
+        prediction.details["top_cities"] = [
+            {"city": self.classes[k], "confidence": float(city_probs[0][k])} for k in order
+        ]
+        view_cities, view_districts = predict_proba_views(self.head, features)
+        prediction.details["views"] = [
+            {
+                "city": self.classes[int(np.argmax(pc))],
+                "city_confidence": float(pc.max()),
+                "district_confidence": float(pd.max()),
+            }
+            for pc, pd in zip(view_cities, view_districts, strict=True)
+        ]
+        return prediction
+
+    def _prediction(self, pc, pd):
+        from .heads import privacy_score
+
+        guess = placement.expected_points_guess(
+            pd, self.district_candidates, self.district_points, self.map.scale_km
+        )
+        top = placement.top_class_centroid(pd, self.district_centroids)
+        city_conf, district_conf = float(pc.max()), float(pd.max())
+        return Prediction(
+            guess.lat,
+            guess.lon,
+            self.classes[int(np.argmax(pc))],
+            float(top[0]),
+            float(top[1]),
+            {
+                "city_confidence": city_conf,
+                "district_confidence": district_conf,
+                "privacy_score": float(privacy_score(city_conf, district_conf)),
+            },
+        )
 
 
 class RegressionPlayer(TrainedPlayer):

@@ -41,10 +41,9 @@ def _load(name, map_id, version_key):
 
 def load_player(name, m):
     """The player for map `m`, loaded once per process and per artefact version."""
-    cls = player_class(name)
-    reason = cls.unavailable_reason(m)
+    reason, version_key = player_class(name).reason_and_version_key(m)
     if reason:
         from .players import PlayerUnavailable
 
         raise PlayerUnavailable(reason)
-    return _load(name, m.id, cls.version_key(m))
+    return _load(name, m.id, version_key)

@@ -3,6 +3,7 @@
 import functools
 import logging
 import threading
+import time
 
 from django.conf import settings
 
@@ -10,13 +11,14 @@ from geogame import services as game_services
 from geogame.models import Game, Guess, Round
 from players.models import Player
 
-from .batching import MicroBatcher
+from .batching import MicroBatcher, Reservations
 from .registry import load_player
 
 log = logging.getLogger(__name__)
 
 _batchers = {}
 _batchers_lock = threading.Lock()
+_reservations = Reservations()  # machine guesses this process is preparing
 
 
 def machine_player_get(name):
@@ -38,6 +40,7 @@ def _batcher(name, m):
                 functools.partial(_predict_batch, player),
                 max_batch=settings.GEOGAME_BATCH_MAX,
                 max_wait_s=settings.GEOGAME_BATCH_WAIT_MS / 1000,
+                reservations=_reservations,
             )
             b.player = player
             _batchers[id(player)] = b
@@ -45,25 +48,40 @@ def _batcher(name, m):
 
 
 def _predict_batch(player, locations):
+    started = time.perf_counter()
     try:
         return player.predict(locations)
     finally:
         from django.db import close_old_connections
 
         close_old_connections()
+        log.debug("%s: batch of %d in %.1f ms", player.name, len(locations), _ms_since(started))
+
+
+def _ms_since(started):
+    return (time.perf_counter() - started) * 1000
 
 
 def machine_guess_run(*, round_id, player_id):
     """Compute and store a machine player's guess for a round. Safe to run twice:
     a stored guess is returned as is, and the unique (round, player) constraint
     settles a race between two workers. Returns the Guess."""
-    rnd = Round.objects.select_related("game__map", "location").get(id=round_id)
-    player = Player.objects.get(id=player_id, kind=Player.MACHINE)
-    existing = Guess.objects.filter(round=rnd, player=player).first()
-    if existing is not None:
-        return existing
-    prediction = _batcher(player.machine_name, rnd.game.map).submit(rnd.location).result()
-    views = list(range(rnd.location.views.count()))
+    started = time.perf_counter()
+    with _reservations.reserve() as slot:  # a batch being collected may wait for this round
+        rnd = (
+            Round.objects.select_related("game__map", "location")
+            .prefetch_related("location__views")
+            .get(id=round_id)
+        )
+        player = Player.objects.get(id=player_id, kind=Player.MACHINE)
+        existing = Guess.objects.filter(round=rnd, player=player).first()
+        if existing is not None:
+            return existing
+        future = _batcher(player.machine_name, rnd.game.map).submit(rnd.location, slot=slot)
+    submitted = time.perf_counter()
+    prediction = future.result()
+    predicted = time.perf_counter()
+    views = list(range(len(rnd.location.views.all())))
     kwargs = (
         {"city": prediction.city}
         if rnd.game.mode == Game.CITY
@@ -77,4 +95,12 @@ def machine_guess_run(*, round_id, player_id):
         # Too late: the round recorded a 0-point timeout for the machine; the game goes on.
         log.info("machine %s too late for round %s: %s", player.machine_name, round_id, exc.message)
         guess = exc.result
+    log.debug(
+        "machine %s, round %s: read %.1f ms, batched prediction %.1f ms, guess stored %.1f ms",
+        player.machine_name,
+        round_id,
+        (submitted - started) * 1000,
+        (predicted - submitted) * 1000,
+        _ms_since(predicted),
+    )
     return guess

@@ -1,12 +1,15 @@
 from celery import shared_task
 from django.conf import settings
 
+from geogame.background import RETRY_ON_DATABASE_ERRORS
+
 
 @shared_task(
     name="inference.machine_guess",
     acks_late=True,
     soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
     time_limit=settings.CELERY_TASK_TIME_LIMIT,
+    **RETRY_ON_DATABASE_ERRORS,
 )
 def machine_guess(round_id, player_id):
     """Idempotent: a redelivered task finds the stored guess and stops."""

@@ -3,6 +3,8 @@
 from .models import Player
 
 SESSION_KEY = "geogame_player_id"
+# The study participants (their public ids) this browser answers for: see geogame.study_views.
+STUDY_SESSION_KEY = "geogame_study_participants"
 DISPLAY_NAME_MAX = 40
 
 
@@ -28,3 +30,7 @@ def player_for_request(request, *, create=False, display_name=None):
         player.display_name = display_name
         player.save(update_fields=["display_name"])
     return player
+
+
+def study_participant_ids(request):
+    return list(request.session.get(STUDY_SESSION_KEY, []))

@@ -36,6 +36,7 @@ MANIFEST_HEADER = [
     "attribution",
     "source_url",
     "sha256",
+    "split",
 ]
 
 
@@ -143,6 +144,17 @@ def _data_in_tmp(settings, tmp_path):
     settings.MEDIA_ROOT = settings.DATA_DIR / "media"
 
 
+@pytest.fixture(autouse=True)
+def _no_rate_limit_counts():
+    """Rate-limit counters (geogame.ratelimit) live in the cache: each test starts with none. Only
+    the in-process cache is cleared; a Redis cache may be shared and is left alone."""
+    from django.core.cache import caches
+    from django.core.cache.backends.locmem import LocMemCache
+
+    if isinstance(caches["default"], LocMemCache):
+        caches["default"].clear()
+
+
 @pytest.fixture
 def fixture_map(db, fixture_folder):
     from geogame.importer import import_map
@@ -161,6 +173,25 @@ def trainable_map(db, tmp_path):
     folder.mkdir()
     build_fixture_folder(folder, per_city=8)
     return import_map(folder, name="Trainable", kind="city").map
+
+
+def build_study_folder(folder):
+    """A city map folder with its own split: per city 2 test, 1 val and 2 train locations."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = build_fixture_folder(folder, per_city=5, panoramas=False)
+    for i, row in enumerate(rows):
+        row["split"] = ("test", "test", "val", "train", "train")[i % 5]
+    write_manifest(folder, rows)
+    return rows
+
+
+@pytest.fixture
+def study_map(db, tmp_path):
+    from geogame.importer import import_map
+
+    folder = tmp_path / "studymap"
+    build_study_folder(folder)
+    return import_map(folder, name="Study map", kind="city").map
 
 
 @pytest.fixture

@@ -1,25 +1,22 @@
-"""The real duel stack for tests and the load benchmark: daphne (and, with Redis, Celery
-workers) as subprocesses over a fresh SQLite database with the fixture map, HTTP sessions
-that create and join duels through the pages, and WebSocket clients that speak the protocol."""
+"""The real duel stack for tests and the load benchmark: daphne (and, with Redis, a Celery
+worker) as subprocesses (geogame.stack) over a fresh SQLite database with the fixture map, HTTP
+sessions that create and join duels through the pages, and WebSocket clients that speak the protocol."""
 
 import http.cookiejar
 import json
 import re
-import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
-import uuid
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from geogame.stack import Stack as ProcessStack
 from tests.conftest import build_fixture_folder
-from tests.live_server import free_port, manage, server_env, wait_until_serving
+from tests.live_server import manage, server_env
 from tests.worker import Workers
 
-REPO = Path(__file__).resolve().parents[1]
 FIXTURE_MAP = ("Fixture world", "fixture-world")
 WAIT_S = 20
 
@@ -62,49 +59,23 @@ def running_stack(workdir, *, name, redis_url="", settings=None, worker_settings
     The stack's Celery queue and channel-layer prefix are its own, so it may share a Redis
     database with anything else (other runs, other engineers' workers) and flushes nothing."""
     workdir = Path(workdir)
-    env = server_env(workdir)
-    env.update(REDIS_URL=redis_url, **{k: str(v) for k, v in (settings or {}).items()})
-    if redis_url:
-        unique = f"geogame-{name}-{uuid.uuid4().hex[:12]}"
-        env.update(GEOGAME_CELERY_QUEUE=unique, GEOGAME_CHANNELS_PREFIX=unique)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log_path = workdir / f"daphne-{name}.log"
-    daphne = Path(sys.executable).parent / "daphne"
-    with ExitStack() as stack:
-        with open(log_path, "w") as log:
-            proc = subprocess.Popen(
-                [str(daphne), "-b", "127.0.0.1", "-p", str(port), "geogame.asgi:application"],
-                cwd=REPO,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        stack.callback(_stop, proc)
-        workers = None
-        if redis_url:
-            stack.callback(_delete_queue, redis_url, env["GEOGAME_CELERY_QUEUE"])
-            workers = Workers(env=env, log_dir=workdir)
-            stack.callback(workers.kill_all)
-            workers.start(name, concurrency=worker_threads, **(worker_settings or {}))
-        wait_until_serving(proc, url + "/", log_path)
-        yield Stack(url=url, daphne_log=log_path, workers=workers, env=env, daphne_pid=proc.pid)
-
-
-def _delete_queue(redis_url, queue):
-    """Tasks still waiting in the stack's own queue (timers of unfinished duels) go with it."""
-    import redis
-
-    redis.Redis.from_url(redis_url).delete(queue)
-
-
-def _stop(proc):
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    base = server_env(workdir)
+    with ProcessStack(
+        database_url=base["DATABASE_URL"],
+        redis_url=redis_url,
+        data_dir=workdir,
+        log_dir=workdir,
+        web=1,
+        workers=1 if redis_url else 0,
+        worker_concurrency=worker_threads,
+        name=name,
+        settings=settings,
+        worker_settings=worker_settings,
+        migrate=False,
+    ) as stack:
+        web = stack.webs[0]
+        workers = Workers(env=stack.env, log_dir=workdir, started=stack.workers) if redis_url else None
+        yield Stack(url=web.url, daphne_log=web.log_path, workers=workers, env=stack.env, daphne_pid=web.pid)
 
 
 # -- HTTP: a browser session without the browser -----------------------------------------------------

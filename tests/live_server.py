@@ -1,20 +1,13 @@
-"""A real geogame server for the browser tests: daphne on a free port, over a fresh
-database and data folder in a temporary directory, with maps imported by the real
+"""A real geogame server for the browser tests: daphne on a free port (geogame.stack), over a
+fresh database and data folder in a temporary directory, with maps imported by the real
 management command."""
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-STARTUP_TIMEOUT_S = 60
+from geogame.stack import Stack, manage
 
 
 @dataclass(frozen=True)
@@ -24,14 +17,6 @@ class Server:
 
     def log(self):
         return self.log_path.read_text(errors="replace")
-
-
-def free_port():
-    # Another process could take the port before daphne binds it; the startup check
-    # below would then fail with daphne's log, which says so.
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def server_env(workdir):
@@ -47,36 +32,6 @@ def server_env(workdir):
     return env
 
 
-def manage(env, *args):
-    """Run a management command; raise with its output if it fails."""
-    proc = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=600
-    )
-    if proc.returncode != 0:
-        command = " ".join(args)
-        raise RuntimeError(f"manage.py {command} failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}")
-    return proc.stdout
-
-
-def wait_until_serving(proc, url, log_path):
-    """Poll `url` until it answers HTTP; fail early if daphne exits."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except urllib.error.HTTPError:
-            return  # any HTTP answer means it is serving
-        except OSError:
-            pass
-        try:
-            proc.wait(timeout=0.1)  # doubles as the pause between tries
-        except subprocess.TimeoutExpired:
-            continue
-        raise RuntimeError(f"daphne exited with {proc.returncode}:\n{log_path.read_text()}")
-    raise RuntimeError(f"daphne did not answer {url} within {STARTUP_TIMEOUT_S} s:\n{log_path.read_text()}")
-
-
 @contextmanager
 def live_server(workdir, maps):
     """Migrate a fresh database in `workdir`, import `maps` ([(folder, name)]) and serve
@@ -87,32 +42,24 @@ def live_server(workdir, maps):
     manage(env, "migrate", "--noinput", "-v", "0")
     for folder, name in maps:
         manage(env, "import_map", str(folder), "--name", name, "--no-progress")
-
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    daphne = Path(sys.executable).parent / "daphne"
-    log_path = workdir / "daphne.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            [str(daphne), "-b", "127.0.0.1", "-p", str(port), "geogame.asgi:application"],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_until_serving(proc, base_url + "/", log_path)
-        yield Server(base_url, log_path)
-    except BaseException:
-        print(f"--- daphne log ({log_path}) ---\n{log_path.read_text()}")  # pytest shows it with the failure
-        raise
-    finally:
-        proc.terminate()
+    stack = Stack(
+        database_url=env["DATABASE_URL"],
+        redis_url="",
+        data_dir=workdir,
+        log_dir=workdir,
+        web=1,
+        workers=0,
+        name="live",
+        migrate=False,
+    )
+    with stack:
+        server = Server(stack.webs[0].url, stack.webs[0].log_path)
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            yield server
+        except BaseException:
+            # pytest shows it with the failure
+            print(f"--- daphne log ({server.log_path}) ---\n{server.log()}")
+            raise
 
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -100,3 +100,48 @@ def test_image_urls_differ_per_round_even_for_the_same_location(fixture_map):
             return
         seen[loc_id] = url
     pytest.fail("no location repeated")
+
+
+def without_candidates(text):
+    """The JSON text without its candidates list, which names every city of the map by design."""
+    payload = json.loads(text)
+    payload.pop("candidates", None)
+    return json.dumps(payload)
+
+
+@pytest.mark.parametrize("mode", ["coordinates", "city"])
+def test_a_study_participant_learns_nothing_before_a_guess_nor_after_a_test_guess(study_map, mode):
+    from geogame.study_services import study_create
+
+    study = study_create(
+        map=study_map, name="S", consent_text="ok", mode=mode, practice_count=1, test_count=3, time_limit_s=60
+    )
+    client = Client()
+    join_page = client.get(f"/study/{study.link_token}/").content.decode()
+    r = client.post(f"/study/{study.link_token}/", {"consent": "yes"})
+    play_page = client.get(r["Location"]).content.decode()
+    pid = r["Location"].split("/")[3]
+    state = client.get(f"/api/study/p/{pid}/")
+    for index in range(4):
+        s = state.json()
+        assert s["round"]["index"] == index and s["result"] is None
+        loc = Location.objects.get(rounds__game__participant__public_id=pid, rounds__index=index)
+        received = [
+            ("join page", join_page),
+            ("play page", play_page),
+            ("state", without_candidates(state.content)),
+        ]
+        for i, view in enumerate(s["round"]["views"]):
+            assert re.fullmatch(r"/img/[A-Za-z0-9_-]{43}/\d\.jpg", view["url"]), view["url"]
+            assert_image_is_clean(client.get(view["url"]).getvalue(), loc, f"trial {index} view {i}")
+        guess = {"city": s["candidates"][0]} if mode == "city" else {"lat": 0.0, "lon": 0.0}
+        after = client.post(s["round"]["guess_url"], json.dumps(guess), content_type="application/json")
+        assert after.status_code == 201
+        if index >= study.practice_count:  # a test trial: its answer stays hidden
+            received.append(("guess reply", without_candidates(after.content)))
+            received.append(("state after", without_candidates(client.get(f"/api/study/p/{pid}/").content)))
+        else:
+            assert after.json()["result"]["answer"]["lat"] == loc.lat
+        for what, text in received:
+            assert_reveals_nothing(text, loc, f"trial {index} {what}")
+        state = client.post(s["next_url"])

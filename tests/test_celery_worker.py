@@ -7,6 +7,7 @@ of its own.
 
 import json
 import math
+import platform
 import re
 import shutil
 import sqlite3
@@ -259,7 +260,9 @@ def test_a_task_whose_worker_is_killed_mid_task_is_redelivered_to_another_worker
 def test_a_trained_player_plays_through_the_worker(trainable_map, workers, settings):
     train(trained_model_create(m=trainable_map, name="ensemble"), seed=0)
     shutil.rmtree(settings.DATA_DIR / "features")  # so the worker runs the backbone itself
-    workers.start("solo")
+    worker = workers.start("solo")
+    if platform.libc_ver()[0] == "glibc":  # inference.runtime.tune_allocator, at worker_init
+        assert "malloc tuned for the model: yes" in worker.log()
     game = services.game_create(
         player=Player.objects.create(display_name="Ada"),
         map=trainable_map,

@@ -1,9 +1,11 @@
 """Duel services and pages in-process, with the clock moved by hand (`now=`). Events and timers
 are recorded instead of sent (tests/test_duel_ws.py runs the real thing)."""
 
+import threading
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -161,6 +163,73 @@ def test_a_timer_for_a_moment_already_dealt_with_does_nothing(
     version = duel.version
     duels.duel_timer_fired(duel_id=duel.id, waiting_for="start", round_index=0)  # round 1 has started
     assert Duel.objects.get(id=duel.id).version == version
+
+
+def test_a_sweep_does_what_the_lost_timers_would_have_done_and_nothing_early(
+    fixture_map, ada, outbox, django_capture_on_commit_callbacks
+):
+    """No timer task ever runs here: the sweep alone starts round 1, announces the machine's
+    stored guess once it has "thought", and ends the round at its deadline plus grace."""
+    t0 = timezone.now()
+    with django_capture_on_commit_callbacks(execute=True):
+        duel = duels.duel_create(player=ada, map=fixture_map, opponent="centroid", now=t0)
+    machine = machine_player_get("centroid")
+
+    def sweep(now):
+        with django_capture_on_commit_callbacks(execute=True):
+            duels.duels_advance_overdue(now=now)
+        return kinds(outbox)
+
+    assert sweep(duel.next_round_at - timedelta(seconds=0.1)) == []
+    assert sweep(duel.next_round_at) == ["round_started"]
+    assert sweep(duel.next_round_at) == ["round_started"]
+    rnd = Round.objects.get(game=duel.game, index=0)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.guess_submit(round=rnd, player=machine, lat=48.0, lon=9.0, now=rnd.started_at)
+    assert sweep(rnd.started_at + timedelta(seconds=2.9)) == ["round_started"]  # still "thinking"
+    assert sweep(rnd.started_at + timedelta(seconds=3)) == ["round_started", "opponent_guessed"]
+    rnd.refresh_from_db()  # the machine's guess left Ada GEOGAME_DUEL_DROP_S
+    assert sweep(rnd.deadline + timedelta(seconds=1.9)) == ["round_started", "opponent_guessed"]
+    assert sweep(rnd.deadline + timedelta(seconds=2.1))[-1] == "round_result"
+    duel.refresh_from_db()
+    assert (duel.version, duel.round_index, duel.round_open) == (3, 0, False)
+    assert Guess.objects.get(round=rnd, player=ada).timed_out
+    assert duel.results[0]["guesses"][1]["timed_out"] is False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_sweeps_at_once_end_an_overdue_round_exactly_once(fixture_map, ada, bo, outbox, caplog):
+    """Two threads, each with its own database connection, sweep the same overdue duel at once
+    (as two workers do): the row lock and the check under it let one of them end the round."""
+    t0 = timezone.now()
+    duel = duels.duel_create(player=ada, map=fixture_map, opponent=duels.HUMAN, now=t0)
+    duels.duel_join(token=duel.seats.get(seat=1).invite_token, player=bo, now=t0)
+    duel.refresh_from_db()
+    duels.duel_advance(duel_id=duel.id, now=duel.next_round_at)
+    rnd = Round.objects.get(game=duel.game, index=0)
+    version = Duel.objects.get(id=duel.id).version
+    overdue = rnd.deadline + timedelta(seconds=3)
+    start, failures = threading.Barrier(2), []
+
+    def sweep():
+        try:
+            start.wait(timeout=10)
+            duels.duels_advance_overdue(now=overdue)
+        except Exception as exc:
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=sweep) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not failures and not [r for r in caplog.records if r.levelname == "ERROR"]
+    duel.refresh_from_db()
+    assert kinds(outbox).count("round_result") == 1
+    assert (duel.version, len(duel.results), duel.round_open) == (version + 1, 1, False)
+    assert sorted(Guess.objects.filter(round=rnd).values_list("timed_out", flat=True)) == [True, True]
 
 
 def test_invites_are_for_someone_else_and_only_once(fixture_map, ada, bo, django_capture_on_commit_callbacks):

@@ -7,8 +7,12 @@ code. The clock is short (tests/duel_stack settings below), so a whole duel take
 """
 
 import math
+import os
 import re
+import signal
 import sqlite3
+import time
+from contextlib import contextmanager
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -403,32 +407,62 @@ def test_a_machine_can_guess_along_in_a_duel_between_two_humans(stack):
 
 @pytest.fixture(scope="module")
 def slow_stack(stack_dir):
-    """Its own daphne and worker; the worker waits 3.5 s for company before each machine
-    guess (GEOGAME_BATCH_WAIT_MS), longer than a 2 s round."""
+    """Its own daphne and worker, with 2 s rounds; the test freezes the worker (SIGSTOP)."""
     settings = {**FAST, "GEOGAME_DUEL_ROUND_S": 2}
-    with running_stack(
-        stack_dir,
-        name="slow",
-        redis_url=redis_url_or_skip(),
-        settings=settings,
-        worker_settings={"GEOGAME_BATCH_WAIT_MS": 3500},
-    ) as s:
+    with running_stack(stack_dir, name="slow", redis_url=redis_url_or_skip(), settings=settings) as s:
         yield s
+
+
+@contextmanager
+def frozen(workers):
+    """The workers stopped (SIGSTOP), as under a load that starves them: no task, no timer, no
+    sweep runs until the block ends (SIGCONT). Each worker is a process group of its own."""
+    groups = [w.pid for w in workers.started]
+    for pgid in groups:
+        os.killpg(pgid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pgid in groups:
+            os.killpg(pgid, signal.SIGCONT)
+
+
+def catch_up_until(stack, session, duel_id, predicate, what, timeout_s=15):
+    """Connect again and again (each connect makes daphne do what is due, consumers._state) until
+    the state on connect satisfies `predicate`; return (client, state). Only for a stack whose
+    workers are frozen: without them, nothing else advances the duel."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        client = Client(stack, session, duel_id)
+        state = client.until_type("state")
+        if predicate(state):
+            return client, state
+        client.close()
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no state with {what} within {timeout_s} s; last: {state}")
+        time.sleep(0.2)  # the pause between polls; the deadline above bounds the wait
 
 
 def test_a_machine_too_slow_for_the_deadline_scores_zero_and_the_duel_goes_on(slow_stack):
     ada = Session(slow_stack.url)
-    client = Client(slow_stack, ada, ada.create_duel(opponent="centroid"))
-    client.until_type("state")
-    rnd = first_open_round(client)
-    client.guess(rnd["index"], 48.0, 9.0)
-    result = client.until_type("round_result", round=rnd["index"], timeout=15)
+    with frozen(slow_stack.workers):
+        duel_id = ada.create_duel(opponent="centroid")
+        client, state = catch_up_until(slow_stack, ada, duel_id, lambda s: s["round_open"], "round 1 open")
+        rnd = state["round"]
+        client.guess(rnd["index"], 48.0, 9.0)
+        client.until_type("opponent_guessed", seat=0)
+        client.close()
+        # The round's clock runs out while the worker that holds the machine's guess task is frozen.
+        client, state = catch_up_until(
+            slow_stack, ada, duel_id, lambda s: len(s["results"]) == 1, "round 1 over"
+        )
+    result = state["results"][0]
     machine = by_seat(result)[1]
-    assert machine["timed_out"] and machine["points"] == 0 and machine["lat"] is None, (result, client.seen)
+    assert machine["timed_out"] and machine["points"] == 0 and machine["lat"] is None, result
     health = check_result(result, [6000, 6000], my_guess=(48.0, 9.0))
     assert health[0] == 6000 and health[1] < 6000
 
-    # The duel goes on. (The second guess may make it in time: it shares the first one's batch.)
+    # The worker is back: the duel goes on, on its timers.
     rnd = client.until_type("round_started")["round"]
     assert rnd["number"] == 2
     client.guess(rnd["index"], 48.0, 9.0)
@@ -436,7 +470,8 @@ def test_a_machine_too_slow_for_the_deadline_scores_zero_and_the_duel_goes_on(sl
     check_result(result, health, my_guess=(48.0, 9.0))
 
     # The late answer for round 1 came, and was dropped: never announced, never scored.
-    assert re.search(r"Task geogame\.duel_machine_guess\[[0-9a-f-]+\] succeeded", slow_stack.workers.logs())
+    logs = slow_stack.workers.logs()
+    assert len(re.findall(r"Task geogame\.duel_machine_guess\[[0-9a-f-]+\] succeeded", logs)) >= 2, logs
     drain(client)
     announced = [(m["round"], m["seat"]) for m in client.seen if m["type"] == "opponent_guessed"]
     assert (0, 1) not in announced

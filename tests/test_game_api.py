@@ -232,3 +232,11 @@ def test_images_are_served_with_cache_headers_and_etags(client, fixture_map):
     assert client.get(view["url"], headers={"If-None-Match": r["ETag"]}).status_code == 304
     assert client.get(view["thumb"]).status_code == 200
     assert client.get(view["url"].replace("/0.jpg", "/5.jpg")).status_code == 404
+
+
+@pytest.mark.django_db
+def test_livez_answers_without_asking_the_database(client, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        r = client.get("/livez")
+    assert (r.status_code, r.content, r["Cache-Control"]) == (200, b"ok\n", "no-store")
+    assert client.post("/livez").status_code == 405

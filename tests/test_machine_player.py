@@ -94,6 +94,52 @@ def test_features_are_computed_once_and_reused(trainable_map, settings):
     assert [f.stat().st_mtime_ns for f in files] == mtimes
 
 
+def test_players_embed_each_views_model_input_stored_at_import_with_the_views_features(trainable_map, caplog):
+    """The import stores every view's model input next to it; the players read that instead of
+    decoding the view, and get the same features and guesses as from the view itself."""
+    import shutil
+
+    from django.core.files.storage import default_storage
+
+    from geogame.importer import model_input_name
+    from inference import runtime
+    from inference.dataset import location_set
+
+    trained(trainable_map, "ensemble")
+    player = registry.load_player("ensemble", trainable_map)
+    locations = list(Location.objects.filter(map=trainable_map, split="test").prefetch_related("views"))
+    views = [v for loc in locations for v in loc.views.all()]
+    inputs = [default_storage.path(model_input_name(v.sha256)) for v in views]
+    assert views and all(Path(p).is_file() for p in inputs)
+
+    def computed():
+        """Features and guesses with an empty feature cache: the backbone runs on every view."""
+        shutil.rmtree(runtime.feature_cache().directory, ignore_errors=True)
+        features = location_set(locations).features
+        return features, [(p.lat, p.lon, p.city) for p in player.predict(locations)]
+
+    jpegs = [Path(v.image.path) for v in views]
+    for jpeg in jpegs:  # the views' JPEGs out of the way: only the model inputs can be read
+        jpeg.rename(jpeg.with_suffix(".away"))
+    from_inputs = computed()
+    for jpeg in jpegs:
+        jpeg.with_suffix(".away").rename(jpeg)
+
+    for path in inputs:  # imported before model inputs were stored: the views are decoded
+        Path(path).rename(path + ".away")
+    from_views = computed()
+    Path(inputs[0] + ".away").rename(inputs[0])
+    Path(inputs[0]).write_bytes(b"\x93NUMPY garbage")  # unusable: the view is decoded, with a warning
+    with caplog.at_level("WARNING", logger="inference.dataset"):
+        from_damaged = computed()
+    assert f"model input of view {views[0].id} unusable" in caplog.text
+
+    for features, guesses in (from_views, from_damaged):
+        assert np.allclose(features, from_inputs[0], atol=1e-5)
+        for (lat, lon, city), (lat0, lon0, city0) in zip(guesses, from_inputs[1], strict=True):
+            assert (lat, lon, city) == (pytest.approx(lat0, abs=1e-6), pytest.approx(lon0, abs=1e-6), city0)
+
+
 def test_train_and_evaluate_commands(trainable_map, capsys):
     call_command("train_player", trainable_map.slug, "--player", "ensemble", "--no-progress")
     assert "ensemble v1 on trainable" in capsys.readouterr().out

@@ -1,38 +1,16 @@
 """Real Celery workers for tests and benchmarks: `celery worker` subprocesses on a Redis
-broker, over the caller's database and data folder, with their logs kept in files."""
+broker, over the caller's database and data folder, with their logs kept in files. The
+processes themselves (start, stop, kill, logs) are geogame.stack's."""
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
-REPO = Path(__file__).resolve().parents[1]
+# Re-exported: tests and benchmarks import them from here.
+from geogame.stack import Worker, redis_answers, redis_url_with_db, wait_until  # noqa: F401
+
 STARTUP_TIMEOUT_S = 60
-# Logged by celery.apps.worker once the consumer is up. By then the Redis transport has
-# also made its start-up sweep for unacknowledged messages older than the visibility timeout.
-READY_MARK = " ready."
-
-
-def redis_url_with_db(db, url=None):
-    """`url` (REDIS_URL, else the local default) with its database number replaced by `db`,
-    so tests and benchmarks keep out of the database a running game uses."""
-    parts = urlsplit(url or os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379")
-    return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, ""))
-
-
-def redis_answers(url):
-    import redis
-
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1).ping()
-    except (redis.RedisError, OSError):
-        return False
-    return True
 
 
 def database_url(settings_dict):
@@ -68,91 +46,6 @@ def worker_env(*, database_url, redis_url, data_dir, visibility_timeout_s=None, 
     return env
 
 
-def wait_until(predicate, *, timeout_s, what, interval_s=0.05):
-    """Poll `predicate` until it returns something truthy, and return that; after
-    `timeout_s` raise TimeoutError naming `what`."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"gave up after {timeout_s} s waiting for {what}")
-        time.sleep(interval_s)
-
-
-@dataclass
-class Worker:
-    name: str
-    hostname: str  # unique: the destination for remote control (app.control.broadcast)
-    proc: subprocess.Popen
-    log_path: Path
-
-    @property
-    def pid(self):
-        return self.proc.pid
-
-    def log(self):
-        return self.log_path.read_text(errors="replace")
-
-    def running(self):
-        return self.proc.poll() is None
-
-    def wait_for_log(self, text, timeout_s):
-        """Wait until `text` appears in the log; fail at once, with the log, if the worker exits."""
-
-        def seen():
-            if text in self.log():
-                return True
-            if not self.running():
-                raise RuntimeError(f"worker {self.name} exited with {self.proc.returncode}:\n{self.log()}")
-            return False
-
-        wait_until(seen, timeout_s=timeout_s, what=f"{text!r} in the log of worker {self.name}")
-
-    def has_open(self, path):
-        """Whether the process holds `path` open (Linux: its /proc/PID/fd links)."""
-        target = str(Path(path).resolve())
-        try:
-            fds = list(Path(f"/proc/{self.pid}/fd").iterdir())
-        except OSError:
-            return False
-        for fd in fds:
-            try:
-                if os.readlink(fd) == target:
-                    return True
-            except OSError:  # closed since the listing
-                continue
-        return False
-
-    def peak_rss_kib(self):
-        """The process's peak resident set size (VmHWM), in KiB; None once it has exited."""
-        try:
-            status = Path(f"/proc/{self.pid}/status").read_text()
-        except OSError:
-            return None
-        for line in status.splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-        return None
-
-    def kill(self):
-        """SIGKILL: no warm shutdown, so the broker keeps its unacknowledged tasks."""
-        if self.running():
-            self.proc.kill()
-        self.proc.wait()
-
-    def stop(self, timeout_s=10):
-        """SIGTERM (warm shutdown: running tasks finish), then SIGKILL if it takes too long."""
-        if self.running():
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                pass
-        self.kill()
-
-
 @dataclass
 class Workers:
     """Starts workers in `log_dir`, all with `env` plus per-worker additions; stops them all."""
@@ -165,32 +58,11 @@ class Workers:
         """Start a thread-pool worker and wait (bounded) until it consumes. `extra_args` go to
         `celery worker` (e.g. "-I", "module" to import one more module in the worker)."""
         log_path = Path(self.log_dir) / f"worker-{name}.log"
-        hostname = f"{name}-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
+        log_path.unlink(missing_ok=True)  # a worker of the same name before: its log goes
         env = dict(self.env, **{k: str(v) for k, v in extra_env.items()})
-        celery = Path(sys.executable).parent / "celery"
-        command = [
-            str(celery),
-            "-A",
-            "geogame",
-            "worker",
-            "--pool",
-            "threads",
-            "--concurrency",
-            str(concurrency),
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-            "-l",
-            "info",
-            "--hostname",
-            hostname,
-            *extra_args,
-        ]
-        with open(log_path, "w") as log:
-            proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-        worker = Worker(name, hostname, proc, log_path)
-        self.started.append(worker)
-        worker.wait_for_log(READY_MARK, STARTUP_TIMEOUT_S)
+        worker = Worker(name, env=env, log_path=log_path, concurrency=concurrency, extra_args=extra_args)
+        self.started.append(worker.start())
+        worker.wait_ready(STARTUP_TIMEOUT_S)
         return worker
 
     def kill_all(self):

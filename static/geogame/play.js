@@ -3,6 +3,8 @@
  * The play page knows nothing about a round until it fetches the state JSON
  * (geogame/selectors.py: game_state). The answer reaches the browser only in
  * `state.result`, after the guess; nothing here may guess at it before.
+ * A study participant's page is the same page over geogame/study_selectors.py: study_state,
+ * whose result may be `{hidden: true}` (no answer shown) and whose total is null.
  */
 (function () {
   "use strict";
@@ -44,12 +46,15 @@
       total: $("total-points"),
       roundNumber: $("round-number"),
       roundsTotal: $("rounds-total"),
+      phaseLabel: $("phase-label"),
     };
     const game = {
       state: null,
       roundNumber: null,
       viewIndex: 0,
       viewsSeen: new Set(),
+      viewMs: [], // time each view has been on screen this round
+      viewShownAt: null, // when the current view was shown (performance.now())
       marker: null,
       revealLayer: null,
       revealView: null, // [answer, guess or null]: what the reveal keeps in view
@@ -133,12 +138,18 @@
     function applyState(reply) {
       const state = reply.data;
       game.state = state;
-      ui.total.textContent = state.total_points.toLocaleString("en");
-      ui.total.dataset.points = state.total_points;
+      if (state.total_points !== null) {
+        ui.total.textContent = state.total_points.toLocaleString("en");
+        ui.total.dataset.points = state.total_points;
+      }
       ui.roundsTotal.textContent = state.rounds_total;
       const round = state.round;
       if (!round) return;
       ui.roundNumber.textContent = round.number;
+      if (ui.phaseLabel && round.label) {
+        ui.phaseLabel.textContent = round.label;
+        ui.phaseLabel.dataset.phase = round.phase;
+      }
       if (round.number !== game.roundNumber) startRound(state);
       if (state.result) showResult(state);
       else startTimer(state, reply);
@@ -152,6 +163,8 @@
       ["points", "lat", "lon"].forEach((k) => delete ui.opponent.dataset[k]);
       game.roundNumber = round.number;
       game.viewsSeen = new Set();
+      game.viewMs = round.views.map(() => 0);
+      game.viewShownAt = null;
       game.busy = false;
       if (game.marker) map.removeLayer(game.marker);
       game.marker = null;
@@ -165,7 +178,7 @@
       [ui.verdict, ui.distance, ui.points, ui.answer, ui.credit].forEach((node) => (node.textContent = ""));
       delete ui.distance.dataset.km;
       delete ui.points.dataset.points;
-      ["answerLat", "answerLon", "guessLat", "guessLon", "correct", "timedOut"].forEach(
+      ["answerLat", "answerLon", "guessLat", "guessLon", "correct", "timedOut", "hidden"].forEach(
         (k) => delete ui.result.dataset[k]
       );
       ui.submit.disabled = true;
@@ -208,7 +221,9 @@
       const views = game.state.round.views;
       if (!views.length) return;
       const index = ((i % views.length) + views.length) % views.length;
+      countViewTime();
       game.viewIndex = index;
+      game.viewShownAt = performance.now();
       game.viewsSeen.add(index);
       ui.image.src = views[index].url;
       ui.image.dataset.index = index;
@@ -223,6 +238,14 @@
 
     function viewsSeen() {
       return [...game.viewsSeen].sort((a, b) => a - b);
+    }
+
+    // Adds the time since the current view was shown to its count (while guessing only).
+    function countViewTime() {
+      if (game.viewShownAt === null || !guessing()) return;
+      const now = performance.now();
+      game.viewMs[game.viewIndex] += Math.round(now - game.viewShownAt);
+      game.viewShownAt = now;
     }
 
     function openLightbox() {
@@ -273,15 +296,24 @@
     }
 
     async function submitGuess(guess) {
+      countViewTime();
+      game.viewShownAt = null;
       game.busy = true;
       ui.submit.disabled = true;
       if (game.marker) game.marker.dragging.disable(); // the pin stays where it was sent
       ui.cityChoices.querySelectorAll("button").forEach((b) => (b.disabled = true));
-      const body = { ...guess, views_seen: viewsSeen() };
+      const body = {
+        ...guess,
+        views_seen: viewsSeen(),
+        view_ms: game.viewMs,
+        screen: { w: window.innerWidth, h: window.innerHeight },
+      };
+      if (game.state.round.phase) body.phase = game.state.round.phase;
       const reply = await request(game.state.round.guess_url, "POST", body);
       if (!reply) {
         game.busy = false;
         if (!game.state.result) {
+          game.viewShownAt = performance.now(); // still guessing: keep counting
           ui.submit.disabled = !game.marker;
           if (game.marker) game.marker.dragging.enable();
           ui.cityChoices.querySelectorAll("button").forEach((b) => {
@@ -373,6 +405,10 @@
       game.busy = false;
       ui.submit.disabled = true;
       ui.guessActions.hidden = true;
+      if (result.hidden) {
+        showRecorded(state);
+        return;
+      }
       ui.cityChoices.querySelectorAll("button").forEach((b) => {
         b.disabled = true;
         b.classList.toggle("right", b.dataset.city === placeLabel(result.answer));
@@ -405,6 +441,21 @@
       ui.result.hidden = false;
       drawReveal(answer, guess, result);
       showOpponent(result.opponent);
+    }
+
+    // A study's test trial: the answer is recorded, and not shown.
+    function showRecorded(state) {
+      ui.cityChoices.querySelectorAll("button").forEach((b) => (b.disabled = true));
+      if (game.marker && game.marker.dragging) game.marker.dragging.disable();
+      ui.result.dataset.hidden = "true";
+      ui.verdict.textContent = state.result.timed_out ? "Time's up — recorded as no answer." : "Answer recorded.";
+      ui.verdict.className = "verdict";
+      ui.answer.textContent = "Answers are not shown in this part of the study.";
+      ui.next.hidden = state.finished;
+      ui.next.disabled = false;
+      ui.summaryLink.hidden = !state.finished;
+      ui.summaryLink.href = state.summary_url;
+      ui.result.hidden = false;
     }
 
     // The machine opponent's guess: shown only now, after ours; it may still be thinking.

@@ -6,7 +6,7 @@ import sklearn
 import torch
 from PIL import Image
 
-from inference import backbone
+from inference import backbone, preprocessing
 from inference.compat import import_timm
 
 # Real photographs that ship inside scikit-learn: a flower and a Chinese palace.
@@ -46,7 +46,7 @@ def test_a_tensor_that_does_not_fit_is_refused():
 
 
 def test_the_real_imagenet_weights_recognise_real_photographs(classifier, photos):
-    batch = torch.from_numpy(np.stack([backbone.preprocess(image) for image in photos]))
+    batch = torch.from_numpy(np.stack([preprocessing.preprocess(image) for image in photos]))
     with torch.no_grad():
         top = classifier(batch).argmax(-1).tolist()
     assert top == [DAISY, PALACE]
@@ -56,21 +56,21 @@ def test_preprocessing_matches_timms_eval_transform_for_this_model(photos):
     timm = import_timm()
     model = timm.create_model(backbone.TIMM_ARCH, pretrained=False)
     config = timm.data.resolve_data_config({}, model=model)
-    assert config["input_size"] == (3, backbone.INPUT_SIZE, backbone.INPUT_SIZE)
-    assert config["crop_pct"] == backbone.CROP_PCT
-    assert tuple(config["mean"]) == backbone.MEAN and tuple(config["std"]) == backbone.STD
+    assert config["input_size"] == (3, preprocessing.INPUT_SIZE, preprocessing.INPUT_SIZE)
+    assert config["crop_pct"] == preprocessing.CROP_PCT
+    assert tuple(config["mean"]) == preprocessing.MEAN and tuple(config["std"]) == preprocessing.STD
     transform = timm.data.create_transform(**config)
     wide = photos[0].resize((301, 199))
     for image in (photos[0], wide, wide.transpose(Image.Transpose.ROTATE_90)):
         expected = transform(image).numpy()
-        assert np.allclose(backbone.preprocess(image), expected, atol=1e-5)
+        assert np.allclose(preprocessing.preprocess(image), expected, atol=1e-5)
 
 
 def test_embeddings_are_the_pooled_features_under_the_classifier(classifier, feature_model, photos):
     features = backbone.embed_images(feature_model, photos, batch_size=1)
     assert features.shape == (2, backbone.FEATURE_DIM) and features.dtype == np.float32
     assert not np.allclose(features[0], features[1])
-    batch = torch.from_numpy(np.stack([backbone.preprocess(image) for image in photos]))
+    batch = torch.from_numpy(np.stack([preprocessing.preprocess(image) for image in photos]))
     with torch.no_grad():
         pooled = classifier.forward_head(classifier.forward_features(batch), pre_logits=True)
     assert np.allclose(features, pooled.numpy(), atol=1e-4)

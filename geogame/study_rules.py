@@ -1,0 +1,74 @@
+"""The human-baseline protocol of seed 003, as plain functions: which locations a study uses,
+the order each participant sees them in, and the self-reported fields."""
+
+import random
+
+PRACTICE = "practice"
+TEST = "test"
+
+
+def study_location_sets(candidate_ids, practice_count, test_count, seed):
+    """(practice ids, test ids): disjoint, drawn once for the whole study with `seed` from
+    `candidate_ids` (the map's test split). Every participant gets these same two sets."""
+    ids = sorted(set(candidate_ids))
+    need = practice_count + test_count
+    if test_count < 1:
+        raise ValueError("a study needs at least one test location")
+    if len(ids) < need:
+        raise ValueError(
+            f"the map's test split has {len(ids)} playable locations; this study needs {need} "
+            f"({practice_count} practice + {test_count} test)"
+        )
+    drawn = random.Random(seed).sample(ids, need)
+    return sorted(drawn[:practice_count]), sorted(drawn[practice_count:])
+
+
+def participant_order(practice_ids, test_ids, participant_seed):
+    """Practice locations, then test locations, each shuffled with the participant's seed."""
+    rng = random.Random(participant_seed)
+    practice, test = sorted(practice_ids), sorted(test_ids)
+    rng.shuffle(practice)
+    rng.shuffle(test)
+    return practice + test
+
+
+def phase_of(index, practice_count):
+    return PRACTICE if index < practice_count else TEST
+
+
+def clean_answers(raw, questions):
+    """The optional self-reported fields: only known keys, only the offered choices."""
+    raw = raw or {}
+    answers = {}
+    for q in questions:
+        value = (raw.get(q["key"]) or "").strip()
+        if not value:
+            continue
+        if value not in q["choices"]:
+            raise ValueError(f"choose one of the offered answers for \u201c{q['label']}\u201d")
+        answers[q["key"]] = value
+    return answers
+
+
+def check_questions(questions):
+    """The study's optional questions: [{"key", "label", "choices": [two or more strings]}]."""
+    if not isinstance(questions, list) or len(questions) > 20:
+        raise ValueError("questions must be a list of at most 20 {key, label, choices} objects")
+    keys = set()
+    for q in questions:
+        ok = (
+            isinstance(q, dict)
+            and isinstance(q.get("key"), str)
+            and q["key"].isidentifier()
+            and isinstance(q.get("label"), str)
+            and q["label"].strip()
+            and isinstance(q.get("choices"), list)
+            and len(q["choices"]) >= 2
+            and all(isinstance(c, str) and c.strip() for c in q["choices"])
+        )
+        if not ok or q["key"] in keys:
+            raise ValueError(
+                f"question {q!r} needs a unique identifier 'key', a 'label' and two or more 'choices'"
+            )
+        keys.add(q["key"])
+    return questions

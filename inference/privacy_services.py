@@ -1,0 +1,159 @@
+"""The privacy check (seed 000): how much a photo and its caption give away about where they
+were taken, before they are posted. Nothing is stored unless the user opts in."""
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+
+from geogame import images, privacy
+from geogame.models import Map
+
+from .dataset import MAX_VIEWS as MAX_PHOTOS  # views of one place, as many as the players see
+from .models import PrivacyCheck, PrivacyCheckPhoto
+
+PLAYER = "hierarchical"
+
+ERR_NOTHING = "send a photo, a caption, or both"
+ERR_CAPTION_TOO_LONG = "caption is {n} characters; the limit is {limit}"
+ERR_TOO_MANY_PHOTOS = "send at most {limit} photos (views of one place); got {n}"
+ERR_PHOTO = "photo {index}: {reason}"
+ERR_PHOTO_TOO_BIG = "photo {index}: file is {size} bytes; the limit is {limit}"
+ERR_UNKNOWN_MAP = "unknown map {slug!r}"
+REASON_NO_MAP = "no map chosen: pick a map whose hierarchical player is trained to score the photo"
+WARN_GPS = (
+    "Photo {index} carries GPS coordinates in its EXIF data ({lat:.5f}, {lon:.5f}): whoever gets "
+    "the file knows where it was taken, whatever the scores say. Remove location data before posting."
+)
+
+
+class PrivacyInputError(ValueError):
+    def __init__(self, message, status=400):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def check_photo_size(*, index, size):
+    """Refuse an upload over the byte limit before reading it (413)."""
+    limit = settings.GEOGAME_MAX_IMAGE_BYTES
+    if size > limit:
+        raise PrivacyInputError(ERR_PHOTO_TOO_BIG.format(index=index, size=size, limit=limit), status=413)
+
+
+def privacy_check_run(*, photos, caption="", map_slug="", keep=False):
+    """The check's result as JSON-ready data, or PrivacyInputError saying what is wrong.
+
+    1. Check the caption's length and decode each photo under the image limits (type, size,
+       pixel count, decompression bombs: geogame.images.open_image). Each photo's EXIF GPS is
+       read from the bytes as sent, before anything is re-encoded.
+    2. Image score from the map's hierarchical player; where there is none the result says why.
+    3. Text score of the caption, and the combined score: the caption with the photo's city.
+    4. Only if `keep`: store the caption, the result and the photos re-encoded without metadata.
+    """
+    caption = (caption or "").strip()
+    if len(caption) > privacy.MAX_CAPTION_CHARS:
+        raise PrivacyInputError(ERR_CAPTION_TOO_LONG.format(n=len(caption), limit=privacy.MAX_CAPTION_CHARS))
+    if not photos and not caption:
+        raise PrivacyInputError(ERR_NOTHING)
+    if len(photos) > MAX_PHOTOS:
+        raise PrivacyInputError(ERR_TOO_MANY_PHOTOS.format(limit=MAX_PHOTOS, n=len(photos)))
+    m = None
+    if map_slug:
+        m = Map.objects.filter(slug=map_slug).first()
+        if m is None:
+            raise PrivacyInputError(ERR_UNKNOWN_MAP.format(slug=map_slug))
+
+    decoded, gps = [], []
+    for index, data in enumerate(photos, 1):
+        check_photo_size(index=index, size=len(data))
+        try:
+            decoded.append(
+                images.open_image(
+                    data,
+                    max_bytes=settings.GEOGAME_MAX_IMAGE_BYTES,
+                    max_pixels=settings.GEOGAME_MAX_IMAGE_PIXELS,
+                )
+            )
+        except images.ImageRejected as exc:
+            raise PrivacyInputError(ERR_PHOTO.format(index=index, reason=exc)) from None
+        position = images.exif_gps(data)
+        if position is not None:
+            gps.append({"photo": index, "lat": position[0], "lon": position[1]})
+
+    image = _image_result(decoded, m) if decoded else None
+    text = privacy.text_privacy(caption)
+    if image and image["available"]:
+        combined = privacy.combined_privacy(
+            caption,
+            image_city=image["city"],
+            city_confidence=image["city_confidence"],
+            cutoff=image["cutoff"],
+        )
+    else:
+        combined = text
+    text_result = text.as_dict()
+    if not caption:
+        text_result["message"] = "no caption"
+    result = {
+        "image": image,
+        "text": text_result,
+        "combined": combined.as_dict(),
+        "exif_gps": gps,
+        "warnings": [WARN_GPS.format(index=g["photo"], lat=g["lat"], lon=g["lon"]) for g in gps],
+        "kept": None,
+    }
+    if keep:
+        result["kept"] = privacy_check_keep(m=m, caption=caption, result=result, photos=decoded).id
+    return result
+
+
+def _image_result(decoded, m):
+    """The hierarchical player's verdict on the photos, or why there is none."""
+    from .artefacts import ArtefactError
+    from .heads import DEFAULT_CITY_CUTOFF
+    from .players import PlayerUnavailable
+    from .registry import load_player
+
+    if m is None:
+        return {"available": False, "reason": REASON_NO_MAP}
+    try:
+        prediction = load_player(PLAYER, m).predict_images(decoded)
+    except (PlayerUnavailable, ArtefactError) as exc:
+        return {"available": False, "map": m.slug, "reason": str(exc)}
+    d = prediction.details
+    return {
+        "available": True,
+        "map": m.slug,
+        "score": round(d["privacy_score"], 4),
+        "cutoff": DEFAULT_CITY_CUTOFF,
+        "city": prediction.city,
+        "city_confidence": round(d["city_confidence"], 4),
+        "district_confidence": round(d["district_confidence"], 4),
+        "district": {"lat": prediction.top_lat, "lon": prediction.top_lon},
+        "top_cities": [dict(c, confidence=round(c["confidence"], 4)) for c in d["top_cities"]],
+        "views": [
+            {k: round(v, 4) if isinstance(v, float) else v for k, v in view.items()} for view in d["views"]
+        ],
+    }
+
+
+def privacy_check_keep(*, m, caption, result, photos):
+    """Store a check the user opted to keep. The photos are re-encoded at display size with no
+    metadata, and the result keeps only that a photo had GPS tags, not where they pointed."""
+    kept = dict(result, exif_gps=[{"photo": g["photo"]} for g in result["exif_gps"]], warnings=[])
+    saved = []
+    try:
+        with transaction.atomic():
+            check = PrivacyCheck.objects.create(map=m, caption=caption, result=kept)
+            for index, im in enumerate(photos):
+                data = images.encode_jpeg(images.fit_within(im, images.DISPLAY_LONG_SIDE))
+                photo = PrivacyCheckPhoto(privacy_check=check, index=index, sha256=images.sha256_hex(data))
+                photo.image.save(f"{check.id}-{index}.jpg", ContentFile(data), save=False)
+                saved.append(photo.image.name)
+                photo.save()
+    except BaseException:
+        for name in saved:  # no file outlives a rolled-back check
+            default_storage.delete(name)
+        raise
+    return check

@@ -1,0 +1,297 @@
+"""The privacy check: seed 000's scores as plain functions, then the page and the JSON endpoint."""
+
+import io
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from PIL import Image
+
+from geogame.images import exif_gps
+from geogame.models import Location
+from geogame.privacy import (
+    MAX_CAPTION_CHARS,
+    S_KM2,
+    area_term,
+    c_star,
+    combined_privacy,
+    text_privacy,
+    text_score,
+)
+from inference import privacy_services, registry
+from inference.models import PrivacyCheck, PrivacyCheckPhoto
+from inference.training import train, trained_model_create
+from tests.conftest import CITY_TINTS, make_image_bytes
+
+API = "/api/privacy/"
+PAGE = "/privacy/"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_player_cache():
+    registry._load.cache_clear()
+    yield
+    registry._load.cache_clear()
+
+
+@pytest.mark.parametrize(
+    "confidence,expected",
+    [
+        (0, 0.0),
+        (0.5, 0.0),
+        (1, 0.5),
+        (10, 0.5 + 0.25 * 10 / 99),
+        (99, 0.75),
+        (100, 0.75 + 0.25 * 100 / 300),
+        (300, 1.0),
+        (301, 0.0),
+    ],
+)
+def test_c_star_follows_the_seeds_thresholds(confidence, expected):
+    assert c_star(confidence) == pytest.approx(expected)
+
+
+def test_the_area_term_caps_at_one_and_treats_unknown_regions_as_large():
+    assert area_term(S_KM2 / 4) == pytest.approx(0.25)
+    assert area_term(S_KM2 * 10) == 1.0
+    assert area_term(None) == 1.0
+    assert text_score(1, S_KM2 / 2) == pytest.approx(0.25)
+    assert text_score(101, 10 * S_KM2) == pytest.approx(1 - c_star(101))
+
+
+def test_a_text_without_places_scores_one():
+    for text in ("", "🎉🌴🎉", "lovely day"):
+        result = text_privacy(text)
+        assert result.score == 1.0 and result.places == []
+        assert result.as_dict()["message"] == "no places found"
+
+
+def test_the_combined_score_adds_the_photos_city_when_the_photo_is_sure_of_it():
+    caption = "Theme park day in Orlando"
+    alone = text_privacy(caption)
+    sure = combined_privacy(caption, image_city="Orlando, United States", city_confidence=0.9, cutoff=0.5)
+    assert sure.added_city == "Orlando, United States"
+    assert sure.place.confidence == 101 and sure.score == pytest.approx(1 - c_star(101))
+    assert sure.score < alone.score == 0.5
+    unsure = combined_privacy(caption, image_city="Orlando, United States", city_confidence=0.4, cutoff=0.5)
+    assert unsure.added_city == "" and unsure.score == alone.score
+
+
+def test_the_photos_city_alone_is_scored_like_a_caption_naming_it():
+    result = combined_privacy(
+        "", image_city="Charlottesville, United States", city_confidence=1.0, cutoff=0.5
+    )
+    assert result.place.place.name == "Charlottesville"
+    assert result.score == pytest.approx(text_privacy("Charlottesville").score)
+
+
+def test_a_photo_city_missing_from_the_gazetteer_is_added_as_words():
+    result = combined_privacy("", image_city="Kleinwinzigdorf, Germany", city_confidence=1.0, cutoff=0.5)
+    assert result.added_city == "Kleinwinzigdorf, Germany"
+    assert result.place.place.name == "Germany" and result.place.mentions[0].text == "Germany"
+
+
+# The endpoint and the page.
+
+
+def photo(data, name="photo.jpg", content_type="image/jpeg"):
+    return SimpleUploadedFile(name, data, content_type=content_type)
+
+
+def post(data, client=None):
+    return (client or Client()).post(API, data)
+
+
+def nothing_kept(settings):
+    return not PrivacyCheck.objects.exists() and not (settings.MEDIA_ROOT / "privacy").exists()
+
+
+def test_a_photo_and_its_caption_get_the_image_text_and_combined_scores(trainable_map, settings):
+    train(trained_model_create(m=trainable_map, name="hierarchical"), seed=0)
+
+    stuttgart = make_image_bytes(seed=901, tint=CITY_TINTS[0])  # Stuttgart's colour cast
+    response = post({"image": photo(stuttgart), "caption": "Back in Stuttgart", "map": trainable_map.slug})
+    assert response.status_code == 200, response.content
+    data = response.json()
+    image = data["image"]
+    assert image["available"] and image["map"] == trainable_map.slug
+    assert image["city"] == "Stuttgart, Germany" and image["city_confidence"] >= image["cutoff"]
+    assert image["score"] == pytest.approx(1 - image["district_confidence"], abs=1e-4)
+    confidences = [c["confidence"] for c in image["top_cities"]]
+    assert image["top_cities"][0]["city"] == image["city"] and confidences == sorted(
+        confidences, reverse=True
+    )
+    assert len(image["views"]) == 1 and image["views"][0]["city"] == image["city"]
+    assert data["text"]["place"]["name"] == "Stuttgart" and data["text"]["confidence"] == 1
+    combined = data["combined"]
+    assert combined["added_city"] == "Stuttgart, Germany"
+    assert combined["confidence"] == 101 and combined["places"][0]["reasons"] == [
+        "also predicted from the photo"
+    ]
+    assert combined["score"] < data["text"]["score"]
+
+    # Three views of one place: one verdict from their averaged logits, and each view's own.
+    views = {f"view{k}": photo(make_image_bytes(seed=910 + k, tint=CITY_TINTS[1])) for k in range(3)}
+    data = post({**views, "map": trainable_map.slug}).json()
+    assert data["image"]["city"] == "Orleans, France" and len(data["image"]["views"]) == 3
+    assert all(v["city"] == "Orleans, France" for v in data["image"]["views"])
+    assert data["text"]["message"] == "no caption" and data["text"]["score"] == 1.0
+    assert data["combined"]["place"]["label"] == "Orléans, France"
+    assert data["exif_gps"] == [] and data["kept"] is None
+    assert nothing_kept(settings)
+
+    page = Client().post(
+        PAGE, {"view0": photo(stuttgart), "caption": "Back in Stuttgart", "map": trainable_map.slug}
+    )
+    html = page.content.decode()
+    assert page.status_code == 200 and 'id="views"' in html
+    assert "Stuttgart, Germany at" in html and "city, Stuttgart, Germany, added" in html
+
+    # The upload path and the stored-location path give the same verdict on the same views.
+    player = registry.load_player("hierarchical", trainable_map)
+    location = Location.objects.filter(map=trainable_map, split="test").first()
+    pictures = []
+    for view in location.views.all():
+        with view.image.open("rb") as f:
+            pictures.append(Image.open(io.BytesIO(f.read())).convert("RGB"))
+    from_pictures, from_location = player.predict_images(pictures), player.predict([location])[0]
+    assert from_pictures.city == from_location.city
+    for key in ("city_confidence", "district_confidence", "privacy_score"):
+        assert from_pictures.details[key] == pytest.approx(from_location.details[key], abs=1e-5)
+
+
+def test_without_a_trained_player_the_image_score_says_why_and_the_caption_is_still_scored(trainable_map):
+    data = post({"image": photo(make_image_bytes()), "caption": "Went shopping in Charlottesville"}).json()
+    assert data["image"] == {"available": False, "reason": privacy_services.REASON_NO_MAP}
+    data = post(
+        {
+            "image": photo(make_image_bytes()),
+            "caption": "Went shopping in Charlottesville",
+            "map": trainable_map.slug,
+        }
+    ).json()
+    assert data["image"]["available"] is False
+    assert "no trained hierarchical model for map trainable" in data["image"]["reason"]
+    assert data["text"]["place"]["name"] == "Charlottesville"
+    assert data["combined"] == data["text"]
+
+
+def test_exif_gps_is_reported_as_the_most_direct_leak(db, settings):
+    data = post({"image": photo(make_image_bytes(exif_text="holiday")), "caption": "guess where"}).json()
+    [gps] = data["exif_gps"]
+    assert gps["photo"] == 1
+    assert gps["lat"] == pytest.approx(48 + 46 / 60 + 33 / 3600) and gps["lon"] == pytest.approx(
+        9 + 10 / 60 + 58 / 3600
+    )
+    assert "GPS coordinates" in data["warnings"][0] and "48.77583" in data["warnings"][0]
+    assert nothing_kept(settings)
+
+
+def test_a_kept_check_stores_the_photos_without_metadata(db, settings):
+    views = {"view0": photo(make_image_bytes(exif_text="holiday")), "view1": photo(make_image_bytes(seed=3))}
+    data = post({**views, "caption": "Weekend in Philly", "keep": "on"}).json()
+    check = PrivacyCheck.objects.get(id=data["kept"])
+    assert check.caption == "Weekend in Philly"
+    assert check.result["text"]["place"]["name"] == "Philadelphia"
+    assert (
+        check.result["exif_gps"] == [{"photo": 1}] and check.result["warnings"] == []
+    )  # not where it points
+    photos = list(PrivacyCheckPhoto.objects.filter(privacy_check=check))
+    assert [p.index for p in photos] == [0, 1]
+    for p in photos:
+        with p.image.open("rb") as f:
+            stored = f.read()
+        assert exif_gps(stored) is None and not Image.open(io.BytesIO(stored)).getexif()
+        assert b"SecretCam" not in stored
+
+
+def bomb():
+    buf = io.BytesIO()
+    Image.new("L", (20000, 20000)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    "data,status,message",
+    [
+        ({"image": photo(b"")}, 400, "photo 1: file is empty"),
+        ({"image": photo(b"just some text", "notes.jpg")}, 400, "photo 1: not an image"),
+        (
+            {"view0": photo(make_image_bytes()), "view1": photo(b"%PDF-1.4", "a.pdf")},
+            400,
+            "photo 2: not an image",
+        ),
+        ({"image": photo(make_image_bytes(fmt="GIF"), "a.gif")}, 400, "format GIF is not accepted"),
+        ({"image": photo(bomb(), "bomb.png", "image/png")}, 400, "decompression bomb"),
+        ({"caption": "a" * 100_000}, 400, f"caption is 100000 characters; the limit is {MAX_CAPTION_CHARS}"),
+        ({}, 400, privacy_services.ERR_NOTHING),
+        ({"caption": "   "}, 400, privacy_services.ERR_NOTHING),
+        ({"caption": "Orlando", "map": "atlantis"}, 400, "unknown map 'atlantis'"),
+        ({"image": photo(make_image_bytes()), "view0": photo(make_image_bytes())}, 400, "either `image` or"),
+        ({"view3": photo(make_image_bytes())}, 400, "unexpected file field(s) view3"),
+    ],
+)
+def test_bad_input_gets_a_clear_error(db, settings, data, status, message):
+    response = post(data)
+    assert response.status_code == status
+    assert message in response.json()["error"]
+    assert nothing_kept(settings)
+
+
+def test_a_photo_over_the_byte_limit_is_refused_unread(db, settings):
+    settings.GEOGAME_MAX_IMAGE_BYTES = 5_000
+    data = make_image_bytes()
+    response = post({"image": photo(data)})
+    assert response.status_code == 413
+    assert response.json()["error"] == f"photo 1: file is {len(data)} bytes; the limit is 5000"
+
+
+def test_a_photo_over_the_pixel_limit_is_refused(db, settings):
+    settings.GEOGAME_MAX_IMAGE_PIXELS = 50_000
+    response = post({"image": photo(make_image_bytes(size=(320, 240)))})
+    assert response.status_code == 400
+    assert "320x240 = 76800 pixels; the limit is 50000" in response.json()["error"]
+
+
+def test_a_caption_of_emoji_only_finds_no_places(db):
+    response = post({"caption": "🎉🌴☀️🏖️"})
+    assert response.status_code == 200
+    data = response.json()
+    assert data["text"]["places"] == [] and data["text"]["message"] == "no places found"
+    assert data["text"]["score"] == data["combined"]["score"] == 1.0
+    assert data["image"] is None
+
+
+def test_a_malformed_request_is_a_clear_error(db):
+    response = Client().post(API, data=b"--x\r\n", content_type="multipart/form-data")
+    assert response.status_code == 400 and "could not be read" in response.json()["error"]
+    assert Client().get(API).status_code == 405
+
+
+def test_uploads_are_rate_limited(db, settings):
+    settings.GEOGAME_RATE_LIMITS = dict(settings.GEOGAME_RATE_LIMITS, upload=(2, 60))
+    client = Client()
+    assert [post({"caption": "Orlando"}, client).status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_the_page_keeps_csrf_and_shows_the_result(trainable_map):
+    client = Client(enforce_csrf_checks=True)
+    page = client.get(PAGE)
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'name="csrfmiddlewaretoken"' in html and 'enctype="multipart/form-data"' in html
+    assert "Trainable: unavailable (no trained hierarchical model" in html
+    assert 'id="nav-privacy"' in html
+
+    assert client.post(PAGE, {"caption": "Weekend in Philly"}).status_code == 403
+    token = client.cookies["csrftoken"].value
+    page = client.post(PAGE, {"caption": "Weekend in Philly", "csrfmiddlewaretoken": token})
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Philadelphia, Pennsylvania, United States" in html and "colloquial name" in html
+    assert "Nothing was stored." in html
+
+    page = client.post(PAGE, {"caption": "x" * (MAX_CAPTION_CHARS + 1), "csrfmiddlewaretoken": token})
+    assert page.status_code == 400 and 'id="privacy-error"' in page.content.decode()
+    # The JSON endpoint needs no token: it holds no session state.
+    assert client.post(API, {"caption": "Orlando"}).status_code == 200
