@@ -406,10 +406,12 @@ def test_a_machine_can_guess_along_in_a_duel_between_two_humans(stack):
 
 
 @pytest.fixture(scope="module")
-def slow_stack(stack_dir):
-    """Its own daphne and worker, with 2 s rounds; the test freezes the worker (SIGSTOP)."""
+def slow_stack(tmp_path_factory):
+    """Its own daphne, worker and database, with 2 s rounds; the test freezes the worker
+    (SIGSTOP). Its own database: another stack's worker would sweep its duels along."""
+    workdir = prepare_database(tmp_path_factory.mktemp("slow-duels"))
     settings = {**FAST, "GEOGAME_DUEL_ROUND_S": 2}
-    with running_stack(stack_dir, name="slow", redis_url=redis_url_or_skip(), settings=settings) as s:
+    with running_stack(workdir, name="slow", redis_url=redis_url_or_skip(), settings=settings) as s:
         yield s
 
 
@@ -458,7 +460,7 @@ def test_a_machine_too_slow_for_the_deadline_scores_zero_and_the_duel_goes_on(sl
         )
     result = state["results"][0]
     machine = by_seat(result)[1]
-    assert machine["timed_out"] and machine["points"] == 0 and machine["lat"] is None, result
+    assert machine["timed_out"] and machine["points"] == 0 and machine["lat"] is None, by_seat(result)
     health = check_result(result, [6000, 6000], my_guess=(48.0, 9.0))
     assert health[0] == 6000 and health[1] < 6000
 
