@@ -137,6 +137,16 @@ def round_next(*, game, now=None):
         return game.rounds.get(index=index)
 
 
+def round_shown(*, game, now=None):
+    """The round a state request shows: the latest one (recording its timeout if due), or the
+    first one, started now."""
+    current = game.rounds.order_by("-index").first()
+    if current is None:
+        return round_next(game=game, now=now)
+    round_is_done(round=current, player=game.player, now=now)
+    return current
+
+
 def round_has_player(*, round, player):
     """Whether `player` plays `round`: its game's player or machine opponent, or a seat of its duel."""
     if player.id in (round.game.player_id, round.game.opponent_id):

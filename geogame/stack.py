@@ -580,13 +580,16 @@ def _delete_keys(redis_url, unique):
         print(f"geogame stack: could not delete its Redis keys ({exc})", file=sys.stderr)
 
 
-class _Supervisor:
-    """Starts again, within a second, every worker of `stack` that exited by itself."""
+class _Loop:
+    """A daemon thread that calls `tick()` every `interval_s` until stopped."""
 
-    def __init__(self, stack, interval_s=0.5):
-        self.stack, self.interval_s = stack, interval_s
+    interval_s = 0.5
+    thread_name = "geogame-stack-loop"
+
+    def __init__(self, stack):
+        self.stack = stack
         self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="geogame-stack-supervisor", daemon=True)
+        self.thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
 
     def start(self):
         self.thread.start()
@@ -598,45 +601,49 @@ class _Supervisor:
 
     def _run(self):
         while not self.stopped.wait(self.interval_s):
-            for worker in list(self.stack.workers):
-                if worker.proc is None or worker.running() or worker.stopped_on_purpose:
-                    continue
-                line = f"{worker.name} (pid {worker.pid}) exited with {worker.returncode}; started again"
-                try:
-                    worker.start()
-                except RuntimeError:  # started meanwhile by someone else
-                    continue
-                self.stack.restarts.append(line)
-                if self.stack._forwarder:
-                    print(f"geogame stack: {line}", flush=True)
+            self.tick()
+
+    def tick(self):
+        raise NotImplementedError
 
 
-class _LogForwarder:
+class _Supervisor(_Loop):
+    """Starts again, within a second, every worker of `stack` that exited by itself."""
+
+    thread_name = "geogame-stack-supervisor"
+
+    def tick(self):
+        for worker in list(self.stack.workers):
+            if worker.proc is None or worker.running() or worker.stopped_on_purpose:
+                continue
+            line = f"{worker.name} (pid {worker.pid}) exited with {worker.returncode}; started again"
+            try:
+                worker.start()
+            except RuntimeError:  # started meanwhile by someone else
+                continue
+            self.stack.restarts.append(line)
+            if self.stack._forwarder:
+                print(f"geogame stack: {line}", flush=True)
+
+
+class _LogForwarder(_Loop):
     """Copies what the processes write to their log files onto stdout, each line prefixed with
     the process's name (the runner's terminal shows the whole stack)."""
 
+    interval_s = 0.2
+    thread_name = "geogame-stack-logs"
+
     def __init__(self, stack, out=None):
-        self.stack = stack
+        super().__init__(stack)
         self.out = out or sys.stdout
         self.offsets = {}
         self.partial = {}
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="geogame-stack-logs", daemon=True)
-
-    def start(self):
-        self.thread.start()
 
     def stop(self):
-        self.stopped.set()
-        if self.thread.is_alive():
-            self.thread.join(timeout=5)
-        self.pump()
+        super().stop()
+        self.tick()
 
-    def _run(self):
-        while not self.stopped.wait(0.2):
-            self.pump()
-
-    def pump(self):
+    def tick(self):
         width = max((len(p.name) for p in self.stack.processes), default=0)
         for p in list(self.stack.processes):
             try:

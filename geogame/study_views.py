@@ -124,11 +124,7 @@ def study_withdraw(request, public_id):
 @require_GET
 def api_study_state(request, public_id):
     participant = _own_participant(request, public_id)
-    current = participant.game.rounds.order_by("-index").first()
-    if current is None:
-        current = study_services.trial_current(participant=participant)
-    else:
-        services.round_is_done(round=current, player=participant.player)  # records a timeout if due
+    current = services.round_shown(game=participant.game)
     return JsonResponse(study_selectors.study_state(participant, current))
 
 

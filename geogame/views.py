@@ -127,12 +127,7 @@ def summary(request, game_id):
 @require_GET
 def api_game_state(request, game_id):
     game = own_game(request, game_id)
-    current = game.rounds.order_by("-index").first()
-    if current is None:
-        current = services.round_next(game=game)
-    else:
-        services.round_is_done(round=current, player=game.player)  # records a timeout if due
-    return JsonResponse(selectors.game_state(game, current))
+    return JsonResponse(selectors.game_state(game, services.round_shown(game=game)))
 
 
 @require_POST
