@@ -144,7 +144,10 @@ def trial_guess(*, participant, index, phase=None, now=None, **guess):
     actual = study_rules.phase_of(index, study.practice_count)
     if phase is not None and phase != actual:
         raise GameError(ERR_WRONG_PHASE.format(number=index + 1, actual=actual, claimed=phase), status=409)
-    return services.guess_submit(round=rnd, player=participant.player, now=now, **guess)
+    guess, created = services.guess_submit(round=rnd, player=participant.player, now=now, **guess)
+    if created and index == participant.game.rounds_total - 1:
+        trial_current(participant=participant, now=now)  # none left: marks the participant finished
+    return guess, created
 
 
 def participant_withdraw(participant):

@@ -165,8 +165,6 @@ def api_study_guess(request, public_id, index):
                 result = study_selectors.hidden_result(result)
             extra["result"] = result
         return json_error(exc.message, status=exc.status, **extra)
-    if created and index == participant.game.rounds_total - 1:
-        study_services.trial_current(participant=participant)  # marks the participant finished
     state = study_selectors.study_state(participant, guess.round)
     state["created"] = created
     return JsonResponse(state, status=201 if created else 200)

@@ -233,6 +233,7 @@ def test_the_benchmark_report_matches_the_stored_rows_recomputed_here(server):
 
     rows = export_rows(server)
     test_rows = [r for r in rows if r["phase"] == "test"]
+    assert test_rows, "the participants are those of the tests above: run the whole module"
     test_locations = {r["location_id"] for r in test_rows}
     assert report["locations"] == len(test_locations) == TEST
 
