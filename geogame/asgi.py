@@ -10,11 +10,14 @@ django_asgi_app = get_asgi_application()
 # Imported after Django is set up: they load models.
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
-from django.urls import path  # noqa: E402
+from django.urls import path, re_path  # noqa: E402
 
-from geogame.consumers import DuelConsumer  # noqa: E402
+from geogame.consumers import DuelConsumer, NotFoundConsumer  # noqa: E402
 
-websocket_urlpatterns = [path("ws/duel/<uuid:duel_id>/", DuelConsumer.as_asgi())]
+websocket_urlpatterns = [
+    path("ws/duel/<uuid:duel_id>/", DuelConsumer.as_asgi()),
+    re_path(r"", NotFoundConsumer.as_asgi()),  # anything else: closed with 4404, never a 500
+]
 
 application = ProtocolTypeRouter(
     {
@@ -24,3 +27,12 @@ application = ProtocolTypeRouter(
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
+
+from django.conf import settings  # noqa: E402
+
+if not settings.REDIS_URL:
+    # No Celery workers to run the retention purge (players/retention.py): this process does, on its
+    # background timer thread. With Redis the workers run it (geogame/celery.py).
+    from players.retention import schedule_purge  # noqa: E402
+
+    schedule_purge()

@@ -2,11 +2,17 @@
 
 Callers name a Celery task and give it small arguments (ids); the in-process
 fallback runs the same task body, so `make play` needs no broker or worker.
+In-process timers (`call_later`) share ONE thread that sleeps until the earliest is due and
+hands it to the same small pool: a thousand pending duel timers are a thousand heap entries,
+not a thousand OS threads.
 """
 
 import functools
+import heapq
+import itertools
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
@@ -65,10 +71,7 @@ def _submit(task_name, args):
     if settings.REDIS_URL:
         _send(task_name, list(args))
         return
-    future = _local_executor().submit(_run_local, task_name, args)
-    with _pending_lock:
-        _pending.add(future)
-    future.add_done_callback(lambda f: _discard(f))
+    _track(_local_executor().submit(_run_local, task_name, args))
 
 
 def _send(task_name, args):
@@ -95,3 +98,89 @@ def wait_local(timeout=60):
         futures = list(_pending)
     for f in futures:
         f.result(timeout=timeout)
+
+
+class Timer:
+    """A pending `call_later`: cancel() it before it is due and it never runs."""
+
+    __slots__ = ("due", "fn", "args", "cancelled", "dispatched_at")
+
+    def __init__(self, due, fn, args):
+        self.due, self.fn, self.args = due, fn, args
+        self.cancelled = False
+        self.dispatched_at = None  # time.monotonic() when handed to the pool
+
+    def cancel(self):
+        self.cancelled = True
+
+
+class _TimerThread:
+    """One daemon thread over a heap of (due, sequence, Timer), woken by a Condition when an
+    earlier timer arrives. The thread only dispatches; the calls run in the pool, so a slow one
+    never delays the next timer."""
+
+    def __init__(self):
+        self._heap = []
+        self._sequence = itertools.count()  # ties in `due` fire in the order they were scheduled
+        self._condition = threading.Condition()
+        self._thread = None
+
+    def add(self, timer):
+        with self._condition:
+            heapq.heappush(self._heap, (timer.due, next(self._sequence), timer))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="geogame-timers", daemon=True)
+                self._thread.start()
+            elif self._heap[0][2] is timer:
+                self._condition.notify()  # earlier than what the thread sleeps towards
+
+    def pending(self):
+        with self._condition:
+            return sum(1 for _, _, timer in self._heap if not timer.cancelled)
+
+    def _run(self):
+        while True:
+            with self._condition:
+                while True:
+                    while self._heap and self._heap[0][2].cancelled:
+                        heapq.heappop(self._heap)
+                    if self._heap and self._heap[0][0] <= time.monotonic():
+                        timer = heapq.heappop(self._heap)[2]
+                        break
+                    self._condition.wait(self._heap[0][0] - time.monotonic() if self._heap else None)
+            timer.dispatched_at = time.monotonic()
+            try:
+                future = _local_executor().submit(_run_call, timer.fn, timer.args)
+            except RuntimeError:  # the pool is shut down (interpreter exit)
+                return
+            _track(future)
+
+
+_timers = _TimerThread()
+
+
+def call_later(delay_s, fn, *args):
+    """Run `fn(*args)` in this process's background pool after `delay_s` seconds; a Timer to cancel.
+    In-process only (no broker): a timer is lost with the process."""
+    timer = Timer(time.monotonic() + max(0.0, delay_s), fn, args)
+    _timers.add(timer)
+    return timer
+
+
+def pending_timers():
+    return _timers.pending()
+
+
+def _run_call(fn, args):
+    try:
+        fn(*args)
+    except Exception:
+        log.exception("timer call %s%r failed", getattr(fn, "__name__", fn), args)
+    finally:
+        close_old_connections()
+
+
+def _track(future):
+    with _pending_lock:
+        _pending.add(future)
+    future.add_done_callback(_discard)

@@ -37,6 +37,15 @@ def start_duel_sweeper(**kwargs):
     threading.Thread(target=_sweep_duels, args=args, name="geogame-duel-sweep", daemon=True).start()
 
 
+@worker_ready.connect
+def start_retention_purge(**kwargs):
+    """Every GEOGAME_PURGE_EVERY_H, one worker (the first to take the lock in Redis) purges abandoned
+    anonymous players, expired sessions and old kept privacy checks (players/retention.py)."""
+    from players.retention import schedule_purge
+
+    schedule_purge()
+
+
 @worker_shutdown.connect
 def stop_duel_sweeper(**kwargs):
     _stop_sweeping.set()

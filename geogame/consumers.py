@@ -4,12 +4,14 @@ duel's channel-layer group and are forwarded as they are."""
 
 import asyncio
 import functools
+import json
 import logging
 import time
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 from django.db import close_old_connections
 
 from . import duel_events, duel_protocol, duel_selectors, duel_services, ratelimit
@@ -17,9 +19,32 @@ from .models import Duel
 
 log = logging.getLogger(__name__)
 
-# Close codes (4000-4999 are the application's): a socket for a duel without your seat.
+# Close codes (4000-4999 are the application's): a socket for a duel without your seat; a path
+# with no socket (geogame.asgi); a client that goes on sending after being told it is too fast.
 CLOSE_NOT_SEATED = 4403
+CLOSE_NOT_FOUND = 4404
+CLOSE_RATE_LIMITED = 4429
 ERR_SERVER = "the server could not take this guess; send it again"
+# Every address may send this many times one socket's messages (a few tabs, players behind a NAT).
+ADDRESS_FACTOR = 10
+# Refused messages refill at this fraction of the message rate: a client that keeps sending
+# faster than the limit runs out of them, and is closed with CLOSE_RATE_LIMITED.
+STRIKE_FACTOR = 0.1
+_address_buckets = {}  # (capacity, rate) -> ratelimit.TokenBuckets, for the sockets of this process
+
+
+def _message_limits():
+    """(burst, per second) for one socket's messages, or None when unlimited."""
+    count, period_s = settings.GEOGAME_DUEL_MESSAGE_RATE
+    return (count, count / period_s) if count > 0 else None
+
+
+def _address_bucket(limits):
+    capacity, rate = limits[0] * ADDRESS_FACTOR, limits[1] * ADDRESS_FACTOR
+    buckets = _address_buckets.get((capacity, rate))
+    if buckets is None:
+        buckets = _address_buckets[capacity, rate] = ratelimit.TokenBuckets(capacity, rate)
+    return buckets
 
 
 def db(func):
@@ -66,6 +91,12 @@ class DuelConsumer(AsyncWebsocketConsumer):
         super().__init__(*args, **kwargs)
         self.guesses = set()
         self.closed = False
+        self.version = 0  # the latest duel version this socket has sent: rate_limited replies carry it
+        self.limits = _message_limits()
+        if self.limits:
+            burst, rate = self.limits
+            self.bucket = ratelimit.TokenBucket(burst, rate)
+            self.strikes = ratelimit.TokenBucket(burst, rate * STRIKE_FACTOR)
 
     async def connect(self):
         public_id = self.scope["url_route"]["kwargs"]["duel_id"]
@@ -90,7 +121,24 @@ class DuelConsumer(AsyncWebsocketConsumer):
         if getattr(self, "group", None):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
+    def within_rate(self):
+        """Whether this message is within the socket's and its address's budget (no I/O)."""
+        if self.limits is None:
+            return True
+        address = (self.scope.get("client") or ["unknown"])[0]
+        return self.bucket.take() and _address_bucket(self.limits).take(address)
+
     async def receive(self, text_data=None, bytes_data=None):
+        if self.closed:
+            return  # closed for flooding: what was already on its way is dropped
+        if not self.within_rate():
+            # Refused before anything is parsed or read from the database: flooding costs nothing.
+            if self.strikes.take():
+                await self.reply("error", version=self.version, reason=duel_protocol.ERR_RATE_LIMITED)
+            else:
+                self.closed = True
+                await self.close(code=CLOSE_RATE_LIMITED)
+            return
         try:
             msg = duel_protocol.parse(text_data)
         except duel_protocol.ProtocolError as exc:
@@ -138,6 +186,7 @@ class DuelConsumer(AsyncWebsocketConsumer):
 
     async def send_state(self, catch_up=False):
         state, version = await db(_state)(self.duel_id, self.player_id, catch_up)
+        self.version = max(self.version, version)
         await self.send(text_data=duel_protocol.message("state", version=version, at=time.time(), **state))
 
     async def reply(self, kind, version=None, **fields):
@@ -147,11 +196,13 @@ class DuelConsumer(AsyncWebsocketConsumer):
             return
         if version is None:
             version = await db(_version)(self.duel_id)
+            self.version = max(self.version, version or 0)
         await self.send(text_data=duel_protocol.message(kind, version=version, at=time.time(), **fields))
 
     # -- Events from the duel's group, named after their type; the text is ready to send.
 
     async def forward(self, message):
+        self.version = max(self.version, json.loads(message["text"])["version"])
         await self.send(text_data=message["text"])
 
     seat_joined = forward
@@ -159,3 +210,13 @@ class DuelConsumer(AsyncWebsocketConsumer):
     opponent_guessed = forward
     round_result = forward
     duel_over = forward
+
+
+class NotFoundConsumer(AsyncWebsocketConsumer):
+    """Any other WebSocket path (geogame.asgi's last route): closed with CLOSE_NOT_FOUND. Without
+    it the router raises, and daphne answers the handshake with 500. Refusing before accept
+    would read as 403 (daphne has no 404 for a handshake), so the socket opens and closes at once."""
+
+    async def connect(self):
+        await self.accept()
+        await self.close(code=CLOSE_NOT_FOUND)

@@ -88,6 +88,4 @@ def _schedule(when, task_name, args):
     delay = max(0.0, (when - timezone.now()).total_seconds())
     # In-process only: a timer lost with the process is made up for when a client reconnects
     # (the consumer asks the duel to catch up).
-    timer = threading.Timer(delay, background.enqueue, (task_name, *args))
-    timer.daemon = True
-    timer.start()
+    background.call_later(delay, background.enqueue, task_name, *args)  # one timer thread for all

@@ -18,12 +18,17 @@ version they were made at and change nothing.
                      points, timed_out}], damage: [to side 0, to side 1], health, next_round_at}
   duel_over         {winner (a side, or null for a draw), reason, health}
   guess_ack         {round, created}: created is false for a guess already counted
-  error             {reason}
+  error             {reason}: a sentence to show. A client that sends more than
+                    GEOGAME_DUEL_MESSAGE_RATE allows gets ERR_RATE_LIMITED (it starts with
+                    "rate_limited") and, if it goes on, the socket is closed with code 4429.
+
+A message this file refuses never closes the socket: it gets an `error` with the reason.
 """
 
 import json
-import math
 from dataclasses import dataclass
+
+from . import geo, json_input
 
 MAX_MESSAGE_CHARS = 2000
 MAX_VIEWS_SEEN = 32
@@ -42,12 +47,17 @@ ERR_UNKNOWN_TYPE = "unknown message type {type!r}; expected one of: guess, sync"
 ERR_UNEXPECTED = "unexpected field {field!r} in a {type!r} message"
 ERR_MISSING = "a {type!r} message needs {field!r}"
 ERR_ROUND = "'round' must be a round index: a whole number from 0"
-ERR_NUMBER = "{field!r} must be a finite number"
-ERR_LAT_RANGE = "'lat' must be between -90 and 90, got {value}"
-ERR_LON_RANGE = "'lon' must be between -180 and 180, got {value}"
+# Coordinates are checked as every guess's are (geogame.geo.check_latlon), with its words.
+ERR_NUMBER = geo.ERR_NOT_NUMBERS
+ERR_NOT_FINITE = geo.ERR_NOT_FINITE
+ERR_LAT_RANGE = geo.ERR_LAT_RANGE
+ERR_LON_RANGE = geo.ERR_LON_RANGE
+ERR_TOO_DEEP = json_input.ERR_TOO_DEEP
+ERR_BIG_INT = json_input.ERR_BIG_INT
 ERR_VIEWS = f"'views_seen' must be a list of at most {MAX_VIEWS_SEEN} view numbers"
 ERR_DUEL_ID = "'duel' must be the id of a duel as a string"
 ERR_TOO_MANY = "too many guesses: try again in {seconds} s"
+ERR_RATE_LIMITED = "rate_limited: too many messages on this socket; wait a few seconds before the next"
 
 
 class ProtocolError(ValueError):
@@ -76,15 +86,6 @@ def _whole(value):
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _number(msg, field):
-    value = msg.get(field)
-    if value is None:
-        raise ProtocolError(ERR_MISSING.format(type=msg["type"], field=field))
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ProtocolError(ERR_NUMBER.format(field=field))
-    return float(value)
-
-
 def _only(msg, allowed):
     for field in msg:
         if field not in allowed:
@@ -97,11 +98,13 @@ def _guess(msg):
         raise ProtocolError(ERR_MISSING.format(type="guess", field="round"))
     if not _whole(msg["round"]) or msg["round"] < 0:
         raise ProtocolError(ERR_ROUND)
-    lat, lon = _number(msg, "lat"), _number(msg, "lon")
-    if not -90 <= lat <= 90:
-        raise ProtocolError(ERR_LAT_RANGE.format(value=lat))
-    if not -180 <= lon <= 180:
-        raise ProtocolError(ERR_LON_RANGE.format(value=lon))
+    for field in ("lat", "lon"):
+        if msg.get(field) is None:
+            raise ProtocolError(ERR_MISSING.format(type="guess", field=field))
+    try:
+        lat, lon = geo.check_latlon(msg["lat"], msg["lon"], numbers_only=True)
+    except ValueError as exc:
+        raise ProtocolError(str(exc)) from None
     views = msg.get("views_seen", [])
     if not isinstance(views, list) or len(views) > MAX_VIEWS_SEEN:
         raise ProtocolError(ERR_VIEWS)
@@ -128,10 +131,10 @@ def parse(text):
     if len(text) > MAX_MESSAGE_CHARS:
         raise ProtocolError(ERR_TOO_LONG)
     try:
-        # NaN and Infinity are not JSON; refuse them here rather than as numbers later.
-        msg = json.loads(text, parse_constant=lambda c: _raise(ERR_NOT_JSON))
-    except (json.JSONDecodeError, RecursionError):
-        raise ProtocolError(ERR_NOT_JSON) from None
+        # NaN and Infinity are not JSON; refused here rather than as numbers later.
+        msg = json_input.loads(text)
+    except json_input.JsonInputError as exc:
+        raise ProtocolError(ERR_NOT_JSON if exc.reason == json_input.ERR_NOT_JSON else exc.reason) from None
     if not isinstance(msg, dict):
         raise ProtocolError(ERR_NOT_OBJECT)
     kind = msg.get("type")
@@ -140,10 +143,6 @@ def parse(text):
     if kind not in PARSERS:
         raise ProtocolError(ERR_UNKNOWN_TYPE.format(type=kind[:40]))
     return PARSERS[kind](msg)
-
-
-def _raise(reason):
-    raise ProtocolError(reason)
 
 
 def message(kind, *, version, at, **fields):

@@ -95,3 +95,12 @@ def deadline_after_guess(deadline: datetime | None, guessed_at: datetime, drop_s
     `drop_s` seconds away, never later than it already was."""
     dropped = guessed_at + timedelta(seconds=drop_s)
     return dropped if deadline is None else min(deadline, dropped)
+
+
+def machine_announce_after_s(think_s, floor_s, round_s, drop_s=DROP_S):
+    """Seconds after a round's start at which a machine side's guess is announced: its think time,
+    but never so early that the human is left less than `floor_s` seconds in all (announcing at t
+    leaves them min(round_s, t + drop_s)); with a round clock shorter than the floor, never before
+    round_s - drop_s, so the human keeps the whole clock."""
+    floor_s = min(floor_s, round_s) if round_s else floor_s
+    return max(float(think_s), floor_s - drop_s, 0.0)

@@ -25,7 +25,7 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Exists, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
-from . import background, duel_events, duel_rules, rules, services
+from . import background, duel_events, duel_rules, location_pools, rules, services
 from .duel_selectors import current_round, duel_round_public, round_result, seat_for_player
 from .models import Duel, DuelSeat, Game, Guess, Round
 
@@ -59,7 +59,12 @@ ERR_NOT_STARTED = "the duel has not started yet"
 ERR_OVER = "the duel is over"
 ERR_ROUND_NOT_STARTED = "round {round} has not started"
 ERR_ROUND_OVER = "round {round} is over"
-ERR_NO_LOCATIONS = "the map has no playable locations"
+ERR_NO_LOCATIONS = "the map has {have} places free to play right now; a duel needs {need}"
+ERR_NO_UNSEEN = (
+    "this map has {have} places the {name} player has never seen; a duel against it needs {need}. "
+    "Duel a person, or choose a map with more places."
+)
+NO_LOCATIONS = "no_locations"  # a duel's end_reason when no free place is left for its next round
 ERR_BAD_INVITE = "this invite link is not valid, or someone has already used it"
 ERR_OWN_INVITE = "this is your own duel; send the invite link to someone else"
 ERR_THIRD_SEAT = "a machine plays along only in a duel between two humans"
@@ -95,7 +100,8 @@ def duel_create(*, player, map, opponent, third_seat="", now=None):
     """A duel of `player` against machine player `opponent`, or against a human who joins
     by invite (`opponent="human"`), optionally with machine `third_seat` guessing along.
 
-    1. Check the opponents and that the map has locations.
+    1. Check the opponents and that the map has enough places free for them (location_pools:
+       against a machine, only places it never learned from).
     2. Create the duel's game (map, location order, round clock, max rounds) and seats.
     3. Against a machine the duel is active at once: round 1 is due GEOGAME_DUEL_START_S later.
     """
@@ -109,18 +115,25 @@ def duel_create(*, player, map, opponent, third_seat="", now=None):
         if third_seat:
             raise DuelError(ERR_THIRD_SEAT)
         side, watcher = _machine(opponent, map), None
-    playable = services.playable_locations(map, Game.COORDINATES).count()
-    if playable < 1:
-        raise DuelError(ERR_NO_LOCATIONS)
+    machine = (side or watcher).machine_name if (side or watcher) else ""
+    ids = location_pools.pool_ids(map, Game.COORDINATES, [machine] if machine else (), now)
+    need = duel_min_rounds()
+    if len(ids) < need:
+        if machine:
+            raise DuelError(ERR_NO_UNSEEN.format(have=len(ids), name=machine, need=need))
+        raise DuelError(ERR_NO_LOCATIONS.format(have=len(ids), need=need))
+    rounds_total = min(settings.GEOGAME_DUEL_MAX_ROUNDS, len(ids))
+    seed = secrets.randbits(62)
     with transaction.atomic():
         game = Game.objects.create(
             player=player,
             opponent=side or watcher,
             map=map,
             mode=Game.COORDINATES,
-            rounds_total=min(settings.GEOGAME_DUEL_MAX_ROUNDS, playable),
+            rounds_total=rounds_total,
             time_limit_s=settings.GEOGAME_DUEL_ROUND_S,
-            seed=secrets.randbits(62),
+            seed=seed,
+            location_order=rules.choose_locations(ids, rounds_total, seed),
         )
         duel = Duel.objects.create(game=game, health=[duel_rules.START_HEALTH] * 2)
         DuelSeat.objects.create(duel=duel, seat=0, player=player)
@@ -135,6 +148,11 @@ def duel_create(*, player, map, opponent, third_seat="", now=None):
             if watcher is not None:
                 DuelSeat.objects.create(duel=duel, seat=2, player=watcher)
     return duel
+
+
+def duel_min_rounds():
+    """The fewest places a duel needs: a game's rounds, or all the rounds a duel may have if fewer."""
+    return max(1, min(settings.GEOGAME_DUEL_MAX_ROUNDS, settings.GEOGAME_ROUNDS_PER_GAME))
 
 
 def duel_join(*, token, player, now=None):
@@ -265,10 +283,16 @@ def _event(duel, kind, **fields):
 def _round_start(duel, now):
     game = duel.game
     index = 0 if duel.round_index is None else duel.round_index + 1
+    try:
+        # The planned place, or a free one if it has become reserved (a study opened with it).
+        location_id = services.round_location_id(game, index, now)
+    except services.GameError:
+        _duel_end(duel, duel_rules.verdict(duel.health, index, index), now, reason=NO_LOCATIONS)
+        return None
     rnd = Round.objects.create(
         game=game,
         index=index,
-        location_id=services.game_location_ids(game)[index],
+        location_id=location_id,
         image_key=secrets.token_urlsafe(32),
         started_at=now,
         deadline=rules.deadline_for(now, game.time_limit_s),
@@ -277,7 +301,7 @@ def _round_start(duel, now):
     _event(duel, "round_started", round=duel_round_public(rnd), multiplier=duel_rules.multiplier(index + 1))
     _schedule_timer(duel, rnd)
     for seat in duel.seats.filter(player__kind="machine"):
-        # Computed by a worker right away; announced only after GEOGAME_MACHINE_THINK_S.
+        # Computed by a worker right away; announced only after its think time (duel_machine_guessed).
         background.enqueue(MACHINE_GUESS_TASK, rnd.id, seat.player_id)
     return rnd
 
@@ -310,11 +334,16 @@ def _round_end(duel, rnd, now):
         next_round_at=duel.next_round_at.isoformat() if not verdict.over else None,
     )
     if verdict.over:
-        duel.status, duel.winner_seat, duel.end_reason = Duel.FINISHED, verdict.winner, verdict.reason
-        duel.finished_at, duel.next_round_at = now, None
-        _event(duel, "duel_over", winner=verdict.winner, reason=verdict.reason, health=duel.health)
+        _duel_end(duel, verdict, now)
     else:
         _schedule_timer(duel)
+
+
+def _duel_end(duel, verdict, now, reason=None):
+    reason = reason or verdict.reason
+    duel.status, duel.winner_seat, duel.end_reason = Duel.FINISHED, verdict.winner, reason
+    duel.finished_at, duel.next_round_at = now, None
+    _event(duel, "duel_over", winner=verdict.winner, reason=reason, health=duel.health)
 
 
 def _seat_guessed(duel, rnd, seat, now):
@@ -395,15 +424,25 @@ def duel_guess(*, duel_id, player_id, round_index, lat, lon, views_seen=(), clai
 # -- Machine seats -------------------------------------------------------------------------------
 
 
+def machine_announce_at(started_at, think_s, round_s):
+    """When a machine's guess stored with `think_s` (its time_taken_s) is announced: after its think
+    time, and never so early that the human is left less than GEOGAME_MACHINE_MIN_HUMAN_S."""
+    after = duel_rules.machine_announce_after_s(
+        think_s, settings.GEOGAME_MACHINE_MIN_HUMAN_S, round_s, settings.GEOGAME_DUEL_DROP_S
+    )
+    return started_at + timedelta(seconds=after)
+
+
 def duel_machine_guessed(*, guess, now=None):
-    """A worker stored a machine's guess: announce it GEOGAME_MACHINE_THINK_S after the round
-    started (so never before the humans have the views), or now if it took longer than that.
-    A late guess (a recorded timeout) has nothing to announce."""
+    """A worker stored a machine's guess: announce it once the machine has "thought" (its stored
+    think time, services.machine_think_record; so never before the humans have the views, nor
+    before the floor), or now if it took longer than that. A late guess (a recorded timeout) has
+    nothing to announce."""
     now = now or timezone.now()
     rnd = guess.round
     if guess.timed_out or not Duel.objects.filter(game_id=rnd.game_id).exists():
         return
-    at = max(now, rnd.started_at + timedelta(seconds=settings.GEOGAME_MACHINE_THINK_S))
+    at = max(now, machine_announce_at(rnd.started_at, guess.time_taken_s, rnd.game.time_limit_s))
     duel_events.run_at(at, ANNOUNCE_TASK, rnd.id, guess.player_id)
 
 
@@ -422,6 +461,10 @@ def duel_machine_announce(*, round_id, player_id, now=None):
         seat = seat_for_player(duel, player_id)
         guess = Guess.objects.filter(round=rnd, player_id=player_id).first()
         if seat is None or guess is None or guess.timed_out:
+            return
+        at = machine_announce_at(rnd.started_at, guess.time_taken_s, duel.game.time_limit_s)
+        if now < at:  # a timer that fired early: never announce before the think time and the floor
+            duel_events.run_at(at, ANNOUNCE_TASK, rnd.id, player_id)
             return
         _seat_guessed(duel, rnd, seat.seat, now)
 
@@ -443,23 +486,34 @@ def duels_advance_overdue(now=None):
         | Q(round_open=True) & Exists(current.filter(deadline__lt=now - _grace()))
     )
     seat = DuelSeat.objects.filter(duel__game_id=OuterRef("round__game_id"), player_id=OuterRef("player_id"))
-    thought = now - timedelta(seconds=settings.GEOGAME_MACHINE_THINK_S)
+    # Machine guesses in the open round of an active duel: one or two per duel, so each one's
+    # announcement time (its own think time) is checked here rather than in SQL.
     unannounced = (
         Guess.objects.filter(
             timed_out=False,
             player__kind="machine",
-            round__started_at__lte=thought,
+            round__started_at__lte=now,
             round__game__duel__status=Duel.ACTIVE,
             round__game__duel__round_open=True,
             round__game__duel__round_index=F("round__index"),
         )
         .annotate(seat=Subquery(seat.values("seat")[:1]))
-        .values_list("round_id", "player_id", "seat", "round__game__duel__guessed")
+        .values_list(
+            "round_id",
+            "player_id",
+            "seat",
+            "round__game__duel__guessed",
+            "round__started_at",
+            "time_taken_s",
+            "round__game__time_limit_s",
+        )
     )
     steps = [
         (duel_machine_announce, {"round_id": round_id, "player_id": player_id})
-        for round_id, player_id, seat_number, guessed in unannounced
-        if seat_number is not None and seat_number not in guessed
+        for round_id, player_id, seat_number, guessed, started_at, think_s, round_s in unannounced
+        if seat_number is not None
+        and seat_number not in guessed
+        and machine_announce_at(started_at, think_s, round_s) <= now
     ]
     steps += [(duel_advance, {"duel_id": duel_id}) for duel_id in overdue.values_list("id", flat=True)]
     for step, args in steps:

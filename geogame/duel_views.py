@@ -8,31 +8,39 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from players.sessions import clean_display_name, player_for_request
 
-from . import duel_selectors, duel_services, selectors
+from . import duel_selectors, duel_services, ratelimit, selectors
 from .models import DuelSeat, Map
 
 
 @require_http_methods(["GET", "POST"])
 def duel_lobby(request):
-    error = None
+    error, status, retry_after = None, 200, None
     if request.method == "POST":
-        try:
-            duel = _create_duel_from_form(request)
-            return redirect("duel", duel_id=duel.public_id)
-        except (ValueError, duel_services.DuelError) as exc:
-            error = getattr(exc, "message", None) or str(exc)
-    return render(
+        decision = ratelimit.creation_hit("duel", request)
+        if not decision.allowed:
+            error, status = ratelimit.too_many_created(decision, "duels"), 429
+            retry_after = decision.retry_after_s
+        else:
+            try:
+                duel = _create_duel_from_form(request)
+                return redirect("duel", duel_id=duel.public_id)
+            except (ValueError, duel_services.DuelError) as exc:
+                error, status = getattr(exc, "message", None) or str(exc), 400
+    response = render(
         request,
         "geogame/duel_lobby.html",
         {
-            "maps": selectors.maps_for_home(),
+            "maps": selectors.maps_for_home(rounds=duel_services.duel_min_rounds()),
             "player": player_for_request(request),
             "error": error,
             "form": request.POST if error else {},
             "human": duel_services.HUMAN,
         },
-        status=400 if error else 200,
+        status=status,
     )
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 def _create_duel_from_form(request):

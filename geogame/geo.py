@@ -5,19 +5,39 @@ import math
 EARTH_RADIUS_KM = 6371.0088  # IUGG mean radius
 
 
-def check_latlon(lat, lon):
-    """Return (lat, lon) as floats or raise ValueError saying what is wrong."""
-    try:
-        lat = float(lat)
-        lon = float(lon)
-    except (TypeError, ValueError):
-        raise ValueError("latitude and longitude must be numbers") from None
-    if not (math.isfinite(lat) and math.isfinite(lon)):
-        raise ValueError("latitude and longitude must be finite numbers")
+ERR_NOT_NUMBERS = "latitude and longitude must be numbers"
+ERR_NOT_FINITE = "latitude and longitude must be finite numbers"
+ERR_LAT_RANGE = "latitude {value} is outside [-90, 90]"
+ERR_LON_RANGE = "longitude {value} is outside [-180, 180]"
+
+
+def check_latlon(lat, lon, *, numbers_only=False):
+    """Return (lat, lon) as floats or raise ValueError saying what is wrong: the one check of a
+    coordinate pair, from a CSV, a JSON body or a duel message.
+
+    Text such as a CSV's "48.1" is read as a number unless `numbers_only` (JSON input must send
+    numbers, and True is not one). An integer too large for a float (JSON allows 400 digits)
+    is refused like infinity, never an OverflowError."""
+    out = []
+    for value in (lat, lon):
+        if numbers_only and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise ValueError(ERR_NOT_NUMBERS)
+        try:
+            number = float(value)
+        except OverflowError:
+            raise ValueError(ERR_NOT_FINITE) from None
+        except (TypeError, ValueError):
+            raise ValueError(ERR_NOT_NUMBERS) from None
+        if not math.isfinite(number):
+            raise ValueError(ERR_NOT_FINITE)
+        # An error shows the number as sent: 91 stays 91 (a float, or text read as one, as a float).
+        shown = value if isinstance(value, int) and not isinstance(value, bool) else number
+        out.append((number, shown))
+    (lat, lat_shown), (lon, lon_shown) = out
     if not -90.0 <= lat <= 90.0:
-        raise ValueError(f"latitude {lat} is outside [-90, 90]")
+        raise ValueError(ERR_LAT_RANGE.format(value=lat_shown))
     if not -180.0 <= lon <= 180.0:
-        raise ValueError(f"longitude {lon} is outside [-180, 180]")
+        raise ValueError(ERR_LON_RANGE.format(value=lon_shown))
     return lat, lon
 
 

@@ -1,14 +1,19 @@
 """What /healthz checks: the database, Redis and a Celery worker on this deployment's queue (when
 REDIS_URL is set), and the model artefacts. Every check is cheap enough for a probe every few
-seconds: a query, a ping, a remote-control round trip, file lookups (no model is loaded)."""
+seconds: a query, a ping, a remote-control round trip, file lookups (no model is loaded).
+
+Anyone may ask; only staff, or a caller sending GEOGAME_HEALTH_TOKEN in the X-Health-Token header,
+sees each check's detail (maps, versions, backend error text). Others get the status and the names
+of the failing checks."""
 
 import functools
+import hmac
 import threading
 import time
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection
 
 
 class _Found(Exception):
@@ -153,3 +158,25 @@ def health():
     # A check skipped because another failed is not named: the other is the cause.
     failing = [name for name, result in checks.items() if result["ok"] is False]
     return not failing, {"status": "fail" if failing else "ok", "failing": failing, "checks": checks}
+
+
+TOKEN_HEADER = "HTTP_X_HEALTH_TOKEN"  # X-Health-Token
+
+
+def may_see_detail(request):
+    """The configured token (compared in constant time), or a staff user. The token is checked
+    first: finding the user reads the session, which needs the database this probe may report down."""
+    token = settings.GEOGAME_HEALTH_TOKEN
+    sent = request.META.get(TOKEN_HEADER, "")
+    if token and hmac.compare_digest(sent.encode(), token.encode()):
+        return True
+    try:
+        user = getattr(request, "user", None)
+        return bool(user is not None and user.is_authenticated and user.is_staff)
+    except DatabaseError:
+        return False
+
+
+def visible_report(report, *, detail):
+    """The report as `detail` allows: in full, or only the status and the failing checks' names."""
+    return report if detail else {"status": report["status"], "failing": report["failing"]}

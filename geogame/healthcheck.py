@@ -21,7 +21,10 @@ def probe_host():
 def main(argv=None):
     args = sys.argv[1:] if argv is None else argv
     url = args[0] if args else DEFAULT_URL
-    request = urllib.request.Request(url, headers={"Host": probe_host()})
+    headers = {"Host": probe_host()}
+    if os.environ.get("GEOGAME_HEALTH_TOKEN"):  # then a failure's detail reaches the container's log
+        headers["X-Health-Token"] = os.environ["GEOGAME_HEALTH_TOKEN"]
+    request = urllib.request.Request(url, headers=headers)
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
         with opener.open(request, timeout=8) as response:

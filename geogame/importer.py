@@ -11,18 +11,18 @@ from django.utils.text import slugify
 
 from inference.preprocessing import MODEL_INPUT_SUFFIX, model_input_npy
 
-from . import images, panorama
+from . import images, panorama, text_input
 from .manifest import ManifestError, RowError, parse_manifest
 from .models import Location, Map, View
-from .rules import assign_split
-from .scoring import WORLD_SCALE_KM, region_scale_km
+from .rules import assign_split, split_fractions
+from .scoring import map_scale_km
 
 PANORAMA_VIEW_SIZE = (768, 768)
 
 
 @dataclass
 class ImportReport:
-    map: Map
+    map: Map | None  # None: no row imported, and no map of that name existed (none is created)
     created: int = 0
     already_present: int = 0
     errors: list[RowError] = field(default_factory=list)
@@ -52,11 +52,34 @@ def model_input_name(view_sha256):
     return _view_file_name(view_sha256, MODEL_INPUT_SUFFIX)
 
 
-def map_get_or_create(*, name, kind=Map.WORLD, attribution=""):
-    slug = slugify(name)
+ERR_SPLITS_DIFFER = (
+    "map {slug} is split {have}; to split it {want}, run manage.py resplit {slug} --splits ... "
+    "(imports never move existing locations)"
+)
+
+
+def _fractions_text(fractions):
+    return ",".join(f"{name}={f:g}" for name, f in split_fractions(fractions))
+
+
+def map_get_or_create(*, name, kind=Map.WORLD, attribution="", splits=None):
+    """The map called `name`, created if new (split by `splits`, {split: fraction}, default the
+    model's); an existing map keeps its splits, and asking for other ones is refused."""
+    max_chars = Map._meta.get_field("name").max_length  # and the slug's
+    name = text_input.clean_name(name, what="the map's name", max_chars=max_chars)
+    slug = slugify(name)[:max_chars].strip("-")
     if not slug:
         raise ValueError(f"map name {name!r} has no letters or digits to make a slug from")
-    m, created = Map.objects.get_or_create(slug=slug, defaults={"name": name, "kind": kind})
+    defaults = {"name": name, "kind": kind}
+    if splits is not None:
+        defaults["split_fractions"] = dict(split_fractions(splits))
+    m, created = Map.objects.get_or_create(slug=slug, defaults=defaults)
+    if not created and splits is not None and split_fractions(splits) != split_fractions(m.split_fractions):
+        raise ValueError(
+            ERR_SPLITS_DIFFER.format(
+                slug=slug, have=_fractions_text(m.split_fractions), want=_fractions_text(splits)
+            )
+        )
     if attribution and m.attribution != attribution:
         m.attribution = attribution
         m.save(update_fields=["attribution"])
@@ -93,7 +116,10 @@ def import_row(m, row, folder, *, seed):
     Raises ValueError (incl. ImageRejected) with the reason for a bad row."""
     if Location.objects.filter(map=m, source=row.source, source_id=row.source_id).exists():
         return False
-    path = (folder / row.file).resolve()
+    # The operator owns the folder (import_map is a command, never a web upload): symbolic links
+    # inside it are followed, so `images/` may live on another disk. The manifest already refuses
+    # absolute paths and `..` (manifest._parse_row); this checks the path as written, unresolved.
+    path = folder / row.file
     if not path.is_relative_to(folder):
         raise ValueError(f"file {row.file!r} is outside the folder")
     if not path.is_file():
@@ -141,7 +167,7 @@ def location_store(
     """Store a Location of map `m` with its views ([(heading, upright RGB image)], as from
     render_views): each view saved as EXIF-free serving variants under its content hash, and
     the machine players' model input made from the served image (inference.preprocessing).
-    `split` empty: drawn from `seed` (rules.assign_split).
+    `split` empty: drawn from `seed` by the map's split fractions (rules.assign_split).
     Returns True if created, False if (source, source_id) is in the map already."""
     stored = []
     for heading, im in views:
@@ -152,6 +178,7 @@ def location_store(
         w, h = images.fit_within(im, images.DISPLAY_LONG_SIDE).size
         stored.append((heading, display_name, thumb_name, digest, w, h))
 
+    fractions = split_fractions(m.split_fractions)
     with transaction.atomic():
         loc, created = Location.objects.get_or_create(
             map=m,
@@ -162,7 +189,7 @@ def location_store(
                 lon=lon,
                 city=city,
                 country=country,
-                split=split or assign_split(f"{source}:{source_id}", seed),
+                split=split or assign_split(f"{source}:{source_id}", seed, fractions),
                 license=license,
                 attribution=attribution,
                 captured_at=captured_at,
@@ -178,18 +205,16 @@ def location_store(
 
 
 def map_refresh_scale(m):
-    """World maps use GeoGuessr's world scale; region maps their own diagonal."""
-    if m.kind == Map.REGION:
-        points = list(m.locations.values_list("lat", "lon"))
-        scale = region_scale_km(points) if points else WORLD_SCALE_KM
-    else:
-        scale = WORLD_SCALE_KM
+    """World maps use GeoGuessr's world scale; region and city maps their own diagonal
+    (scoring.map_scale_km)."""
+    points = [] if m.kind == Map.WORLD else list(m.locations.values_list("lat", "lon"))
+    scale = map_scale_km(m.kind, points)
     if scale != m.scale_km:
         m.scale_km = scale
         m.save(update_fields=["scale_km"])
 
 
-def import_map(folder, *, name, kind=Map.WORLD, attribution="", seed=None, progress=None):
+def import_map(folder, *, name, kind=Map.WORLD, attribution="", seed=None, progress=None, splits=None):
     """Import `folder`/manifest.csv into the map called `name`.
 
     1. Parse the manifest; unusable files raise ManifestError, bad rows are
@@ -197,6 +222,8 @@ def import_map(folder, *, name, kind=Map.WORLD, attribution="", seed=None, progr
     2. Import each row on its own (a bad image skips only its row); rows whose
        (source, source_id) is already in the map are left as they are.
     3. Refresh the map's scoring scale.
+    A new map is created only with its first imported row: when every row is rejected the
+    report's map is None and nothing was written.
     """
     folder = Path(folder).resolve()
     manifest = folder / "manifest.csv"
@@ -204,16 +231,42 @@ def import_map(folder, *, name, kind=Map.WORLD, attribution="", seed=None, progr
         raise ManifestError(f"no manifest.csv in {folder}")
     rows, errors = parse_manifest(manifest.read_bytes())
     seed = settings.GEOGAME_SPLIT_SEED if seed is None else seed
-    m = map_get_or_create(name=name, kind=kind, attribution=attribution)
-    report = ImportReport(map=m, errors=list(errors))
+    map_args = dict(name=name, kind=kind, attribution=attribution, splits=splits)
+    with transaction.atomic():  # a bad name or other splits end the import before any row
+        slug = map_get_or_create(**map_args).slug
+        transaction.set_rollback(True)
+    existing = Map.objects.filter(slug=slug).exists()
+    report = ImportReport(map=map_get_or_create(**map_args) if existing else None, errors=list(errors))
     for row in progress(rows) if progress else rows:
         try:
-            if import_row(m, row, folder, seed=seed):
-                report.created += 1
+            if report.map is None:
+                # The map is made (or found) in one transaction with the first row that imports,
+                # so an import whose rows are all rejected creates no empty map.
+                with transaction.atomic():
+                    m = map_get_or_create(**map_args)
+                    created = _import_row_or_fail(m, row, folder, seed=seed)
+                report.map = m
             else:
-                report.already_present += 1
-        except ValueError as exc:
+                created = _import_row_or_fail(report.map, row, folder, seed=seed)
+        except _RowRejected as exc:
             report.errors.append(RowError(row.line, str(exc)))
+            continue
+        if created:
+            report.created += 1
+        else:
+            report.already_present += 1
     report.errors.sort(key=lambda e: e.line)
-    map_refresh_scale(m)
+    if report.map is not None:
+        map_refresh_scale(report.map)
     return report
+
+
+class _RowRejected(Exception):
+    """One row's reason (not a ValueError, so a bad map name or split still ends the import)."""
+
+
+def _import_row_or_fail(m, row, folder, *, seed):
+    try:
+        return import_row(m, row, folder, seed=seed)
+    except ValueError as exc:
+        raise _RowRejected(str(exc)) from exc

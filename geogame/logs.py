@@ -1,6 +1,7 @@
 """Logs: human-readable lines by default, JSON lines with GEOGAME_LOG_FORMAT=json (one object per
 line: time, level, logger, message, pid, the request id inside a request, the task inside a
-Celery task, and any `extra` fields), and one access line per HTTP request."""
+Celery task, and any `extra` fields), and one access line per HTTP request. Either way a record
+is one line: text escapes control characters (TextFormatter), JSON escapes them as JSON does."""
 
 import contextvars
 import json
@@ -21,6 +22,23 @@ _RECORD_FIELDS = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"me
 def _current_task():
     state = sys.modules.get("celery._state")  # only where Celery is loaded (workers)
     return state.get_current_task() if state else None
+
+
+def printable(text):
+    """`text` with every character that is not printable (newlines, tabs, NUL, ANSI escapes, bidi
+    controls) written as Python writes it in a repr: "\\n", "\\x1b", "\\u202e". A request path
+    (decoded from %0a...) then cannot start a forged log line or paint the operator's terminal."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
+class TextFormatter(logging.Formatter):
+    """The human-readable format: one record, one line (a traceback follows on lines of its own)."""
+
+    def formatMessage(self, record):
+        record.message = printable(record.message)
+        return super().formatMessage(record)
 
 
 class JsonFormatter(logging.Formatter):

@@ -10,8 +10,8 @@ Columns (header names, any order; extra columns are ignored):
                         source_id defaults to `id`, then to `file`
   license, attribution, captured_at   optional  shown to players after their guess
   sha256      optional  checked against the file when present
-  split       optional  train, val or test: a dataset's own split; empty: a seeded hash of the
-                        location (geogame.rules.assign_split)
+  split       optional  train, val, test or play: a dataset's own split; empty: a seeded hash
+                        of the location by the map's split fractions (geogame.rules.assign_split)
 """
 
 import csv
@@ -23,7 +23,7 @@ from .geo import check_latlon
 
 REQUIRED_COLUMNS = ("file", "lat", "lon")
 PROJECTIONS = ("perspective", "equirectangular", "fisheye")
-SPLITS = ("train", "val", "test")
+SPLITS = ("train", "val", "test", "play")  # as geogame.rules.SPLIT_ORDER
 MAX_MANIFEST_BYTES = 20 * 1024 * 1024
 
 

@@ -4,7 +4,17 @@ from django.db import models
 
 from players.models import Player
 
+from .rules import DEFAULT_SPLIT_FRACTIONS, LEGACY_SPLIT_FRACTIONS
 from .scoring import WORLD_SCALE_KM
+
+
+def default_split_fractions():
+    return dict(DEFAULT_SPLIT_FRACTIONS)
+
+
+def legacy_split_fractions():
+    """What maps imported before the play split existed were split by (migration 0006)."""
+    return dict(LEGACY_SPLIT_FRACTIONS)
 
 
 class Map(models.Model):
@@ -23,6 +33,9 @@ class Map(models.Model):
     # D in points = 5000 * exp(-10 d / D); see geogame.scoring.
     scale_km = models.FloatField(default=WORLD_SCALE_KM)
     attribution = models.TextField(blank=True, default="")
+    # {split: fraction} for locations whose manifest names no split (geogame.rules.split_fractions);
+    # set at import (import_map --splits), changed only by `manage.py resplit`.
+    split_fractions = models.JSONField(default=default_split_fractions)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self):
@@ -33,7 +46,9 @@ class Location(models.Model):
     TRAIN = "train"
     VAL = "val"
     TEST = "test"
-    SPLIT_CHOICES = [(TRAIN, "train"), (VAL, "val"), (TEST, "test")]
+    PLAY = "play"  # held out for machine games: never trained on, never in a study
+    SPLIT_CHOICES = [(TRAIN, "train"), (VAL, "val"), (TEST, "test"), (PLAY, "play")]
+    MACHINE_SPLITS = (TEST, PLAY)  # what a machine game may draw from (geogame.location_pools)
 
     map = models.ForeignKey(Map, on_delete=models.CASCADE, related_name="locations")
     lat = models.FloatField()

@@ -11,7 +11,9 @@ with certainty. The place found with the highest confidence v (geogame.geoparse,
 
 and a text with no place at all scores 1 (the seed's "no prediction: 100"). The combined score
 (seed 000, 4.3) is the same score of the caption with the photo's predicted city added to it,
-so a caption that agrees with the photo comes out lower than either alone.
+so a caption that agrees with the photo comes out lower than either alone; and it is never above
+the photo's own score, as adding a caption cannot give away less than the photo alone (the text
+score stops at the city, the photo's goes down to the district).
 
 The image score itself is inference.heads.privacy_score: 1 if the city confidence is below
 the cutoff c, else 1 - the district confidence.
@@ -55,6 +57,7 @@ class TextPrivacy:
     c_star: float = 0.0
     area_term: float = 1.0
     added_city: str = ""  # the photo's city, added to the text for the combined score
+    photo_score: float | None = None  # combined only: the photo's own score, when it set the score
 
     @property
     def place(self):
@@ -69,6 +72,7 @@ class TextPrivacy:
             "place": self.place.as_dict() if self.place else None,
             "places": [f.as_dict() for f in self.places],
             "added_city": self.added_city,
+            "set_by_photo": self.photo_score is not None,
             "message": "" if self.places else "no places found",
         }
 
@@ -92,9 +96,19 @@ def text_privacy(text: str, *, image_city: str = "", s: float = S_KM2) -> TextPr
 
 
 def combined_privacy(
-    caption: str, *, image_city: str, city_confidence: float, cutoff: float, s: float = S_KM2
+    caption: str,
+    *,
+    image_city: str,
+    city_confidence: float,
+    cutoff: float,
+    image_score: float = 1.0,
+    s: float = S_KM2,
 ) -> TextPrivacy:
     """The caption scored with the photo's city added, when the photo gives its city away
-    (confidence >= cutoff, the image score's own test); otherwise the caption alone."""
+    (confidence >= cutoff, the image score's own test), otherwise the caption alone; and no
+    higher than `image_score`, the photo's own score (then `photo_score` says so)."""
     added = image_city if image_city and city_confidence >= cutoff else ""
-    return text_privacy(caption, image_city=added, s=s)
+    result = text_privacy(caption, image_city=added, s=s)
+    if image_score < result.score:
+        result.score = result.photo_score = image_score
+    return result

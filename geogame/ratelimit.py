@@ -1,5 +1,6 @@
 """Rate limits: at most N requests per S seconds per client for each named scope ("guess",
-"upload", "study"; settings.GEOGAME_RATE_LIMITS, from GEOGAME_RATE_LIMIT_<SCOPE>="N/S").
+"upload", "study", "game", "duel"...; settings.GEOGAME_RATE_LIMITS, from
+GEOGAME_RATE_LIMIT_<SCOPE>="N/S").
 
 A fixed window per client, opened by its first request: the counter lives in the Django cache,
 which is Redis when REDIS_URL is set, so the limit holds across daphne processes. Over the limit
@@ -74,6 +75,31 @@ def hit(scope, client):
     return Decision(False, limit, period_s, retry_after_s)
 
 
+ERR_TOO_MANY_CREATED = (
+    "too many new {what} from this address or browser: at most {limit} every {period_s} s; "
+    "try again in {retry_after_s} s"
+)
+
+
+def creation_hit(scope, request):
+    """Count one more game or duel (`scope`: "game", "duel") created by this request's client, per
+    address under `scope` and per browser session under `scope`_session. New sessions are free,
+    so the address is what bounds a client that drops its cookies (issue 12's answer oracle);
+    the session bounds one browser among many behind a shared address."""
+    decision = hit(scope, client_address(request))
+    key = getattr(getattr(request, "session", None), "session_key", None)
+    if decision.allowed and key:
+        decision = hit(f"{scope}_session", "session:" + key)
+    return decision
+
+
+def too_many_created(decision, what):
+    """The message for a refused creation (a form shows it, with status 429 and Retry-After)."""
+    return ERR_TOO_MANY_CREATED.format(
+        what=what, limit=decision.limit, period_s=decision.period_s, retry_after_s=decision.retry_after_s
+    )
+
+
 def too_many_requests(decision):
     response = JsonResponse(
         {
@@ -103,3 +129,52 @@ def rate_limited(scope, *, key=client_address, methods=UNSAFE_METHODS):
         return wrapper
 
     return decorate
+
+
+class TokenBucket:
+    """`capacity` tokens, refilled at `rate` a second; take() spends one when there is one. For
+    bursts on one socket, where a fixed window in the cache would cost a round trip a message.
+    In-process and not thread-safe: use it from one event loop."""
+
+    def __init__(self, capacity, rate, clock=time.monotonic):
+        self.capacity, self.rate, self.clock = capacity, rate, clock
+        self.tokens, self.updated = float(capacity), clock()
+
+    def _refill(self):
+        now = self.clock()
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+
+    def take(self):
+        self._refill()
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+    def full(self):
+        self._refill()
+        return self.tokens >= self.capacity
+
+
+class TokenBuckets:
+    """A TokenBucket per key (a client address), at most `max_keys` of them: when there are more,
+    the full ones (idle clients) go first, then the oldest."""
+
+    def __init__(self, capacity, rate, max_keys=10_000, clock=time.monotonic):
+        self.capacity, self.rate, self.max_keys, self.clock = capacity, rate, max_keys, clock
+        self.buckets = {}
+
+    def take(self, key):
+        bucket = self.buckets.get(key)
+        if bucket is None:
+            if len(self.buckets) >= self.max_keys:
+                self._prune()
+            bucket = self.buckets[key] = TokenBucket(self.capacity, self.rate, self.clock)
+        return bucket.take()
+
+    def _prune(self):
+        for key in [k for k, b in self.buckets.items() if b.full()]:
+            del self.buckets[key]
+        while len(self.buckets) >= self.max_keys:
+            del self.buckets[next(iter(self.buckets))]

@@ -1,8 +1,8 @@
 """GeoGuessr-style scoring. Pure functions; no Django.
 
 points = round(5000 * exp(-10 * d / D)) with D the map's scale in km; the
-world map's D is 14916.862 km, so points fall by e every ~1492 km. A guess
-within 25 m earns the full 5000.
+world map's D is 14916.862 km, so points fall by e every ~1492 km; region and city
+maps use their locations' extent (map_scale_km). A guess within 25 m earns the full 5000.
 """
 
 import math
@@ -30,6 +30,17 @@ def region_scale_km(points):
     (GeoGuessr's rule), never below 1 km so tiny maps still score sensibly."""
     min_lat, min_lon, max_lat, max_lon = bounding_box(points)
     return max(1.0, haversine_km(min_lat, min_lon, max_lat, max_lon))
+
+
+def map_scale_km(kind, points):
+    """D of a map of this kind ("world", "region" or "city", as geogame.models.Map.kind) with
+    these (lat, lon) locations. World maps: the world scale. Region and city maps: their own
+    extent, as region_scale_km, so a 5 km miss on a map of a few cities is not nearly perfect
+    (city mode scores the right city 5000 and any other 0; coordinate games on a city map score
+    on its extent). A map without locations yet: the world scale."""
+    if kind == "world" or not points:
+        return WORLD_SCALE_KM
+    return region_scale_km(points)
 
 
 @dataclass(frozen=True)

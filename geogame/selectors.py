@@ -1,6 +1,6 @@
 """Reads for pages and the JSON API. What a client may see is decided here."""
 
-from django.db.models import Sum
+from django.db.models import Count, Sum
 from django.urls import reverse
 from django.utils import timezone
 
@@ -24,6 +24,22 @@ def city_centres(m: Map):
 
 def round_view_count(round):
     return View.objects.filter(location_id=round.location_id).count()
+
+
+def view_count_note(m):
+    """"Some places on this map have 1 photo, others 3." when the map mixes view counts, else
+    None. Said once for the map (home and play pages), not per round."""
+    counts = sorted(
+        set(
+            Location.objects.filter(map=m, views__isnull=False)
+            .annotate(n=Count("views"))
+            .values_list("n", flat=True)
+        )
+    )
+    if len(counts) < 2:
+        return None
+    first, rest = counts[0], " or ".join(str(n) for n in counts[1:])
+    return f"Some places on this map have {first} photo{'s' if first > 1 else ''}, others {rest}."
 
 
 def round_public(round):
@@ -77,6 +93,19 @@ def game_total_points(game, player=None):
     return Guess.objects.filter(round__game=game, player=player).aggregate(t=Sum("points"))["t"] or 0
 
 
+def opponent_total_points(game):
+    """The opponent's points over the rounds the player has finished (guessed or timed out): the
+    machine guesses as soon as a round starts, and a total with the open round in it would give
+    that round's points away (they invert to a distance from the opponent's pin)."""
+    finished = Guess.objects.filter(round__game=game, player=game.player).values("round_id")
+    return (
+        Guess.objects.filter(round__game=game, player_id=game.opponent_id, round_id__in=finished).aggregate(
+            t=Sum("points")
+        )["t"]
+        or 0
+    )
+
+
 def opponent_result(round):
     """The machine's guess for a round, for showing after the player's own guess.
     {"pending": True} while the worker is still on it."""
@@ -119,7 +148,7 @@ def game_state(game, current_round):
         "opponent": game.opponent.display_name if game.opponent_id else None,
     }
     if game.opponent_id:
-        state["opponent_total_points"] = game_total_points(game, game.opponent) if state["finished"] else None
+        state["opponent_total_points"] = opponent_total_points(game) if state["finished"] else None
         if guess is not None:
             # Revealed only once the player's own guess (or timeout) is stored.
             state["result"]["opponent"] = opponent_result(current_round)
@@ -170,11 +199,28 @@ def opponents_for_home(maps):
     return list(merged.values())
 
 
-def maps_for_home():
+def maps_for_home(rounds=None):
+    """Each map with its counts. `places`: how many locations a human-only game, and a game
+    against the machines (any of those that can play it: places none of them learned from), can
+    use now (geogame.location_pools); `rounds`: what a game needs, to say when a map has too few."""
+    from django.conf import settings
+
+    from .location_pools import map_counts
+
+    rounds = rounds or settings.GEOGAME_ROUNDS_PER_GAME
     maps = []
     for m in Map.objects.order_by("name"):
         n = Location.objects.filter(map=m, views__isnull=False).distinct().count()
+        opponents = machine_opponents(m)
         maps.append(
-            {"map": m, "locations": n, "cities": len(city_centres(m)), "opponents": machine_opponents(m)}
+            {
+                "map": m,
+                "locations": n,
+                "cities": len(city_centres(m)),
+                "opponents": opponents,
+                "view_note": view_count_note(m),
+                "places": map_counts(m, [o["name"] for o in opponents if not o["unavailable"]]),
+                "rounds": rounds,
+            }
         )
     return maps

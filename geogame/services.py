@@ -1,14 +1,13 @@
 """Game services: every write to games, rounds and guesses goes through here."""
 
-import math
 import secrets
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from . import background, rules, scoring
-from .models import DuelSeat, Game, Guess, Location, Map, Round
+from . import background, geo, location_pools, rules, scoring
+from .models import DuelSeat, Game, Guess, Map, Participant, Round
 from .selectors import city_centres, city_label, round_view_count
 
 ERR_NOT_FOUND = "no such game"
@@ -20,6 +19,14 @@ ERR_NEED_CITY = "this round needs 'city', one of the candidate cities"
 ERR_UNKNOWN_CITY = "'city' is not one of this map's candidate cities"
 ERR_BAD_VIEWS = "'views_seen' must be a list of view numbers shown in this round"
 ERR_TOO_FEW_LOCATIONS = "the map has {have} playable locations; a game needs {need}"
+ERR_TOO_FEW_UNSEEN = (
+    "this map has {have} places the {name} player has never seen; a game against it needs {need}. "
+    "Play without a machine opponent, or choose a map with more places."
+)
+ERR_NO_FREE_LOCATION = (
+    "round {number} cannot start: every place left on this map is in use by a duel, a study or a "
+    "challenge right now; try again later"
+)
 ERR_GAME_OVER = "the game is over"
 ERR_BAD_TIME_LIMIT = "time limit must be a whole number of seconds between 10 and 600, or empty"
 ERR_CITY_MODE_NEEDS_CITIES = "city mode needs a map with at least two cities"
@@ -37,24 +44,20 @@ class GameError(Exception):
 
 
 def playable_locations(m, mode):
-    qs = Location.objects.filter(map=m, views__isnull=False).distinct()
-    if mode == Game.CITY:
-        qs = qs.exclude(city="")
-    return qs
+    return location_pools.playable(m, mode)
 
 
 def game_create(
     *, player, map: Map, mode=Game.COORDINATES, time_limit_s=None, rounds_total=None, seed=None, opponent=""
 ):
-    """A new game; `opponent` names a machine player ("" for none)."""
+    """A new game; `opponent` names a machine player ("" for none). Its locations are drawn now
+    (geogame.location_pools): against a machine only places it never learned from, and never a
+    reserved one; each round checks its own again when it starts (round_next)."""
     rounds_total = rounds_total or settings.GEOGAME_ROUNDS_PER_GAME
     if time_limit_s is not None and not (10 <= time_limit_s <= 600):
         raise GameError(ERR_BAD_TIME_LIMIT)
     if mode == Game.CITY and len(city_centres(map)) < 2:
         raise GameError(ERR_CITY_MODE_NEEDS_CITIES)
-    ids = list(playable_locations(map, mode).values_list("id", flat=True))
-    if len(ids) < rounds_total:
-        raise GameError(ERR_TOO_FEW_LOCATIONS.format(have=len(ids), need=rounds_total))
     opponent_player = None
     if opponent:
         from inference.registry import UnknownPlayer, availability
@@ -67,6 +70,11 @@ def game_create(
         if reason:
             raise GameError(ERR_OPPONENT_UNAVAILABLE.format(name=opponent, reason=reason))
         opponent_player = machine_player_get(opponent)
+    ids = location_pools.pool_ids(map, mode, [opponent] if opponent else ())
+    if len(ids) < rounds_total:
+        if opponent:
+            raise GameError(ERR_TOO_FEW_UNSEEN.format(have=len(ids), name=opponent, need=rounds_total))
+        raise GameError(ERR_TOO_FEW_LOCATIONS.format(have=len(ids), need=rounds_total))
     seed = secrets.randbits(62) if seed is None else seed
     return Game.objects.create(
         player=player,
@@ -76,14 +84,81 @@ def game_create(
         rounds_total=rounds_total,
         time_limit_s=time_limit_s,
         seed=seed,
+        location_order=rules.choose_locations(ids, rounds_total, seed),
     )
 
 
+def game_machine_names(game):
+    """The machine players guessing in `game` (its opponent, or a duel's machine seats)."""
+    names = set()
+    if game.opponent_id and game.opponent.machine_name:
+        names.add(game.opponent.machine_name)
+    seats = DuelSeat.objects.filter(duel__game=game, player__kind="machine")
+    names.update(n for n in seats.values_list("player__machine_name", flat=True) if n)
+    return sorted(names)
+
+
 def game_location_ids(game):
+    """The planned location of each round. Games before location_order was always set are drawn
+    from `seed` over the playable locations, as they were."""
     if game.location_order is not None:
         return list(game.location_order)
     ids = playable_locations(game.map, game.mode).values_list("id", flat=True)
     return rules.choose_locations(list(ids), game.rounds_total, game.seed)
+
+
+def round_location_id(game, index, now=None):
+    """The location round `index` shows if it starts `now`: the planned one, or, if that became
+    reserved since (a duel showed it, a study opened with it), an unreserved one not in this game,
+    drawn from the game's pool by its seed. A study's fixed order is never changed."""
+    planned = game_location_ids(game)
+    location_id = planned[index]
+    if Participant.objects.filter(game=game).exists():
+        return location_id
+    now = now or timezone.now()
+    if location_id not in location_pools.reserved_location_ids(game.map, now, game):
+        return location_id
+    used = set(planned) | set(game.rounds.values_list("location_id", flat=True))
+    pool = location_pools.pool_ids(game.map, game.mode, game_machine_names(game), now, game) - used
+    substitute = rules.substitute_location(pool, game.seed, index)
+    if substitute is None:
+        raise GameError(ERR_NO_FREE_LOCATION.format(number=index + 1), status=409)
+    return substitute
+
+
+MAX_THINK_SAMPLES = 2000  # the newest human answer times on a map a think time is drawn from
+
+
+def machine_think_s(*, round, player):
+    """The think time of machine `player` in `round`: drawn by rules.machine_think_s from the map's
+    human answer times (not timed out), seeded by the game, the round and the player."""
+    game = round.game
+    times = (
+        Guess.objects.filter(round__game__map_id=game.map_id, player__kind="human", timed_out=False)
+        .order_by("-id")
+        .values_list("time_taken_s", flat=True)[:MAX_THINK_SAMPLES]
+    )
+    return rules.machine_think_s(
+        rules.stable_seed(game.seed, round.index, player.machine_name or player.id, "think"),
+        list(times),
+        min_s=settings.GEOGAME_MACHINE_THINK_MIN_S,
+        max_s=settings.GEOGAME_MACHINE_THINK_MAX_S,
+        min_samples=settings.GEOGAME_MACHINE_THINK_MIN_SAMPLES,
+        fixed_s=settings.GEOGAME_MACHINE_THINK_S,
+        limit_s=game.time_limit_s,
+    )
+
+
+def machine_think_record(guess):
+    """Record a machine's fresh guess as taking its think time (or longer, if it really did): the
+    duel announces it then (duel_services.duel_machine_guessed); a game shows it after the player's
+    own guess. Stored once, so a redelivered task reads the same time."""
+    if guess.timed_out:
+        return guess
+    think = max(guess.time_taken_s, machine_think_s(round=guess.round, player=guess.player))
+    Guess.objects.filter(id=guess.id).update(time_taken_s=think)
+    guess.time_taken_s = think
+    return guess
 
 
 def round_expire_if_due(*, round, player, now=None):
@@ -117,7 +192,7 @@ def round_next(*, game, now=None):
     index = 0 if current is None else current.index + 1
     if index >= game.rounds_total:
         return None
-    location_id = game_location_ids(game)[index]
+    location_id = round_location_id(game, index, now)
     try:
         with transaction.atomic():
             rnd = Round.objects.create(
@@ -145,6 +220,14 @@ def round_shown(*, game, now=None):
         return round_next(game=game, now=now)
     round_is_done(round=current, player=game.player, now=now)
     return current
+
+
+def round_expire_latest(*, game, now=None):
+    """Record the latest round's timeout if its clock has run out (starts nothing): the summary
+    then counts it as finished."""
+    current = game.rounds.order_by("-index").first()
+    if current is not None:
+        round_is_done(round=current, player=game.player, now=now)
 
 
 def round_has_player(*, round, player):
@@ -231,17 +314,13 @@ def guess_submit(
     else:
         if lat is None or lon is None or isinstance(lat, bool) or isinstance(lon, bool):
             raise GameError(ERR_NEED_COORDS)
-        if not isinstance(lat, (int, float)) or not isinstance(lon, (int, float)):
-            raise GameError("latitude and longitude must be numbers")
-        if not (math.isfinite(lat) and math.isfinite(lon)):
-            raise GameError("latitude and longitude must be finite numbers")
-        if not -90 <= lat <= 90:
-            raise GameError(f"latitude {lat} is outside [-90, 90]")
-        if not -180 <= lon <= 180:
-            raise GameError(f"longitude {lon} is outside [-180, 180]")
+        try:
+            lat, lon = geo.check_latlon(lat, lon, numbers_only=True)
+        except ValueError as exc:
+            raise GameError(str(exc)) from None
         score = scoring.score_guess(
             answer=(loc.lat, loc.lon), guess=(lat, lon), scale_km=round.game.map.scale_km
         )
-        fields.update(lat=float(lat), lon=float(lon))
+        fields.update(lat=lat, lon=lon)
     fields.update(distance_km=score.distance_km, points=score.points)
     return _guess_store(round=round, player=player, fields=fields)

@@ -6,6 +6,7 @@ DATABASE_URL (e.g. postgres://...) switches the database.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -70,6 +71,8 @@ DEBUG = env_bool("GEOGAME_DEBUG", False)
 # the HTTPS settings below default to on (`manage.py check --deploy` is clean with them).
 PRODUCTION = env_bool("GEOGAME_PRODUCTION", False)
 SECRET_KEY = env_str("GEOGAME_SECRET_KEY")
+DEVELOPMENT_SECRET_KEY = "geogame-local-development-key-not-for-deployment"
+MIN_SECRET_KEY_LENGTH, MIN_SECRET_KEY_UNIQUE_CHARACTERS = 50, 5  # as django.core.checks.security.base
 if PRODUCTION and DEBUG:
     raise ImproperlyConfigured("GEOGAME_DEBUG must be off when GEOGAME_PRODUCTION is set")
 if not SECRET_KEY:
@@ -79,7 +82,18 @@ if not SECRET_KEY:
             "python -c 'import secrets; print(secrets.token_urlsafe(50))')"
         )
     # A local-only fallback so `make play` works on a fresh clone.
-    SECRET_KEY = "geogame-local-development-key-not-for-deployment"
+    SECRET_KEY = DEVELOPMENT_SECRET_KEY
+if PRODUCTION and (
+    SECRET_KEY == DEVELOPMENT_SECRET_KEY
+    or len(SECRET_KEY) < MIN_SECRET_KEY_LENGTH
+    or len(set(SECRET_KEY)) < MIN_SECRET_KEY_UNIQUE_CHARACTERS
+):
+    # Django's own criterion (check --deploy, security.W009), enforced: a guessable key forges sessions.
+    raise ImproperlyConfigured(
+        "GEOGAME_SECRET_KEY is too weak for GEOGAME_PRODUCTION: it must not be the development key, and "
+        f"needs at least {MIN_SECRET_KEY_LENGTH} characters, {MIN_SECRET_KEY_UNIQUE_CHARACTERS} of them "
+        "different (e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))')"
+    )
 
 ALLOWED_HOSTS = [h for h in env_str("GEOGAME_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in env_str("GEOGAME_CSRF_TRUSTED_ORIGINS").split(",") if o]
@@ -97,6 +111,27 @@ SECURE_HSTS_PRELOAD = env_bool("GEOGAME_HSTS_PRELOAD", HTTPS)
 # Behind a TLS-terminating proxy that sets X-Forwarded-Proto (and strips the client's own).
 if env_bool("GEOGAME_TRUST_X_FORWARDED_PROTO", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Content-Security-Policy on every response (django-csp; geogame/content_security.py adds this
+# site's own WebSocket origin, ws(s)://host, to connect-src for the duel socket). Scripts and
+# styles come only from the site's own files: no inline <script>, style="" or on*= handlers in
+# templates (data for scripts goes in data- attributes or json_script), and text from people or
+# files reaches the page only as textContent (README, "Security"). Leaflet sets its styles through
+# the CSSOM, which style-src does not restrict.
+OSM_TILE_ORIGIN = "https://tile.openstreetmap.org"  # static/geogame/common.js draws its tiles when online
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", OSM_TILE_ORIGIN],  # data: for the empty favicon
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
 
 # Where imported images, downloaded samples, model artefacts and caches live.
 DATA_DIR = Path(env_str("GEOGAME_DATA_DIR", str(BASE_DIR / "var"))).resolve()
@@ -116,11 +151,15 @@ INSTALLED_APPS = [
     "players",
     "geogame",
     "inference",
+    "axes",  # throttles log-in (the admin's and the staff's): settings below
 ]
 
 MIDDLEWARE = [
     "geogame.logs.RequestLogMiddleware",
+    # NUL in a path, query, cookie or form: 400 before a session or a view asks the database with it.
+    "geogame.middleware.RefuseNulMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "geogame.content_security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -130,6 +169,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # A database error in a view: 503 saying so (geogame/middleware.py), not a bare 500 page.
     "geogame.middleware.DatabaseUnavailableMiddleware",
+    # Last, as django-axes asks: turns a locked-out log-in into its lockout page (429).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "geogame.urls"
@@ -177,8 +218,28 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # One test database per test run too: runs sharing a server (several people, CI) don't collide.
     DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
+    # A database host that does not answer at all (gone, or a network cut: nothing refuses) fails a
+    # request after this long, as a 503 (geogame.middleware), not after the kernel's ~2 minutes of
+    # connect retries; libpq has no connect timeout by default.
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int(
+        "GEOGAME_DB_CONNECT_TIMEOUT_S", 5
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Log-in throttling (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one username from one
+# address, that pair is refused (429, templates/players/login_locked.html) until the cool-off passes, even
+# with the right password. Attempts are kept in the database (the admin lists and resets them).
+AUTHENTICATION_BACKENDS = [
+    "players.auth.LoginThrottleBackend",  # axes' check, first
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("GEOGAME_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("GEOGAME_LOGIN_COOLOFF_MIN", 30))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "players/login_locked.html"
+AXES_VERBOSE = False
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -276,6 +337,15 @@ GEOGAME_SAMPLE_MANIFEST = env_str(
 # Uploads/imports above these limits are refused before decoding.
 GEOGAME_MAX_IMAGE_BYTES = env_int("GEOGAME_MAX_IMAGE_BYTES", 40 * 1024 * 1024)
 GEOGAME_MAX_IMAGE_PIXELS = env_int("GEOGAME_MAX_IMAGE_PIXELS", 64_000_000)
+# Anonymous uploads (the privacy check) decode at most this many pixels: 16 Mpx holds any 12 Mpx phone
+# photo or 5K screenshot as PNG (64 MB as RGBA), and JPEGs up to GEOGAME_MAX_IMAGE_PIXELS pass because
+# they are decoded at 1/2-1/8 scale. A 64 Mpx PNG would cost 256 MB per request.
+GEOGAME_MAX_UPLOAD_PIXELS = env_int("GEOGAME_MAX_UPLOAD_PIXELS", 16_000_000)
+# Uploads decoded and scored at once per process; more wait up to a second, then get 503 + Retry-After.
+GEOGAME_UPLOAD_CONCURRENCY = env_int("GEOGAME_UPLOAD_CONCURRENCY", 2)
+# Each daphne process keeps its latest per-round image renderings (geogame.round_images) in memory,
+# so a reload is not encoded again; bounded by this many MB.
+GEOGAME_ROUND_IMAGE_CACHE_MB = env_int("GEOGAME_ROUND_IMAGE_CACHE_MB", 64)
 
 # Machine players (inference/). Artefacts and the feature cache live under DATA_DIR.
 # CLIP zero-shot player: an open_clip model name and its weights (a local file or a hub id).
@@ -318,8 +388,16 @@ GEOGAME_DUEL_MAX_ROUNDS = env_int("GEOGAME_DUEL_MAX_ROUNDS", 15)  # fewer on map
 GEOGAME_DUEL_START_S = env_float("GEOGAME_DUEL_START_S", 3.0)  # from "everyone is seated" to round 1
 # How long a round's result shows before the next round starts.
 GEOGAME_DUEL_INTERMISSION_S = env_float("GEOGAME_DUEL_INTERMISSION_S", 5.0)
-# A machine's guess is announced this long after its round started, however fast it was computed.
-GEOGAME_MACHINE_THINK_S = env_float("GEOGAME_MACHINE_THINK_S", 3.0)
+# A machine "thinks" a time drawn per round (geogame.rules.machine_think_s): one of the human answer
+# times on the map once it has GEOGAME_MACHINE_THINK_MIN_SAMPLES of them, else uniform between these.
+# In a duel its guess is announced then; in a game it is the guess's time_taken_s.
+GEOGAME_MACHINE_THINK_MIN_S = env_float("GEOGAME_MACHINE_THINK_MIN_S", 8.0)
+GEOGAME_MACHINE_THINK_MAX_S = env_float("GEOGAME_MACHINE_THINK_MAX_S", 30.0)
+GEOGAME_MACHINE_THINK_MIN_SAMPLES = env_int("GEOGAME_MACHINE_THINK_MIN_SAMPLES", 20)
+# Deprecated: a fixed think time in place of the draw (fast test stacks set it); empty: draw.
+GEOGAME_MACHINE_THINK_S = env_float("GEOGAME_MACHINE_THINK_S", None)
+# A duel's machine never announces so early that the human is left less than this in the round.
+GEOGAME_MACHINE_MIN_HUMAN_S = env_float("GEOGAME_MACHINE_MIN_HUMAN_S", 20.0)
 # Every Celery worker advances overdue duels this often (duel_services.duels_advance_overdue), so a
 # duel goes on when its timer tasks are lost (a Redis restart drops a worker's ETA tasks); 0: never.
 GEOGAME_DUEL_SWEEP_S = env_float("GEOGAME_DUEL_SWEEP_S", 1.0)
@@ -330,10 +408,29 @@ GEOGAME_RATE_LIMITS = {
     "guess": env_rate("GEOGAME_RATE_LIMIT_GUESS", "60/60"),
     "upload": env_rate("GEOGAME_RATE_LIMIT_UPLOAD", "20/60"),
     "study": env_rate("GEOGAME_RATE_LIMIT_STUDY", "120/60"),
+    # New games and duels (ratelimit.creation_hit), per address and per browser session. A game takes
+    # minutes to play; the address budget leaves room for a class behind one NAT, and stops a script
+    # that makes throwaway sessions to learn the photos (issue 12: 30 games in 15 s).
+    "game": env_rate("GEOGAME_RATE_LIMIT_GAME", "40/600"),
+    "game_session": env_rate("GEOGAME_RATE_LIMIT_GAME_SESSION", "15/600"),
+    "duel": env_rate("GEOGAME_RATE_LIMIT_DUEL", "20/600"),
+    "duel_session": env_rate("GEOGAME_RATE_LIMIT_DUEL_SESSION", "10/600"),
 }
+# Any message on a duel socket (sync, guess, garbage): bursts of N, N per S seconds on average,
+# per socket, and 10 times that per address in each daphne process (geogame/consumers.py).
+GEOGAME_DUEL_MESSAGE_RATE = env_rate("GEOGAME_DUEL_MESSAGE_RATE", "20/5")
+
+# Retention (players/retention.py): abandoned anonymous players (no finished game, no study, nothing
+# done and no live session for this many days) and kept privacy checks older than theirs are deleted,
+# with expired sessions, every GEOGAME_PURGE_EVERY_H hours (0: only by `manage.py purge_anonymous`).
+GEOGAME_ANONYMOUS_RETENTION_DAYS = env_int("GEOGAME_ANONYMOUS_RETENTION_DAYS", 30)
+GEOGAME_PRIVACY_RETENTION_DAYS = env_int("GEOGAME_PRIVACY_RETENTION_DAYS", 30)
+GEOGAME_PURGE_EVERY_H = env_float("GEOGAME_PURGE_EVERY_H", 24.0)
 
 # /healthz: how long to wait for a Celery worker on this deployment's queue to answer.
 GEOGAME_HEALTH_WORKER_TIMEOUT_S = env_float("GEOGAME_HEALTH_WORKER_TIMEOUT_S", 1.0)
+# Sent as the X-Health-Token header, it shows each check's detail (staff see it too); unset: only staff.
+GEOGAME_HEALTH_TOKEN = env_str("GEOGAME_HEALTH_TOKEN")
 
 # Logs: "text" (human-readable) or "json" (one JSON object per line; geogame/logs.py).
 GEOGAME_LOG_FORMAT = env_str("GEOGAME_LOG_FORMAT", "text")
@@ -343,7 +440,11 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        # Control characters in a message (a request path's %0a, ANSI escapes) are escaped: one line each.
+        "text": {
+            "class": "geogame.logs.TextFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s: %(message)s",
+        },
         "json": {"()": "geogame.logs.JsonFormatter"},
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": GEOGAME_LOG_FORMAT}},

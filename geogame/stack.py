@@ -17,6 +17,7 @@ finish and are acknowledged). This module needs no Django settings: it only star
 
 import argparse
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -334,8 +335,12 @@ class Web(StackProcess):
     def healthz(self, timeout_s=5):
         """(HTTP status, body) of GET /healthz; raises OSError when nothing answers."""
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        # With the stack's health token the answer has each check's detail (geogame.health).
+        token = self.env.get("GEOGAME_HEALTH_TOKEN")
+        headers = {"X-Health-Token": token} if token else {}
+        request = urllib.request.Request(self.url + "/healthz", headers=headers)
         try:
-            with opener.open(self.url + "/healthz", timeout=timeout_s) as r:
+            with opener.open(request, timeout=timeout_s) as r:
                 return r.status, r.read().decode(errors="replace")
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read().decode(errors="replace")
@@ -448,6 +453,7 @@ class Stack:
             GEOGAME_DATA_DIR=str(self.data_dir),
             PYTHONUNBUFFERED="1",
         )
+        env.setdefault("GEOGAME_HEALTH_TOKEN", secrets.token_urlsafe(24))  # its own probes see the detail
         if self.redis_url:
             env["GEOGAME_CELERY_QUEUE"] = self.queue
             if self.own_names:

@@ -12,7 +12,7 @@ from django.utils.text import slugify
 
 from players.models import Player
 
-from . import services, study_rules
+from . import services, study_rules, text_input
 from .models import Game, Location, Participant, Study, default_study_questions
 from .selectors import city_centres
 from .services import GameError
@@ -23,6 +23,8 @@ ERR_WRONG_PHASE = "trial {number} is a {actual} location, not a {claimed} one"
 ERR_BAD_PHASE = "'phase' must be 'practice' or 'test'"
 ERR_SLUG_TAKEN = "a study named {slug!r} exists already"
 MAX_TRIALS = 500
+MAX_NAME_CHARS = Study._meta.get_field("name").max_length  # and the slug's
+MAX_CONSENT_CHARS = 50_000
 
 
 def study_create(
@@ -42,11 +44,17 @@ def study_create(
     slug=None,
 ):
     """A study on `map` whose practice and test locations are drawn now from its test split."""
-    name = " ".join(str(name or "").split())
-    slug = slugify(slug or name)
+    try:
+        name = text_input.clean_name(name, what="the study's name", max_chars=MAX_NAME_CHARS)
+        consent_text = text_input.check_text(
+            consent_text, what="the consent text", max_chars=MAX_CONSENT_CHARS
+        )
+    except ValueError as exc:
+        raise GameError(str(exc)) from None
+    slug = slugify(slug or name)[:MAX_NAME_CHARS].strip("-")  # NFKD may lengthen: "ﬃ" is "ffi"
     if not name or not slug:
         raise GameError("a study needs a name")
-    if not str(consent_text or "").strip():
+    if not consent_text.strip():
         raise GameError("a study needs a consent text")
     if mode not in dict(Game.MODE_CHOICES):
         raise GameError("mode must be 'city' or 'coordinates'")

@@ -1,7 +1,6 @@
-import json
-
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import (
-    FileResponse,
     Http404,
     HttpResponse,
     HttpResponseNotAllowed,
@@ -13,7 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from players.sessions import clean_display_name, player_for_request, study_participant_ids
 
-from . import health, selectors, services, study_selectors
+from . import health, json_input, ratelimit, round_images, selectors, services, study_selectors
 from .models import Game, Map, Round, View
 from .ratelimit import rate_limited, session_or_address
 
@@ -26,12 +25,17 @@ def json_error(message, status=400, **extra):
 
 def parse_json_object(request):
     """The request body as a dict, or raise ValueError with a reason for the client."""
-    if len(request.body) > MAX_JSON_BYTES:
+    try:
+        body = request.body
+    except RequestDataTooBig:  # over DATA_UPLOAD_MAX_MEMORY_SIZE: Django would not read it
+        body = None
+    if body is None or len(body) > MAX_JSON_BYTES:
         raise ValueError(f"request body is larger than {MAX_JSON_BYTES} bytes")
     try:
-        data = json.loads(request.body or b"null", parse_constant=lambda c: float("nan"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"body is not valid JSON: {exc}") from None
+        # NaN and Infinity read as numbers, so the guess's check can say "must be finite".
+        data = json_input.loads(body or b"null", constants=True)
+    except json_input.JsonInputError as exc:
+        raise ValueError(f"request body: {exc}") from None
     if not isinstance(data, dict):
         raise ValueError("body must be a JSON object")
     return data
@@ -50,17 +54,21 @@ def own_game(request, game_id):
 
 @require_http_methods(["GET", "POST"])
 def home(request):
-    error = None
+    error, status, retry_after = None, 200, None
     if request.method == "POST":
-        try:
-            game = _create_game_from_form(request)
-            return redirect("play", game_id=game.public_id)
-        except (ValueError, services.GameError) as exc:
-            error = getattr(exc, "message", None) or str(exc)
+        decision = ratelimit.creation_hit("game", request)
+        if not decision.allowed:
+            error, status = ratelimit.too_many_created(decision, "games"), 429
+            retry_after = decision.retry_after_s
+        else:
+            try:
+                game = _create_game_from_form(request)
+                return redirect("play", game_id=game.public_id)
+            except (ValueError, services.GameError) as exc:
+                error, status = getattr(exc, "message", None) or str(exc), 400
     player = player_for_request(request)
-    status = 400 if error else 200
     maps = selectors.maps_for_home()
-    return render(
+    response = render(
         request,
         "geogame/home.html",
         {
@@ -80,6 +88,9 @@ def home(request):
         },
         status=status,
     )
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 def _create_game_from_form(request):
@@ -104,12 +115,14 @@ def _create_game_from_form(request):
 @require_GET
 def play(request, game_id):
     game = own_game(request, game_id)
-    return render(request, "geogame/play.html", {"game": game})
+    context = {"game": game, "view_note": selectors.view_count_note(game.map)}
+    return render(request, "geogame/play.html", context)
 
 
 @require_GET
 def summary(request, game_id):
     game = own_game(request, game_id)
+    services.round_expire_latest(game=game)  # a round whose clock ran out counts as finished
     rows = selectors.game_summary_rows(game)
     return render(
         request,
@@ -118,7 +131,7 @@ def summary(request, game_id):
             "game": game,
             "rows": rows,
             "total": selectors.game_total_points(game),
-            "opponent_total": selectors.game_total_points(game, game.opponent) if game.opponent_id else None,
+            "opponent_total": selectors.opponent_total_points(game) if game.opponent_id else None,
             "max_total": 5000 * game.rounds_total,
         },
     )
@@ -127,13 +140,20 @@ def summary(request, game_id):
 @require_GET
 def api_game_state(request, game_id):
     game = own_game(request, game_id)
-    return JsonResponse(selectors.game_state(game, services.round_shown(game=game)))
+    try:
+        current = services.round_shown(game=game)
+    except services.GameError as exc:  # no free place left for the next round (round_location_id)
+        return json_error(exc.message, status=exc.status)
+    return JsonResponse(selectors.game_state(game, current))
 
 
 @require_POST
 def api_next_round(request, game_id):
     game = own_game(request, game_id)
-    current = services.round_next(game=game)
+    try:
+        current = services.round_next(game=game)
+    except services.GameError as exc:
+        return json_error(exc.message, status=exc.status)
     if current is None:
         current = game.rounds.order_by("-index").first()
     return JsonResponse(selectors.game_state(game, current))
@@ -156,6 +176,8 @@ def api_guess(request, game_id, index):
             lon=data.get("lon"),
             city=data.get("city"),
             views_seen=data.get("views_seen"),
+            view_ms=data.get("view_ms"),
+            screen=data.get("screen"),
         )
     except ValueError as exc:
         return json_error(str(exc))
@@ -167,7 +189,9 @@ def api_guess(request, game_id, index):
     return JsonResponse(state, status=201 if created else 200)
 
 
-def _serve_view(request, image_key, index, field):
+def _serve_view(request, image_key, index, kind):
+    """This round's own rendering of a view (geogame.round_images): its bytes, size, ETag and
+    URL differ from every other round's, so none of them names the photo."""
     rnd = get_object_or_404(Round.objects.select_related("game"), image_key=image_key)
     player = player_for_request(request)
     allowed = (player is not None and services.round_has_player(round=rnd, player=player)) or (
@@ -176,32 +200,53 @@ def _serve_view(request, image_key, index, field):
     if not allowed:
         raise Http404("no such image")
     view = get_object_or_404(View, location_id=rnd.location_id, index=index)
-    etag = f'"{view.sha256}-{field}"'
+    etag = round_images.etag(settings.SECRET_KEY, image_key, index, kind)
     if request.headers.get("If-None-Match") == etag:
         response = HttpResponseNotModified()
     else:
-        response = FileResponse(getattr(view, field).open("rb"), content_type="image/jpeg")
+        response = HttpResponse(_round_view_bytes(image_key, view, kind), content_type="image/jpeg")
     response["ETag"] = etag
-    # Private: the URL is per round and per player; immutable: its bytes never change.
+    # Private: the URL is per round and per player; immutable: a round's rendering never changes.
     response["Cache-Control"] = "private, max-age=86400, immutable"
     response["X-Content-Type-Options"] = "nosniff"
     return response
 
 
+_rendered = round_images.BytesLRU(settings.GEOGAME_ROUND_IMAGE_CACHE_MB * 1024 * 1024)
+
+
+def _round_view_bytes(image_key, view, kind):
+    """The round's rendering of `view` as `kind` (display or thumbnail), from this process's cache
+    or rendered now (both kinds at once: the page asks for both)."""
+    key = (image_key, view.index, kind)
+    data = _rendered.get(key)
+    if data is None:
+        with view.image.open("rb") as f:
+            source = f.read()
+        seed = round_images.round_seed(settings.SECRET_KEY, image_key, view.index)
+        rendered = round_images.render(source, seed)
+        for k, value in rendered.items():
+            _rendered.put((image_key, view.index, k), value)
+        data = rendered[kind]
+    return data
+
+
 @require_GET
 def view_image(request, image_key, index):
-    return _serve_view(request, image_key, index, "image")
+    return _serve_view(request, image_key, index, round_images.DISPLAY)
 
 
 @require_GET
 def view_thumb(request, image_key, index):
-    return _serve_view(request, image_key, index, "thumb")
+    return _serve_view(request, image_key, index, round_images.THUMB)
 
 
 @require_safe
 def healthz(request):
-    """200 when every check passes, else 503; the JSON names each check and the failing ones."""
+    """200 when every check passes, else 503; the JSON names the failing checks (and, for staff or
+    the health token, each check's detail)."""
     healthy, report = health.health()
+    report = health.visible_report(report, detail=health.may_see_detail(request))
     response = JsonResponse(report, status=200 if healthy else 503)
     response["Cache-Control"] = "no-store"
     return response

@@ -1,4 +1,5 @@
-"""Saving and loading a trained player: weights + label map + config + metrics.
+"""Saving and loading a trained player: weights + label map + config + metrics, and the ids of
+the locations it trained and early-stopped on (meta["trained_on"]).
 
 Layout: <DATA_DIR>/artefacts/<map slug>/<player>/v<version>/{weights.pt, meta.json}.
 """
@@ -12,6 +13,7 @@ from . import runtime
 
 META_NAME = "meta.json"
 WEIGHTS_NAME = "weights.pt"
+TRAINED_ON_KEY = "trained_on"  # {"train": [location id, ...], "val": [...]}
 
 
 class ArtefactError(Exception):
@@ -64,3 +66,26 @@ def load_artefact(directory):
     except Exception as exc:  # torch raises RuntimeError, UnpicklingError, EOFError, ...
         raise ArtefactError(f"artefact file corrupt: {weights_path} ({type(exc).__name__}: {exc})") from None
     return state_dict, meta
+
+
+def read_meta(directory):
+    """meta.json alone (no torch), or ArtefactError."""
+    path = Path(directory) / META_NAME
+    try:
+        meta = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ArtefactError(f"artefact file missing: {path}") from None
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise ArtefactError(f"artefact file corrupt: {path} ({exc})") from None
+    if not isinstance(meta, dict):
+        raise ArtefactError(f"artefact file corrupt: {path} (expected an object)")
+    return meta
+
+
+def trained_location_ids(meta):
+    """The ids of the locations an artefact trained and early-stopped on, or None for an artefact
+    saved before they were recorded."""
+    record = meta.get(TRAINED_ON_KEY)
+    if not isinstance(record, dict):
+        return None
+    return frozenset(int(i) for split in ("train", "val") for i in record.get(split, ()))

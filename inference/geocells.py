@@ -64,6 +64,9 @@ def make_geocells(latlons, k: int | None = None, seed: int = 0) -> Cells:
     k = default_cell_count(len(latlons)) if k is None else k
     # More clusters than distinct points would leave empty cells.
     k = max(1, min(k, distinct))
+    if k == 1:  # one cell: its centroid is the mean direction (one per city on a world map of one photo each)
+        centre = xyz.mean(0, keepdims=True)
+        return Cells(centroids=xyz_to_latlon(centre), labels=np.zeros(len(latlons), dtype=np.int64))
     kmeans = KMeans(n_clusters=k, random_state=seed, n_init=10).fit(xyz)
     return Cells(centroids=xyz_to_latlon(kmeans.cluster_centers_), labels=kmeans.labels_.astype(np.int64))
 

@@ -258,6 +258,8 @@ def train_head(
     train_targets = _targets_tensor(train.targets)[train_locations]
     val_rows, val_locations, n_val = _views(val.features, val.mask)
     val_targets = _targets_tensor(val.targets)
+    if not len(train_rows) or not n_val:
+        raise ValueError(f"training needs train and val views; got {len(train_rows)} train, {n_val} val")
 
     result = TrainResult(best_state={}, best_epoch=0)
     best_loss = math.inf

@@ -63,6 +63,13 @@ class MachinePlayer:
         """(unavailable_reason, version_key) together: what load_player asks for every round."""
         return cls.unavailable_reason(m), cls.version_key(m)
 
+    @classmethod
+    def excluded_location_ids(cls, m):
+        """Ids of the locations of map `m` this player may have learned from, which a game against
+        it never draws: the map's train and val splits (what any player's statistics come from)."""
+        held = Location.objects.filter(map=m, split__in=(Location.TRAIN, Location.VAL))
+        return frozenset(held.values_list("id", flat=True))
+
     def nearest_city(self, lat, lon):
         if not self.centre_labels:
             return ""
@@ -126,6 +133,29 @@ class CentroidPlayer(MachinePlayer):
         return [Prediction(self.lat, self.lon, self.nearest_city(self.lat, self.lon)) for _ in locations]
 
 
+def _recorded_location_ids(directory):
+    """The artefact's recorded train and val ids, read once per meta.json version; None without a
+    record (or without a readable meta.json: its loading reports that)."""
+    from .artefacts import META_NAME, ArtefactError, read_meta, trained_location_ids
+
+    try:
+        mtime = (Path(directory) / META_NAME).stat().st_mtime_ns
+    except OSError:
+        return None
+    key = (str(directory), mtime)
+    if key not in _RECORDED:
+        try:
+            _RECORDED[key] = trained_location_ids(read_meta(directory))
+        except ArtefactError:
+            return None
+        if len(_RECORDED) > 256:
+            _RECORDED.pop(next(iter(_RECORDED)))
+    return _RECORDED[key]
+
+
+_RECORDED = {}
+
+
 class TrainedPlayer(MachinePlayer):
     """A player whose head was trained by `train_player`; loads the newest ready version."""
 
@@ -158,6 +188,18 @@ class TrainedPlayer(MachinePlayer):
         # One query, not one for each (a subclass adding to unavailable_reason overrides this too).
         tm = cls.latest(m)
         return (None, tm.version) if tm else (cls.unavailable_reason(m), None)
+
+    @classmethod
+    def excluded_location_ids(cls, m):
+        """The train and val locations recorded in the newest artefact (they stay excluded after a
+        resplit), with the map's current train and val splits; an artefact saved before the record
+        existed falls back to the current splits alone."""
+        current = super().excluded_location_ids(m)
+        tm = cls.latest(m)
+        if tm is None or not tm.directory:
+            return current
+        recorded = _recorded_location_ids(tm.directory)
+        return current if recorded is None else current | recorded
 
     def __init__(self, m):
         from .artefacts import load_artefact

@@ -1,18 +1,27 @@
 """The privacy check (seed 000): how much a photo and its caption give away about where they
 were taken, before they are posted. Nothing is stored unless the user opts in."""
 
+import contextlib
+import threading
+from datetime import timedelta
+
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.core.validators import slug_re
 from django.db import transaction
+from django.utils import timezone
 
-from geogame import images, privacy
+from geogame import images, privacy, text_input
 from geogame.models import Map
 
 from .dataset import MAX_VIEWS as MAX_PHOTOS  # views of one place, as many as the players see
 from .models import PrivacyCheck, PrivacyCheckPhoto
 
 PLAYER = "hierarchical"
+# Uploads are decoded no larger than this on their long side: the model resizes the short side to
+# 256 (a 8:1 panorama keeps it), a kept copy is 1024 (images.DISPLAY_LONG_SIDE).
+UPLOAD_LONG_SIDE = 2048
 
 ERR_NOTHING = "send a photo, a caption, or both"
 ERR_CAPTION_TOO_LONG = "caption is {n} characters; the limit is {limit}"
@@ -32,6 +41,58 @@ class PrivacyInputError(ValueError):
         super().__init__(message)
         self.message = message
         self.status = status
+
+
+ERR_BUSY = "the privacy check is busy with other photos; try again in {retry_after} s"
+BUSY_WAIT_S = 1.0  # a request waits this long for a slot, then is told to come back
+BUSY_RETRY_AFTER_S = 5
+
+
+class PrivacyBusy(PrivacyInputError):
+    """Every image slot of this process is taken (503 with Retry-After)."""
+
+    def __init__(self):
+        super().__init__(ERR_BUSY.format(retry_after=BUSY_RETRY_AFTER_S), status=503)
+        self.retry_after = BUSY_RETRY_AFTER_S
+
+
+_slots_lock = threading.Lock()
+_slots = (None, None)  # (GEOGAME_UPLOAD_CONCURRENCY it was made for, its semaphore)
+
+
+def _image_slots():
+    global _slots
+    size = max(1, settings.GEOGAME_UPLOAD_CONCURRENCY)
+    with _slots_lock:
+        if _slots[0] != size:
+            _slots = (size, threading.BoundedSemaphore(size))
+        return _slots[1]
+
+
+@contextlib.contextmanager
+def image_work_slot(wait_s=BUSY_WAIT_S):
+    """Hold one of this process's GEOGAME_UPLOAD_CONCURRENCY slots for decoding and scoring uploaded
+    photos, or raise PrivacyBusy after `wait_s`. A burst of large uploads then costs at most that many
+    decodes' memory at once; the rest are refused quickly instead of queueing without bound."""
+    slots = _image_slots()
+    if not slots.acquire(timeout=wait_s):
+        raise PrivacyBusy()
+    try:
+        yield
+    finally:
+        slots.release()
+
+
+def decode_photo(data):
+    """An uploaded photo decoded under the upload limits, reduced to UPLOAD_LONG_SIDE at most (what
+    the model and a kept copy need), or ImageRejected."""
+    return images.open_image(
+        data,
+        max_bytes=settings.GEOGAME_MAX_IMAGE_BYTES,
+        max_pixels=settings.GEOGAME_MAX_IMAGE_PIXELS,
+        long_side=UPLOAD_LONG_SIDE,
+        max_decoded_pixels=settings.GEOGAME_MAX_UPLOAD_PIXELS,
+    )
 
 
 def check_photo_size(*, index, size):
@@ -54,13 +115,18 @@ def privacy_check_run(*, photos, caption="", map_slug="", keep=False):
     caption = (caption or "").strip()
     if len(caption) > privacy.MAX_CAPTION_CHARS:
         raise PrivacyInputError(ERR_CAPTION_TOO_LONG.format(n=len(caption), limit=privacy.MAX_CAPTION_CHARS))
+    try:  # NUL and other control characters: PostgreSQL would refuse to keep the caption
+        text_input.check_text(caption, what="the caption", max_chars=privacy.MAX_CAPTION_CHARS)
+    except ValueError as exc:
+        raise PrivacyInputError(str(exc)) from None
     if not photos and not caption:
         raise PrivacyInputError(ERR_NOTHING)
     if len(photos) > MAX_PHOTOS:
         raise PrivacyInputError(ERR_TOO_MANY_PHOTOS.format(limit=MAX_PHOTOS, n=len(photos)))
     m = None
     if map_slug:
-        m = Map.objects.filter(slug=map_slug).first()
+        # Only a slug is looked up: PostgreSQL fails on a NUL in a query's parameter.
+        m = Map.objects.filter(slug=map_slug).first() if slug_re.fullmatch(map_slug) else None
         if m is None:
             raise PrivacyInputError(ERR_UNKNOWN_MAP.format(slug=map_slug))
 
@@ -68,15 +134,10 @@ def privacy_check_run(*, photos, caption="", map_slug="", keep=False):
     for index, data in enumerate(photos, 1):
         check_photo_size(index=index, size=len(data))
         try:
-            decoded.append(
-                images.open_image(
-                    data,
-                    max_bytes=settings.GEOGAME_MAX_IMAGE_BYTES,
-                    max_pixels=settings.GEOGAME_MAX_IMAGE_PIXELS,
-                )
-            )
+            decoded.append(decode_photo(data))
         except images.ImageRejected as exc:
-            raise PrivacyInputError(ERR_PHOTO.format(index=index, reason=exc)) from None
+            status = 413 if isinstance(exc, images.ImageTooLarge) else 400
+            raise PrivacyInputError(ERR_PHOTO.format(index=index, reason=exc), status=status) from None
         position = images.exif_gps(data)
         if position is not None:
             gps.append({"photo": index, "lat": position[0], "lon": position[1]})
@@ -89,6 +150,7 @@ def privacy_check_run(*, photos, caption="", map_slug="", keep=False):
             image_city=image["city"],
             city_confidence=image["city_confidence"],
             cutoff=image["cutoff"],
+            image_score=image["score"],
         )
     else:
         combined = text
@@ -157,3 +219,19 @@ def privacy_check_keep(*, m, caption, result, photos):
             default_storage.delete(name)
         raise
     return check
+
+
+def privacy_checks_delete(checks):
+    """Delete kept checks (a queryset) and, once that commits, their photo files; how many checks."""
+    names = list(PrivacyCheckPhoto.objects.filter(privacy_check__in=checks).values_list("image", flat=True))
+    with transaction.atomic():
+        deleted = checks.count()
+        checks.delete()  # their photos' rows go with them (CASCADE)
+        transaction.on_commit(lambda: [default_storage.delete(name) for name in names])
+    return deleted
+
+
+def privacy_checks_purge(*, days, now=None):
+    """Delete kept checks older than `days` (GEOGAME_PRIVACY_RETENTION_DAYS); how many."""
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    return privacy_checks_delete(PrivacyCheck.objects.filter(created_at__lt=cutoff))

@@ -1,5 +1,7 @@
 """The privacy check: a page with a form, and the same check as a JSON endpoint."""
 
+import contextlib
+
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import JsonResponse
 from django.http.multipartparser import MultiPartParserError
@@ -11,7 +13,13 @@ from geogame.ratelimit import rate_limited
 from geogame.views import json_error
 
 from .privacy_selectors import privacy_maps
-from .privacy_services import MAX_PHOTOS, PrivacyInputError, check_photo_size, privacy_check_run
+from .privacy_services import (
+    MAX_PHOTOS,
+    PrivacyInputError,
+    check_photo_size,
+    image_work_slot,
+    privacy_check_run,
+)
 
 PHOTO_FIELDS = ("image", *(f"view{i}" for i in range(MAX_PHOTOS)))
 ERR_FIELDS = "unexpected file field(s) {names}: send `image`, or `view0` to `view{last}`"
@@ -41,12 +49,20 @@ def _check_from_request(request):
         uploads += found
     for index, upload in enumerate(uploads, 1):
         check_photo_size(index=index, size=upload.size)  # before reading it
-    return privacy_check_run(
-        photos=[upload.read() for upload in uploads],
-        caption=form.get("caption", ""),
-        map_slug=form.get("map", "").strip(),
-        keep=form.get("keep", "").lower() in ("1", "true", "on", "yes"),
-    )
+    # Photos are read, decoded and scored holding one of the process's image slots (503 when none frees).
+    with image_work_slot() if uploads else contextlib.nullcontext():
+        return privacy_check_run(
+            photos=[upload.read() for upload in uploads],
+            caption=form.get("caption", ""),
+            map_slug=form.get("map", "").strip(),
+            keep=form.get("keep", "").lower() in ("1", "true", "on", "yes"),
+        )
+
+
+def _retry_after(response, exc):
+    if getattr(exc, "retry_after", None):
+        response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def _posted(request, name, default):
@@ -62,17 +78,17 @@ def _posted(request, name, default):
 @require_http_methods(["GET", "POST"])
 @rate_limited("upload")
 def privacy_page(request):
-    result, error, status = None, None, 200
+    result, error, status, busy = None, None, 200, None
     if request.method == "POST":
         try:
             result = _check_from_request(request)
         except PrivacyInputError as exc:
-            error, status = exc.message, exc.status
+            error, status, busy = exc.message, exc.status, exc
     maps = privacy_maps()
     chosen = _posted(request, "map", None)
     if chosen is None:
         chosen = next((m["slug"] for m in maps if not m["unavailable"]), "")
-    return render(
+    response = render(
         request,
         "inference/privacy.html",
         {
@@ -85,6 +101,7 @@ def privacy_page(request):
         },
         status=status,
     )
+    return _retry_after(response, busy)
 
 
 @csrf_exempt  # no session or account is involved: the same request from anywhere gets the same answer
@@ -94,4 +111,4 @@ def api_privacy(request):
     try:
         return JsonResponse(_check_from_request(request))
     except PrivacyInputError as exc:
-        return json_error(exc.message, status=exc.status)
+        return _retry_after(json_error(exc.message, status=exc.status), exc)

@@ -39,6 +39,12 @@ def _load(name, map_id, version_key):
     return player_class(name)(Map.objects.get(id=map_id))
 
 
+def excluded_location_ids(name, m):
+    """Ids of map `m`'s locations a game against `name` never draws: those it trained or
+    early-stopped on (see MachinePlayer.excluded_location_ids)."""
+    return player_class(name).excluded_location_ids(m)
+
+
 def load_player(name, m):
     """The player for map `m`, loaded once per process and per artefact version."""
     reason, version_key = player_class(name).reason_and_version_key(m)

@@ -6,6 +6,7 @@ import threading
 import time
 
 from django.conf import settings
+from django.db import transaction
 
 from geogame import services as game_services
 from geogame.models import Game, Guess, Round
@@ -87,14 +88,18 @@ def machine_guess_run(*, round_id, player_id):
         if rnd.game.mode == Game.CITY
         else {"lat": prediction.lat, "lon": prediction.lon}
     )
-    try:
-        guess, _ = game_services.guess_submit(round=rnd, player=player, views_seen=views, **kwargs)
-    except game_services.GameError as exc:
-        if exc.result is None:
-            raise
-        # Too late: the round recorded a 0-point timeout for the machine; the game goes on.
-        log.info("machine %s too late for round %s: %s", player.machine_name, round_id, exc.message)
-        guess = exc.result
+    with transaction.atomic():  # the guess and its think time commit together
+        try:
+            guess, created = game_services.guess_submit(round=rnd, player=player, views_seen=views, **kwargs)
+        except game_services.GameError as exc:
+            if exc.result is None:
+                raise
+            # Too late: the round recorded a 0-point timeout for the machine; the game goes on.
+            log.info("machine %s too late for round %s: %s", player.machine_name, round_id, exc.message)
+            guess = exc.result
+        else:
+            if created:
+                guess = game_services.machine_think_record(guess)
     log.debug(
         "machine %s, round %s: read %.1f ms, batched prediction %.1f ms, guess stored %.1f ms",
         player.machine_name,

@@ -52,21 +52,24 @@ def build_head(config):
 
 
 def _city_classes(train, val, slug, name):
+    """City classes from the train split. A val location whose city has no train location (a world
+    map of one photo per city has mostly such) is kept, with the nearest train city as its target:
+    the best answer the player could give. Dropping them left an empty val set, whose float
+    targets crashed the loss."""
     import numpy as np
 
-    from .geocells import latlon_to_xyz, xyz_to_latlon
+    from .geocells import assign_cells, latlon_to_xyz, xyz_to_latlon
 
     classes = sorted({c for c in train.cities if c})
     if len(classes) < 2:
         raise TrainingError(ERR_NO_CITIES.format(slug=slug, name=name))
     index = {c: i for i, c in enumerate(classes)}
-    keep_val = [i for i, c in enumerate(val.cities) if c in index]
-    val = val.subset(keep_val)
     train = train.subset([i for i, c in enumerate(train.cities) if c in index])
-    y_train = np.array([index[c] for c in train.cities])
-    y_val = np.array([index[c] for c in val.cities])
+    y_train = np.array([index[c] for c in train.cities], dtype=np.int64)
     points = [train.latlons[y_train == k] for k in range(len(classes))]
     centroids = np.concatenate([xyz_to_latlon(latlon_to_xyz(p).mean(0, keepdims=True)) for p in points])
+    nearest = assign_cells(val.latlons, centroids) if len(val) else np.zeros(0, dtype=np.int64)
+    y_val = np.array([index.get(c, nearest[i]) for i, c in enumerate(val.cities)], dtype=np.int64)
     return train, val, y_train, y_val, classes, centroids, points
 
 
@@ -108,7 +111,8 @@ def prepare(m, name, seed):
             [
                 offsets[k] + assign_cells(val.latlons[i : i + 1], districts[classes[k]].centroids)[0]
                 for i, k in enumerate(y_val)
-            ]
+            ],
+            dtype=np.int64,
         )
         d_centroids = np.concatenate([districts[c].centroids for c in classes])
         d_points = [train.latlons[d_train == j] for j in range(len(d_centroids))]
@@ -161,13 +165,20 @@ def train(tm, *, seed=0, progress=None):
 
     1. Features for the train and val splits (cached), targets and label map.
     2. Train the head with early stopping on the val loss.
-    3. Save weights + label map + config + metrics; evaluate on val; mark ready.
+    3. Save weights + label map + config + metrics + the ids of the train and val locations;
+       evaluate on val; mark ready.
     """
     from .evaluation import evaluate_players
     from .heads import train_head
 
     m = tm.map
     try:
+        # Every location of the two splits, read before training: games against this artefact never
+        # draw them (inference.players.MachinePlayer.excluded_location_ids), even after a resplit.
+        trained_on = {
+            split: sorted(Location.objects.filter(map=m, split=split).values_list("id", flat=True))
+            for split in (Location.TRAIN, Location.VAL)
+        }
         config, labels, (train_set, y_train), (val_set, y_val) = prepare(m, tm.player_name, seed)
         head = build_head(config)
         max_epochs = config["max_epochs"]
@@ -206,6 +217,7 @@ def train(tm, *, seed=0, progress=None):
             "config": config,
             "labels": labels,
             "metrics": metrics,
+            artefacts.TRAINED_ON_KEY: trained_on,
         }
         artefacts.save_artefact(directory, state_dict=head.state_dict(), meta=meta)
         TrainedModel.objects.filter(id=tm.id).update(

@@ -1,5 +1,7 @@
 """The human player behind a request: one anonymous Player per browser session."""
 
+from geogame.text_input import clean_name
+
 from .models import Player
 
 SESSION_KEY = "geogame_player_id"
@@ -9,12 +11,8 @@ DISPLAY_NAME_MAX = 40
 
 
 def clean_display_name(raw):
-    name = " ".join(str(raw or "").split())
-    if not name:
-        return "Player"
-    if len(name) > DISPLAY_NAME_MAX:
-        raise ValueError(f"display name is longer than {DISPLAY_NAME_MAX} characters")
-    return name
+    """The name a player typed, on one line, or "Player"; ValueError if too long or unprintable."""
+    return clean_name(raw, what="display name", max_chars=DISPLAY_NAME_MAX) or "Player"
 
 
 def player_for_request(request, *, create=False, display_name=None):

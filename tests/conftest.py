@@ -1,5 +1,9 @@
 import csv
+import functools
 import io
+import os
+import statistics
+import time
 from pathlib import Path
 
 import numpy as np
@@ -71,9 +75,17 @@ def write_manifest(folder, rows):
             w.writerow(r)
 
 
-def build_fixture_folder(folder, per_city=3, panoramas=True):
+# The fixture map's own splits (its manifest's split column), by position in a city: machine games
+# draw only from test and play (geogame.location_pools), so a third of each split would leave the
+# 16-location fixture map none to play against a machine.
+FIXTURE_SPLITS = ("train", "test", "play")
+
+
+def build_fixture_folder(folder, per_city=3, panoramas=True, held_out=True):
     """A map folder: `per_city` perspective photos per city with EXIF that names
-    the place, plus one 2:1 panorama in the first city."""
+    the place, plus one 2:1 panorama in the first city. `held_out`: the manifest
+    names each location's split (FIXTURE_SPLITS per city, the panorama val), so a
+    machine can play 10 of the 16; else the import's seeded hash splits them."""
     (folder / "images").mkdir(parents=True, exist_ok=True)
     rows = []
     n = 0
@@ -101,6 +113,7 @@ def build_fixture_folder(folder, per_city=3, panoramas=True):
                     "country": country,
                     "license": "CC BY-SA 4.0",
                     "attribution": f"Mapillary image 90000{n}",
+                    "split": FIXTURE_SPLITS[k % len(FIXTURE_SPLITS)] if held_out else "",
                 }
             )
     if panoramas:
@@ -122,10 +135,58 @@ def build_fixture_folder(folder, per_city=3, panoramas=True):
                 "country": country,
                 "license": "CC BY-SA 4.0",
                 "attribution": f"KartaView image 80000{n}",
+                "split": "val" if held_out else "",
             }
         )
     write_manifest(folder, rows)
     return rows
+
+
+# -- How slow this machine is right now ----------------------------------------------------------
+# Waits on other processes (a browser, daphne, workers) are bounds, not sleeps, but a bound that
+# holds on an idle machine fails beside CPU-bound neighbours. Tests scale them by one factor,
+# measured once per session: a fixed pure-Python loop timed against its time on an idle core.
+SLOW_LOOP_N = 200_000
+SLOW_LOOP_REFERENCE_S = 0.04  # the loop on one idle core of a 2020s x86 machine
+SLOW_FACTOR_MAX = 10.0
+
+
+def _slow_loop():
+    total = 0
+    for i in range(SLOW_LOOP_N):
+        total += i * i % 7
+    return total
+
+
+@functools.cache
+def measured_slow_factor():
+    """How many times slower than an idle reference machine this one runs now, between 1 and
+    SLOW_FACTOR_MAX: the slower of the loop's wall time against the reference and against its own
+    CPU time (which shows the CPU shared with other processes, whatever its speed).
+    GEOGAME_TEST_SLOW_FACTOR, when set, is used instead."""
+    override = os.environ.get("GEOGAME_TEST_SLOW_FACTOR", "").strip()
+    if override:
+        return min(SLOW_FACTOR_MAX, max(1.0, float(override)))
+    walls, ratios = [], []
+    for _ in range(7):
+        wall0, cpu0 = time.perf_counter(), time.thread_time()
+        _slow_loop()
+        wall, cpu = time.perf_counter() - wall0, time.thread_time() - cpu0
+        walls.append(wall)
+        ratios.append(wall / max(cpu, 1e-6))
+    factor = max(statistics.median(walls) / SLOW_LOOP_REFERENCE_S, statistics.median(ratios))
+    return min(SLOW_FACTOR_MAX, max(1.0, factor))
+
+
+def scaled(seconds):
+    """A wait bound of `seconds` on an idle machine, scaled to this one (measured_slow_factor)."""
+    return seconds * measured_slow_factor()
+
+
+@pytest.fixture(scope="session")
+def slow_factor():
+    """measured_slow_factor(), measured once per session; multiply explicit wait bounds by it."""
+    return measured_slow_factor()
 
 
 @pytest.fixture
@@ -166,12 +227,13 @@ def fixture_map(db, fixture_folder):
 
 @pytest.fixture
 def trainable_map(db, tmp_path):
-    """A fixture map large enough to train on: 41 locations, split 33/5/3."""
+    """A fixture map large enough to train on: 41 locations, split 28/7/3/3 (train/val/test/play):
+    6 a machine game may draw."""
     from geogame.importer import import_map
 
     folder = tmp_path / "trainable"
     folder.mkdir()
-    build_fixture_folder(folder, per_city=8)
+    build_fixture_folder(folder, per_city=8, held_out=False)
     return import_map(folder, name="Trainable", kind="city").map
 
 

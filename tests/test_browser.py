@@ -14,9 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import scaled
 from tests.live_server import headless_chromium, live_server, missing_browser
 
-pytestmark = pytest.mark.browser
+# pytest-timeout's bound (300 s, pyproject.toml) scaled too: the module's first test also imports
+# the sample into the live server.
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(scaled(300))]
 
 SAMPLE_DIR = Path(
     os.environ.get("GEOGAME_SAMPLE_DIR")
@@ -25,7 +28,7 @@ SAMPLE_DIR = Path(
 SAMPLE_MAP = ("Streetscapes sample", "streetscapes-sample")
 PANORAMA_MAP = ("Streetscapes panoramas", "streetscapes-panoramas")
 VIEWPORT = {"width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": False}
-WAIT_S = 20
+WAIT_S = 20  # on an idle machine; waits use scaled(WAIT_S)
 EARTH_RADIUS_KM = 6371.0088
 WORLD_SCALE_KM = 14916.862
 
@@ -117,7 +120,7 @@ def logs_on_failure(server, driver):
 def wait(driver):
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, WAIT_S)
+    return WebDriverWait(driver, scaled(WAIT_S))
 
 
 def by_id(driver, element_id):

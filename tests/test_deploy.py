@@ -19,6 +19,8 @@ import yaml
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from geogame import settings as settings_module
+
 REPO = Path(__file__).resolve().parents[1]
 COMPOSE = REPO / "docker-compose.yml"
 APP_SERVICES = ("migrate", "web", "worker", "worker-gpu")
@@ -108,6 +110,14 @@ def test_the_development_default_runs_with_no_environment_but_is_not_deployable(
             "GEOGAME_DEBUG must be off when GEOGAME_PRODUCTION is set",
         ),
         ({"GEOGAME_HSTS_SECONDS": "a year"}, "GEOGAME_HSTS_SECONDS must be an integer"),
+        # Weak keys (Django's check --deploy criterion, enforced): short, the public development key,
+        # long but with fewer than 5 distinct characters.
+        ({"GEOGAME_PRODUCTION": 1, "GEOGAME_SECRET_KEY": "secret"}, "GEOGAME_SECRET_KEY is too weak"),
+        (
+            {"GEOGAME_PRODUCTION": 1, "GEOGAME_SECRET_KEY": settings_module.DEVELOPMENT_SECRET_KEY},
+            "GEOGAME_SECRET_KEY is too weak",
+        ),
+        ({"GEOGAME_PRODUCTION": 1, "GEOGAME_SECRET_KEY": "abcd" * 20}, "GEOGAME_SECRET_KEY is too weak"),
     ],
 )
 def test_unsafe_or_broken_production_settings_refuse_to_start(env_settings, message):

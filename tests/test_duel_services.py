@@ -28,7 +28,8 @@ def outbox(monkeypatch, settings):
     monkeypatch.setattr(duels.background, "enqueue", lambda task, *args: sent["tasks"].append((task, args)))
     settings.GEOGAME_DUEL_ROUND_S = 60
     settings.GEOGAME_DEADLINE_GRACE_S = 2.0
-    settings.GEOGAME_MACHINE_THINK_S = 3.0
+    settings.GEOGAME_MACHINE_THINK_S = 3.0  # a fixed think time (the deprecated override)
+    settings.GEOGAME_MACHINE_MIN_HUMAN_S = 0.0  # no floor, but where a test sets one
     return sent
 
 
@@ -141,6 +142,7 @@ def test_a_machine_guess_is_announced_after_the_thinking_delay_and_a_stale_annou
     stored_at = rnd.started_at + timedelta(seconds=0.2)
     with django_capture_on_commit_callbacks(execute=True):
         guess, _ = services.guess_submit(round=rnd, player=machine, lat=48.0, lon=9.0, now=stored_at)
+        guess = services.machine_think_record(guess)  # as the worker does (inference.services)
         duels.duel_machine_guessed(guess=guess, now=stored_at)
     when, task, args = outbox["timers"][-1]
     assert when == rnd.started_at + timedelta(seconds=3)  # GEOGAME_MACHINE_THINK_S after the start
@@ -185,7 +187,8 @@ def test_a_sweep_does_what_the_lost_timers_would_have_done_and_nothing_early(
     assert sweep(duel.next_round_at) == ["round_started"]
     rnd = Round.objects.get(game=duel.game, index=0)
     with django_capture_on_commit_callbacks(execute=True):
-        services.guess_submit(round=rnd, player=machine, lat=48.0, lon=9.0, now=rnd.started_at)
+        guess, _ = services.guess_submit(round=rnd, player=machine, lat=48.0, lon=9.0, now=rnd.started_at)
+        services.machine_think_record(guess)
     assert sweep(rnd.started_at + timedelta(seconds=2.9)) == ["round_started"]  # still "thinking"
     assert sweep(rnd.started_at + timedelta(seconds=3)) == ["round_started", "opponent_guessed"]
     rnd.refresh_from_db()  # the machine's guess left Ada GEOGAME_DUEL_DROP_S
@@ -312,3 +315,36 @@ def test_the_classic_game_api_never_serves_a_duel(fixture_map, ada):
     assert client.get(f"/api/games/{duel.game.public_id}/").status_code == 404
     assert client.post(f"/api/games/{duel.game.public_id}/next/").status_code == 404
     assert not Round.objects.filter(game=duel.game).exists()
+
+
+def test_a_machine_never_announces_before_the_floor_and_an_early_timer_waits(
+    fixture_map, ada, outbox, settings, django_capture_on_commit_callbacks
+):
+    """Think time 3 s, but the human must keep GEOGAME_MACHINE_MIN_HUMAN_S = 20 s: with a 15 s drop
+    the announcement waits until 5 s; a timer that fires before then only sets itself again."""
+    settings.GEOGAME_MACHINE_MIN_HUMAN_S = 20.0
+    settings.GEOGAME_DUEL_DROP_S = 15.0
+    t0 = timezone.now()
+    with django_capture_on_commit_callbacks(execute=True):
+        duel = duels.duel_create(player=ada, map=fixture_map, opponent="centroid", now=t0)
+        duels.duel_advance(duel_id=duel.id, now=duel.next_round_at)
+    rnd = Round.objects.get(game=duel.game, index=0)
+    machine = machine_player_get("centroid")
+    stored_at = rnd.started_at + timedelta(seconds=0.2)
+    with django_capture_on_commit_callbacks(execute=True):
+        guess, _ = services.guess_submit(round=rnd, player=machine, lat=48.0, lon=9.0, now=stored_at)
+        guess = services.machine_think_record(guess)
+        duels.duel_machine_guessed(guess=guess, now=stored_at)
+    assert guess.time_taken_s == 3.0
+    floor_at = rnd.started_at + timedelta(seconds=5)
+    assert outbox["timers"][-1] == (floor_at, duels.ANNOUNCE_TASK, (rnd.id, machine.id))
+    with django_capture_on_commit_callbacks(execute=True):
+        early = floor_at - timedelta(seconds=1)
+        duels.duel_machine_announce(round_id=rnd.id, player_id=machine.id, now=early)
+    assert kinds(outbox)[-1] == "round_started"  # not announced
+    assert outbox["timers"][-1] == (floor_at, duels.ANNOUNCE_TASK, (rnd.id, machine.id))  # set again
+    with django_capture_on_commit_callbacks(execute=True):
+        duels.duel_machine_announce(round_id=rnd.id, player_id=machine.id, now=floor_at)
+    assert kinds(outbox)[-1] == "opponent_guessed"
+    rnd.refresh_from_db()
+    assert rnd.deadline - rnd.started_at == timedelta(seconds=20)  # the human kept the floor

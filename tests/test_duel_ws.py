@@ -273,9 +273,13 @@ def test_invalid_messages_get_an_error_with_a_reason_and_change_nothing(stack):
         ("[1, 2]", protocol.ERR_NOT_OBJECT),
         ('{"lat": 1}', protocol.ERR_NO_TYPE),
         ({"type": "resign"}, protocol.ERR_UNKNOWN_TYPE.format(type="resign")),
-        ({**guess, "lat": 91}, protocol.ERR_LAT_RANGE.format(value=91.0)),
+        ({**guess, "lat": 91}, protocol.ERR_LAT_RANGE.format(value=91)),
         ({**guess, "lon": -180.5}, protocol.ERR_LON_RANGE.format(value=-180.5)),
-        ({**guess, "lat": "48"}, protocol.ERR_NUMBER.format(field="lat")),
+        ({**guess, "lat": "48"}, protocol.ERR_NUMBER),
+        # Issue 20: a 400-digit number closed the socket with 1011; deep nesting raised RecursionError.
+        ('{"type": "guess", "round": 0, "lat": %s, "lon": 0}' % ("9" * 400), protocol.ERR_BIG_INT),
+        ("[" * 1999, protocol.ERR_TOO_DEEP),
+        ("[" * 17 + "]" * 17, protocol.ERR_TOO_DEEP),
         ({"type": "guess", "round": index, "lat": 4}, protocol.ERR_MISSING.format(type="guess", field="lon")),
         ({**guess, "round": "0"}, protocol.ERR_ROUND),
         ({**guess, "cheat": 1}, protocol.ERR_UNEXPECTED.format(field="cheat", type="guess")),
@@ -329,6 +333,18 @@ def test_a_socket_is_refused_without_a_seat_in_that_duel_or_from_another_site(st
     # The stranger's guess can't reach the duel, and Ada's own socket still works.
     client = Client(stack, ada, duel)
     assert client.until_type("state")["seats"][0]["name"] == "Ada"
+
+
+def test_a_socket_to_an_unknown_path_is_closed_with_4404_not_a_500(stack):
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    for path in ("/ws/nope/", "/ws/duel/not-a-duel-id/"):
+        url = f"{stack.ws_url}{path}"
+        with connect(url, origin=stack.url, proxy=None, open_timeout=10, legacy=True) as ws:
+            with pytest.raises(ConnectionClosed) as closed:
+                ws.recv(timeout=10)
+        assert closed.value.rcvd.code == 4404, path
 
 
 def test_a_player_who_reconnects_mid_round_gets_the_whole_state_and_plays_on(stack):

@@ -22,8 +22,18 @@ REDIS_DB = 11
 NOBODY = "redis://127.0.0.1:1/0"  # nothing listens on port 1
 
 
-def healthz():
-    response = Client().get("/healthz")
+TOKEN = "health-token-for-the-tests"
+
+
+@pytest.fixture(autouse=True)
+def health_token(settings):
+    settings.GEOGAME_HEALTH_TOKEN = TOKEN
+
+
+def healthz(client=None, **headers):
+    """(status, report) as a caller with the health token sees it (each check's detail)."""
+    headers = headers or {"X-Health-Token": TOKEN}
+    response = (client or Client()).get("/healthz", headers=headers)
     assert response["Cache-Control"] == "no-store"
     return response.status_code, response.json()
 
@@ -159,6 +169,7 @@ def test_a_server_whose_database_does_not_answer_reports_it_and_fails_the_contai
         redis_url="",
         data_dir=tmp_path,
         PYTHONUNBUFFERED=1,
+        GEOGAME_HEALTH_TOKEN=TOKEN,  # Web.healthz sends it
     )
     web = Web("web", host="127.0.0.1", port=free_port(), env=env, log_path=tmp_path / "web.log")
     web.require_healthy = False
@@ -181,3 +192,28 @@ def test_a_server_whose_database_does_not_answer_reports_it_and_fails_the_contai
     finally:
         web.stop()
     assert not web.group_alive()
+
+
+@pytest.mark.django_db
+def test_anonymous_callers_see_only_the_status_and_the_failing_checks_names(settings, fixture_map, tmp_path):
+    settings.REDIS_URL = ""
+    settings.GEOGAME_CLIP_PRETRAINED = str(tmp_path / "clip.pt")  # missing: the artefacts check fails
+    ready_model(fixture_map, 1, settings.DATA_DIR)
+    for headers in ({}, {"X-Health-Token": "wrong"}, {"X-Health-Token": TOKEN[:-1]}):
+        status, body = healthz(**headers) if headers else healthz(Client(), X_Nothing="")
+        assert status == 503
+        assert body == {"status": "fail", "failing": ["artefacts"]}, headers
+    status, body = healthz()  # the token
+    assert status == 503 and str(tmp_path) in body["checks"]["artefacts"]["error"]
+
+
+@pytest.mark.django_db
+def test_staff_see_the_detail_and_no_token_configured_means_only_staff(settings, django_user_model):
+    settings.REDIS_URL = ""
+    settings.GEOGAME_HEALTH_TOKEN = ""
+    status, body = healthz(X_Health_Token="")
+    assert status == 200 and body == {"status": "ok", "failing": []}
+    staff = Client()
+    staff.force_login(django_user_model.objects.create_user("ops", password="x" * 20, is_staff=True))
+    status, body = healthz(staff, X_Nothing="")
+    assert status == 200 and body["checks"]["database"]["ok"] is True

@@ -7,7 +7,7 @@ from PIL import Image
 from geogame.importer import import_map
 from geogame.manifest import ManifestError
 from geogame.models import Location, Map, View
-from tests.conftest import make_image_bytes, write_manifest
+from tests.conftest import build_fixture_folder, make_image_bytes, write_manifest
 
 pytestmark = pytest.mark.django_db
 
@@ -40,12 +40,63 @@ def test_reimport_is_idempotent(fixture_folder):
     assert (Location.objects.count(), View.objects.count()) == before
 
 
-def test_splits_are_seeded_and_views_follow_their_location(fixture_folder):
-    m = import_map(fixture_folder, name="A", seed=5).map
+def test_splits_are_seeded_and_views_follow_their_location(tmp_path):
+    build_fixture_folder(tmp_path, per_city=8, held_out=False)  # no split column: the seeded hash
+    m = import_map(tmp_path, name="A", seed=5).map
     splits_a = dict(Location.objects.filter(map=m).values_list("source_id", "split"))
-    m2 = import_map(fixture_folder, name="B", seed=5).map
+    m2 = import_map(tmp_path, name="B", seed=5).map
     assert dict(Location.objects.filter(map=m2).values_list("source_id", "split")) == splits_a
-    assert set(splits_a.values()) <= {"train", "val", "test"}
+    assert set(splits_a.values()) == {"train", "val", "test", "play"}  # new maps: the default fractions
+    assert m.split_fractions == {"train": 0.6, "val": 0.15, "test": 0.1, "play": 0.15}
+
+
+def test_a_new_maps_split_fractions_are_set_at_import_and_the_manifests_split_is_kept(tmp_path):
+    rows = build_fixture_folder(tmp_path, per_city=8, held_out=False)
+    rows[0]["split"], rows[1]["split"] = "play", "test"
+    write_manifest(tmp_path, rows)
+    splits = "train=0.5,val=0.2,play=0.3"
+    call_command("import_map", str(tmp_path), "--name", "Held", "--splits", splits, "--no-progress")
+    m = Map.objects.get(slug="held")
+    assert m.split_fractions == {"train": 0.5, "val": 0.2, "test": 0.0, "play": 0.3}
+    splits = dict(Location.objects.filter(map=m).values_list("source_id", "split"))
+    assert splits[rows[0]["source_id"]] == "play" and splits[rows[1]["source_id"]] == "test"
+    assert set(splits.values()) == {"train", "val", "test", "play"}  # test only where the manifest says
+    assert list(splits.values()).count("test") == 1
+    # Adding to the map keeps its fractions; asking for others is refused, and says what to run.
+    call_command("import_map", str(tmp_path), "--name", "Held", "--no-progress")
+    with pytest.raises(CommandError, match="split train=0.5,val=0.2,test=0,play=0.3; .* resplit held"):
+        call_command("import_map", str(tmp_path), "--name", "Held", "--splits", "train=0.6,val=0.4")
+    for bad, message in [
+        ("train=0.6,val=0.6", "must add up to 1, not 1.2"),
+        ("train=0.6,holdout=0.4", "unknown split 'holdout'"),
+        ("train", "name=fraction pairs"),
+        ("train=-0.5,val=1.5", "from 0 to 1"),
+    ]:
+        with pytest.raises(CommandError, match=message):
+            call_command("import_map", str(tmp_path), "--name", "Other", "--splits", bad)
+    assert not Map.objects.filter(slug="other").exists()
+
+
+def test_resplit_redraws_the_splits_and_refuses_while_a_trained_player_exists(tmp_path, capsys):
+    from inference.models import TrainedModel
+
+    build_fixture_folder(tmp_path, per_city=8, held_out=False)
+    m = import_map(tmp_path, name="Old", splits={"train": 0.7, "val": 0.15, "test": 0.15}).map
+    assert not Location.objects.filter(map=m, split="play").exists()
+    TrainedModel.objects.create(map=m, player_name="ensemble", version=1, status=TrainedModel.READY)
+    with pytest.raises(CommandError, match="1 trained player version.*--force"):
+        call_command("resplit", "old", "--splits", "train=0.6,val=0.15,test=0.1,play=0.15")
+    assert not Location.objects.filter(map=m, split="play").exists()
+    call_command("resplit", "old", "--splits", "train=0.6,val=0.15,test=0.1,play=0.15", "--force")
+    m.refresh_from_db()
+    assert m.split_fractions["play"] == 0.15
+    fresh = import_map(tmp_path, name="Fresh").map  # the same rows, split at import by the same fractions
+    assert dict(Location.objects.filter(map=m).values_list("source_id", "split")) == dict(
+        Location.objects.filter(map=fresh).values_list("source_id", "split")
+    )
+    assert "splits train/val/test/play = " in capsys.readouterr().out
+    with pytest.raises(CommandError, match="no map 'nowhere'"):
+        call_command("resplit", "nowhere", "--splits", "train=1")
 
 
 def test_bad_rows_are_reported_and_skipped_cleanly(tmp_path):

@@ -222,7 +222,7 @@ def bomb():
             "photo 2: not an image",
         ),
         ({"image": photo(make_image_bytes(fmt="GIF"), "a.gif")}, 400, "format GIF is not accepted"),
-        ({"image": photo(bomb(), "bomb.png", "image/png")}, 400, "decompression bomb"),
+        ({"image": photo(bomb(), "bomb.png", "image/png")}, 413, "decompression bomb"),
         ({"caption": "a" * 100_000}, 400, f"caption is 100000 characters; the limit is {MAX_CAPTION_CHARS}"),
         ({}, 400, privacy_services.ERR_NOTHING),
         ({"caption": "   "}, 400, privacy_services.ERR_NOTHING),
@@ -249,7 +249,7 @@ def test_a_photo_over_the_byte_limit_is_refused_unread(db, settings):
 def test_a_photo_over_the_pixel_limit_is_refused(db, settings):
     settings.GEOGAME_MAX_IMAGE_PIXELS = 50_000
     response = post({"image": photo(make_image_bytes(size=(320, 240)))})
-    assert response.status_code == 400
+    assert response.status_code == 413
     assert "320x240 = 76800 pixels; the limit is 50000" in response.json()["error"]
 
 
@@ -295,3 +295,69 @@ def test_the_page_keeps_csrf_and_shows_the_result(trainable_map):
     assert page.status_code == 400 and 'id="privacy-error"' in page.content.decode()
     # The JSON endpoint needs no token: it holds no session state.
     assert client.post(API, {"caption": "Orlando"}).status_code == 200
+
+
+def encoded(im, fmt):
+    buf = io.BytesIO()
+    im.save(buf, format=fmt)
+    return buf.getvalue()
+
+
+def test_a_small_png_of_huge_dimensions_is_refused_before_it_costs_memory(db, settings):
+    """Issue 20: a 186 KB PNG of 7990x8000 px (under the import limit) took 0.8 GB to decode."""
+    data = encoded(Image.new("P", (7990, 8000)), "PNG")
+    assert len(data) < 100_000
+    response = post({"image": photo(data, "huge.png", "image/png")})
+    assert response.status_code == 413
+    assert response.json()["error"] == (
+        "photo 1: image is 7990x8000 = 63920000 pixels; an upload may decode to at most "
+        f"{settings.GEOGAME_MAX_UPLOAD_PIXELS} pixels (JPEG photos are decoded reduced, so larger ones pass)"
+    )
+    assert nothing_kept(settings)
+
+
+def test_large_photos_are_decoded_reduced_to_what_the_check_needs(db, settings):
+    # A 24 Mpx JPEG, over the upload limit at full size, is decoded at 1/2 scale (3000x2000) in draft
+    # mode, then reduced; a PNG within the limit is decoded whole, then reduced.
+    settings.GEOGAME_MAX_UPLOAD_PIXELS = 8_000_000
+    jpeg = encoded(Image.new("RGB", (6000, 4000), (120, 80, 40)), "JPEG")
+    png = encoded(Image.new("RGB", (2800, 2100), (40, 80, 120)), "PNG")
+    for data, expected in ((jpeg, (2048, 1365)), (png, (2048, 1536))):
+        assert privacy_services.decode_photo(data).size == expected
+        assert max(expected) == privacy_services.UPLOAD_LONG_SIDE
+    response = post({"image": photo(jpeg)})
+    assert response.status_code == 200, response.content
+    assert response.json()["image"]["available"] is False  # no map chosen: decoded, not scored
+    settings.GEOGAME_MAX_UPLOAD_PIXELS = 2_000_000  # under even the JPEG's smallest draft
+    assert post({"image": photo(jpeg)}).status_code == 413
+
+
+def test_image_work_is_bounded_per_process_and_a_full_house_answers_503_at_once(db, settings):
+    """Another thread holds the only slot: an upload is refused with Retry-After (after the short
+    wait), a caption alone still passes, and once the slot is free uploads pass again."""
+    import threading
+
+    settings.GEOGAME_UPLOAD_CONCURRENCY = 1
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        with privacy_services.image_work_slot():
+            held.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(10)
+        busy = post({"image": photo(make_image_bytes())})
+        assert busy.status_code == 503
+        assert busy["Retry-After"] == str(privacy_services.BUSY_RETRY_AFTER_S)
+        assert busy.json()["error"] == privacy_services.ERR_BUSY.format(
+            retry_after=privacy_services.BUSY_RETRY_AFTER_S
+        )
+        assert post({"caption": "Orlando"}).status_code == 200
+    finally:
+        release.set()
+        holder.join(10)
+    assert not holder.is_alive()
+    assert post({"image": photo(make_image_bytes())}).status_code == 200

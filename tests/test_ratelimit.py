@@ -162,3 +162,40 @@ def test_guesses_over_a_duel_socket_count_against_the_same_limit(settings, fixtu
     replies = async_to_sync(three_guesses)()
     too_many = re.compile(re.escape(duel_protocol.ERR_TOO_MANY).replace(r"\{seconds\}", r"\d+"))
     assert [bool(too_many.fullmatch(r.get("reason", ""))) for r in replies] == [False, False, True], replies
+
+
+def new_game(client, m, **extra):
+    return client.post("/", {"display_name": "Ada", "map": m.slug, "mode": "coordinates"}, **extra)
+
+
+def new_duel(client, m, **extra):
+    return client.post("/duels/", {"display_name": "Ada", "map": m.slug, "opponent": "centroid"}, **extra)
+
+
+@pytest.mark.parametrize("create, scope, what", [(new_game, "game", "games"), (new_duel, "duel", "duels")])
+@pytest.mark.django_db
+def test_creations_from_one_address_are_refused_past_the_limit_however_many_fresh_sessions(
+    settings, fixture_map, create, scope, what
+):
+    limit(settings, scope, 3)
+    # A new cookie jar for every request: new sessions are free, the address is not.
+    assert [create(Client(), fixture_map).status_code for _ in range(3)] == [302] * 3
+    refused = create(Client(), fixture_map)
+    assert refused.status_code == 429
+    retry_after = int(refused["Retry-After"])
+    assert 0 < retry_after <= PERIOD_S
+    message = f"too many new {what} from this address or browser: at most 3 every {PERIOD_S} s"
+    assert message in refused.content.decode()
+    assert create(Client(), fixture_map, REMOTE_ADDR="10.0.0.2").status_code == 302  # another address
+
+
+@pytest.mark.parametrize("create, scope", [(new_game, "game"), (new_duel, "duel")])
+@pytest.mark.django_db
+def test_one_browser_is_limited_on_its_own_below_its_address_budget(settings, fixture_map, create, scope):
+    limit(settings, scope, 100)
+    limit(settings, f"{scope}_session", 2)
+    ada, bo = Client(), Client()
+    # The first creation had no session yet: only the next two count against the browser.
+    assert [create(ada, fixture_map).status_code for _ in range(3)] == [302, 302, 302]
+    assert create(ada, fixture_map).status_code == 429
+    assert create(bo, fixture_map).status_code == 302  # another browser behind the same address

@@ -223,6 +223,7 @@ def test_the_command_line_runner_serves_until_sigterm_and_leaves_nothing_running
     env = dict(
         os.environ, GEOGAME_CELERY_QUEUE=unique, GEOGAME_CHANNELS_PREFIX=unique, GEOGAME_CACHE_PREFIX=unique
     )
+    env["GEOGAME_HEALTH_TOKEN"] = unique  # /healthz's detail (the worker's queue) is for the token's holders
     env.pop("DJANGO_SETTINGS_MODULE", None)
     port = free_port()
     command = [sys.executable, "-m", "geogame.stack", "--web", "1", "--workers", "1", "--port", str(port)]
@@ -250,9 +251,8 @@ def test_the_command_line_runner_serves_until_sigterm_and_leaves_nothing_running
         assert "geogame stack ready" in output, output
         pids[:] = [int(pid) for pid in re.findall(r"pid (\d+)", output)]
         assert len(pids) == 2, output
-        with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(
-            f"http://127.0.0.1:{port}/healthz", timeout=10
-        ) as r:
+        probe = urllib.request.Request(f"http://127.0.0.1:{port}/healthz", headers={"X-Health-Token": unique})
+        with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(probe, timeout=10) as r:
             assert r.status == 200
             assert json.loads(r.read())["checks"]["workers"]["queue"] == unique
 

@@ -15,6 +15,7 @@ import pytest
 
 from geogame.middleware import ERR_DATABASE_UNAVAILABLE
 from geogame.stack import wait_until
+from tests.conftest import scaled
 from tests.duel_stack import Session
 from tests.production_stack import (
     DuelPlayer,
@@ -29,7 +30,7 @@ from tests.production_stack import (
     server_connection,
 )
 
-pytestmark = pytest.mark.stack
+pytestmark = [pytest.mark.stack, pytest.mark.timeout(scaled(300))]  # pytest-timeout's bound, scaled
 
 ROUNDS = 3
 VISIBILITY_TIMEOUT_S = 3
@@ -44,9 +45,11 @@ FAST_DUELS = {
     "GEOGAME_ROUNDS_PER_GAME": ROUNDS,
 }
 THINKING_DUELS = {**FAST_DUELS, "GEOGAME_MACHINE_THINK_S": 2.5}
-DUEL_S = 60  # a whole duel of ROUNDS rounds, with room for a slow machine
-RESUME_S = DUEL_ROUND_S + 10  # a round opened just before a fault ends by then (its deadline + slack)
-REQUEST_S = 5  # a request that fails must fail within this
+# Bounds on waits, scaled to how slow the machine is this session (tests.conftest.scaled); the
+# servers' own deadlines above are not.
+DUEL_S = scaled(60)  # a whole duel of ROUNDS rounds
+RESUME_S = DUEL_ROUND_S + scaled(10)  # a round opened just before a fault ends by then (deadline + slack)
+REQUEST_S = scaled(5)  # a request that fails must fail within this
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -89,6 +92,15 @@ def waiting_locks(database_url, table):
     return query(database_url, sql, [table])[0][0]
 
 
+def round_guesses(database_url, game_public_id, index):
+    """How many guesses round `index` of a game has (the player's and the machine's)."""
+    sql = (
+        "SELECT count(*) FROM geogame_guess g JOIN geogame_round r ON r.id = g.round_id "
+        "JOIN geogame_game m ON m.id = r.game_id WHERE m.public_id = %s AND r.index = %s"
+    )
+    return query(database_url, sql, [str(game_public_id), index])[0][0]
+
+
 def task_lines(worker, task_id):
     return [line for line in worker.log().splitlines() if f"[{task_id}]" in line]
 
@@ -112,14 +124,14 @@ def test_a_worker_killed_mid_guess_leaves_exactly_one_machine_guess(tmp_path, re
             marker = "Task inference.machine_guess["
             holder = wait_until(
                 lambda: next((w for w in stack.workers if marker in w.current_log()), None),
-                timeout_s=30,
+                timeout_s=scaled(30),
                 what="a worker to take the machine's guess",
             )
             task_id = holder.current_log().split(marker, 1)[1].split("]", 1)[0]
             delivered_at = time.monotonic()
             wait_until(
                 lambda: waiting_locks(stack.database_url, "geogame_guess"),
-                timeout_s=30,
+                timeout_s=scaled(30),
                 what="the task to wait to store its guess",
             )
             holder.kill()
@@ -134,12 +146,12 @@ def test_a_worker_killed_mid_guess_leaves_exactly_one_machine_guess(tmp_path, re
 
         wait_until(
             lambda: time.monotonic() - delivered_at > VISIBILITY_TIMEOUT_S + 0.5,
-            timeout_s=VISIBILITY_TIMEOUT_S + 5,
+            timeout_s=VISIBILITY_TIMEOUT_S + scaled(5),
             what="the visibility timeout to pass",
         )
         holder.restart()  # its start-up sweep hands the unacknowledged task out again
         started = time.monotonic()
-        opponent = ada.opponent_result(timeout_s=60)
+        opponent = ada.opponent_result(timeout_s=scaled(60))
         report.seen.append(
             f"the machine's guess arrived {time.monotonic() - started:.1f} s after the restart"
         )
@@ -184,7 +196,7 @@ def test_a_redis_restart_mid_duel_loses_no_guess_and_the_duel_goes_on(tmp_path, 
         worker = stack.workers[0]
         wait_until(
             lambda: worker.current_log().count("duel_machine_announce[") >= 3,  # round 1's twice, round 2's
-            timeout_s=10,
+            timeout_s=scaled(10),
             what="the worker to hold round 2's announcement",
         )
 
@@ -197,7 +209,7 @@ def test_a_redis_restart_mid_duel_loses_no_guess_and_the_duel_goes_on(tmp_path, 
         )
         wait_until(
             lambda: stack.restarts or worker.current_log().count("Connected to redis") >= 2,
-            timeout_s=30,
+            timeout_s=scaled(30),
             what="the worker to reconnect or exit",
         )
         report.seen.append(
@@ -209,7 +221,7 @@ def test_a_redis_restart_mid_duel_loses_no_guess_and_the_duel_goes_on(tmp_path, 
         try:
             player.handle(player.run(RESUME_S, until=round_ended))
         except TimeoutError:  # diagnosis: does the server catch up on a reconnect, at least?
-            report.lost.append(f"the duel stalled: round 2 had not ended {RESUME_S} s after it opened")
+            report.lost.append(f"the duel stalled: round 2 had not ended {RESUME_S:.0f} s after it opened")
             player.reconnect()  # as a player reloading the page would: the server catches up on connect
             try:
                 player.handle(player.run(RESUME_S, until=round_ended))
@@ -219,7 +231,7 @@ def test_a_redis_restart_mid_duel_loses_no_guess_and_the_duel_goes_on(tmp_path, 
         try:
             player.run(DUEL_S)
         except TimeoutError:
-            report.lost.append(f"the duel did not end within {DUEL_S} s more")
+            report.lost.append(f"the duel did not end within {DUEL_S:.0f} s more")
         report.seen.append(f"event gaps the client synced over: {player.gaps}; errors: {player.errors}")
 
         guesses = duel_guesses(stack.database_url, duel)
@@ -250,7 +262,9 @@ def test_a_worker_that_dies_is_started_again_and_serves_the_duel(tmp_path, redis
         worker = stack.workers[0]
         dead = worker.pid
         os.kill(dead, signal.SIGKILL)  # not through stop() or kill(): as a crash would
-        wait_until(lambda: stack.restarts, timeout_s=10, what="the supervisor to start the worker again")
+        wait_until(
+            lambda: stack.restarts, timeout_s=scaled(10), what="the supervisor to start the worker again"
+        )
         report.seen.append(f"{stack.restarts}")
         assert worker.pid != dead
         worker.wait_ready()
@@ -344,6 +358,14 @@ def test_dropped_database_connections_fail_requests_with_503_and_the_stack_recov
         ada.start(opponent="centroid")
         status, state = ada.state()
         state = ada.play_round(state)  # round 0; round 1 is open now
+        # The machine's guess of round 1 (a worker task queued when the round opened) is stored
+        # first: a task waiting on the lock below would pass for the request, and the request,
+        # not yet waiting when the connections are terminated, would then wait for the lock.
+        wait_until(
+            lambda: round_guesses(stack.database_url, ada.game, 1),
+            timeout_s=scaled(30),
+            what="the machine's guess of round 1",
+        )
         terminate = (
             "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"
@@ -357,7 +379,7 @@ def test_dropped_database_connections_fail_requests_with_503_and_the_stack_recov
             waiting.start()
             wait_until(
                 lambda: waiting_locks(stack.database_url, "geogame_round"),
-                timeout_s=30,
+                timeout_s=scaled(30),
                 what="the request to wait",
             )
             killed = lock.execute(terminate).fetchone()[0]
@@ -402,12 +424,12 @@ def test_dropped_database_connections_fail_requests_with_503_and_the_stack_recov
         for web in stack.webs:
             wait_until(
                 lambda w=web: w.healthz()[0] == 200,
-                timeout_s=30,
+                timeout_s=scaled(30),
                 what=f"{web.name}'s /healthz to be 200 again",
             )
         status, reply = ada.guess(state)  # the guess refused during the outage, sent again
         assert status == 201, reply
-        ada.opponent_result(timeout_s=30)
+        ada.opponent_result(timeout_s=scaled(30))
 
         # 3. A machine guess whose worker loses its connection mid-task.
         with psycopg.connect(stack.database_url) as lock:
@@ -416,7 +438,7 @@ def test_dropped_database_connections_fail_requests_with_503_and_the_stack_recov
             assert status == 200, state
             wait_until(
                 lambda: waiting_locks(stack.database_url, "geogame_guess"),
-                timeout_s=30,
+                timeout_s=scaled(30),
                 what="the task to wait",
             )
             lock.execute(terminate)
@@ -427,7 +449,7 @@ def test_dropped_database_connections_fail_requests_with_503_and_the_stack_recov
         status, reply = ada.guess(state)
         assert status == 201, reply
         try:
-            ada.opponent_result(timeout_s=20)
+            ada.opponent_result(timeout_s=scaled(20))
         except TimeoutError:
             pass  # counted below
 

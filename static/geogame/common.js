@@ -18,11 +18,19 @@
     return document.getElementById(id);
   }
 
+  /** A new element. Text from people or files goes in only through here (as textContent) or
+   * another textContent; never through innerHTML or an HTML string. */
   function el(tag, attrs, text) {
     const node = document.createElement(tag);
     Object.entries(attrs || {}).forEach(([k, v]) => node.setAttribute(k, v));
     if (text !== undefined) node.textContent = text;
     return node;
+  }
+
+  /** Content for Leaflet's bindTooltip/bindPopup: Leaflet writes a string there as HTML, so a
+   * display name or a manifest's city would become markup; a node is inserted as it is. */
+  function textLabel(text) {
+    return el("span", {}, String(text));
   }
 
   /** Natural Earth rings that cross the antimeridian jump from +180 to -180, which Leaflet draws
@@ -152,6 +160,7 @@
   window.geogame = {
     $,
     el,
+    textLabel,
     worldMap,
     greatCircle,
     formatDistance,

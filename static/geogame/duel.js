@@ -470,11 +470,11 @@
         ui.result.dataset[`guess${g.seat}Lon`] = g.lon;
         L.polyline(G.greatCircle(at, answer), { ...G.styles.line, weight: 2, interactive: false }).addTo(layer);
         L.circleMarker(at, SEAT_STYLES[g.seat] || SEAT_STYLES[2])
-          .bindTooltip(`${seatName(g.seat)}: ${G.formatDistance(g.distance_km)}`)
+          .bindTooltip(G.textLabel(`${seatName(g.seat)}: ${G.formatDistance(g.distance_km)}`))
           .addTo(layer);
       });
       L.circleMarker(answer, G.styles.answer)
-        .bindTooltip(G.placeLabel(r.answer), { permanent: true, direction: "top", offset: [0, -8] })
+        .bindTooltip(G.textLabel(G.placeLabel(r.answer)), { permanent: true, direction: "top", offset: [0, -8] })
         .addTo(layer);
       map.invalidateSize();
       if (bounds.length > 1) map.fitBounds(L.latLngBounds(bounds), { padding: [40, 40], maxZoom: 12 });

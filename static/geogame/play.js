@@ -9,7 +9,7 @@
 (function () {
   "use strict";
 
-  const { $, el, worldMap, greatCircle, formatDistance, formatPoints, placeLabel } = window.geogame;
+  const { $, el, textLabel, worldMap, greatCircle, formatDistance, formatPoints, placeLabel } = window.geogame;
   const { answer: ANSWER_STYLE, guess: GUESS_STYLE, line: LINE_STYLE } = window.geogame.styles;
   const WORLD_VIEW = window.geogame.worldView;
   const OPPONENT_STYLE = { radius: 8, color: "#ffffff", weight: 3, fillColor: "#c2410c", fillOpacity: 1 };
@@ -486,7 +486,7 @@
       ui.opponent.textContent = `${opponent.name}: ${where}, ${formatPoints(opponent.points)}`;
       if (opponent.guess && game.revealLayer) {
         L.circleMarker([opponent.guess.lat, opponent.guess.lon], { ...OPPONENT_STYLE, className: "opponent-marker" })
-          .bindTooltip(opponent.name)
+          .bindTooltip(textLabel(opponent.name))
           .addTo(game.revealLayer);
       }
     }
@@ -522,7 +522,7 @@
         if (game.marker.dragging) game.marker.dragging.disable();
       } else if (guess) {
         L.circleMarker(guess, { ...GUESS_STYLE, className: "guess-marker" })
-          .bindTooltip(`Your pick: ${result.guess.city}`)
+          .bindTooltip(textLabel(`Your pick: ${result.guess.city}`))
           .addTo(layer);
       }
       if (guess) {
@@ -531,7 +531,7 @@
         );
       }
       L.circleMarker(answer, { ...ANSWER_STYLE, className: "answer-marker" })
-        .bindTooltip(placeLabel(result.answer), { permanent: true, direction: "top", offset: [0, -8] })
+        .bindTooltip(textLabel(placeLabel(result.answer)), { permanent: true, direction: "top", offset: [0, -8] })
         .addTo(layer);
       game.revealView = [answer, guess];
       fitReveal();
@@ -599,10 +599,25 @@
         bounds.push(guess);
         L.polyline(greatCircle(guess, answer), { ...LINE_STYLE, weight: 2, interactive: false }).addTo(map);
         L.circleMarker(guess, { ...GUESS_STYLE, radius: 6 })
-          .bindTooltip(`Round ${row.dataset.round}: your guess`)
+          .bindTooltip(textLabel(`Round ${row.dataset.round}: your guess`))
           .addTo(map);
       }
-      L.circleMarker(answer, { ...ANSWER_STYLE, radius: 7 }).bindTooltip(`Round ${row.dataset.round}`).addTo(map);
+      // The machine opponent's pin: the server writes it only for rounds the player has finished.
+      if (row.dataset.opponentLat) {
+        const pin = [Number(row.dataset.opponentLat), Number(row.dataset.opponentLon)];
+        bounds.push(pin);
+        L.circleMarker(pin, { ...OPPONENT_STYLE, radius: 6, className: "opponent-marker" })
+          .bindTooltip(textLabel(row.dataset.round), {
+            permanent: true,
+            direction: "right",
+            className: "opponent-round",
+          })
+          .bindPopup(textLabel(`Round ${row.dataset.round}: ${container.dataset.opponent || "opponent"}`))
+          .addTo(map);
+      }
+      L.circleMarker(answer, { ...ANSWER_STYLE, radius: 7 })
+        .bindTooltip(textLabel(`Round ${row.dataset.round}`))
+        .addTo(map);
     });
     // No animation: the outlines arrive while it would run, and paths added mid-zoom land misplaced.
     if (bounds.length) map.fitBounds(L.latLngBounds(bounds), { padding: [30, 30], maxZoom: 10, animate: false });

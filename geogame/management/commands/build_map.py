@@ -102,7 +102,7 @@ class Command(BaseCommand):
                 tries_per_location=tries_per_location,
                 max_requests=max_requests,
             )
-        except (regions_mod.RegionsError, BuildError) as exc:
+        except (regions_mod.RegionsError, BuildError, ValueError) as exc:  # ValueError: the map's name
             raise CommandError(str(exc)) from None
 
         total = len(region_list) * per_region

@@ -1,4 +1,5 @@
-from datetime import datetime
+import re
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -18,11 +19,27 @@ DEFAULT_CONSENT = (
 )
 
 
-def aware_datetime(text):
+ERR_CLOSES_AT = (
+    "--closes-at {text!r} is not understood; give an ISO date (2027-01-31, midnight at its start), "
+    "date and time (2027-01-31T18:00, optionally with an offset like +01:00), or a time from now "
+    "(+7d, +12h, +30m)"
+)
+DURATION = re.compile(r"\+(\d{1,5})([dhm])")
+DURATION_UNITS = {"d": "days", "h": "hours", "m": "minutes"}
+
+
+def aware_datetime(text, now=None):
+    """--closes-at: an ISO date or date and time (naive ones in the server's time zone), or a
+    duration from now. Raises CommandError with the accepted forms (argparse's `type=` would turn
+    a CommandError into a traceback, so handle() calls this)."""
+    text = text.strip()
+    duration = DURATION.fullmatch(text)
+    if duration:
+        return (now or timezone.now()) + timedelta(**{DURATION_UNITS[duration[2]]: int(duration[1])})
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-        raise CommandError(f"--closes-at {text!r} is not a date and time like 2027-01-31T18:00") from None
+        raise CommandError(ERR_CLOSES_AT.format(text=text)) from None
     return timezone.make_aware(value) if timezone.is_naive(value) else value
 
 
@@ -39,10 +56,13 @@ class Command(BaseCommand):
         parser.add_argument("--consent-file", type=Path, help="consent text (UTF-8); default: a generic text")
         parser.add_argument("--show-test-answers", action="store_true")
         parser.add_argument("--hide-practice-answers", action="store_true")
-        parser.add_argument("--closes-at", type=aware_datetime, help="ISO date and time the link expires")
+        parser.add_argument(
+            "--closes-at", help="when the link expires: an ISO date or date and time, or +7d, +12h, +30m"
+        )
         parser.add_argument("--seed", type=int, default=None, help="draws the study's locations")
 
     def handle(self, **o):
+        closes_at = None if o["closes_at"] is None else aware_datetime(o["closes_at"])
         m = Map.objects.filter(slug=o["map"]).first()
         if m is None:
             known = ", ".join(Map.objects.values_list("slug", flat=True)) or "none"
@@ -64,7 +84,7 @@ class Command(BaseCommand):
                 time_limit_s=o["time_limit"],
                 answers_after_practice=not o["hide_practice_answers"],
                 answers_after_test=o["show_test_answers"],
-                closes_at=o["closes_at"],
+                closes_at=closes_at,
                 seed=o["seed"],
             )
         except GameError as exc:

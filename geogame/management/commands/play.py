@@ -66,4 +66,6 @@ class Command(BaseCommand):
         )
         for err in report.errors:
             self.stderr.write(f"skipped {err}")
+        if report.map is None:
+            raise CommandError(f"no photo of the demo pack in {folder} could be imported (reasons above)")
         self.stdout.write(f"map '{report.map.name}': {report.created} locations imported")

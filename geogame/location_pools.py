@@ -1,0 +1,97 @@
+"""Which locations a game may draw: the fair-contest rules, in one place.
+
+- A human-only game may use every playable location of its map.
+- A game or duel with a machine player draws only from the map's held-out splits (test and play),
+  less every location that player trained or early-stopped on (its artefact's own record).
+- No game is served a reserved location: one shown in a running duel, one of an open study's
+  practice and test sets, or (later) one of today's daily challenges. Another feature that holds
+  locations adds a source with `reservation_source`.
+"""
+
+from django.db.models import Q
+from django.utils import timezone
+
+from .models import Duel, Game, Location, Round, Study
+
+_SOURCES = []
+
+
+def reservation_source(fn):
+    """Register `fn(map, now, game)` -> iterable of location ids that map `map` holds back from
+    every game but `game` (None: from every game) at `now`. Usable as a decorator, e.g. by a
+    daily-challenge app for today's locations: `@reservation_source def daily(m, now, game): ...`."""
+    if fn not in _SOURCES:
+        _SOURCES.append(fn)
+    return fn
+
+
+@reservation_source
+def _running_duels(m, now, game):
+    """Locations shown in a duel still being played (a duel's later locations are not yet in it:
+    each round checks its own when it starts)."""
+    rounds = Round.objects.filter(game__map=m, game__duel__status__in=(Duel.WAITING, Duel.ACTIVE))
+    if game is not None:
+        rounds = rounds.exclude(game=game)
+    return rounds.values_list("location_id", flat=True)
+
+
+@reservation_source
+def _open_studies(m, now, game):
+    """An open study's practice and test sets (its participants' own games play them)."""
+    ids = set()
+    studies = Study.objects.filter(map=m).filter(Q(closes_at__isnull=True) | Q(closes_at__gt=now))
+    for practice, test in studies.values_list("practice_ids", "test_ids"):
+        ids.update(practice or ())
+        ids.update(test or ())
+    return ids
+
+
+def reserved_location_ids(m, now=None, game=None):
+    """Ids of map `m`'s locations that no game but `game` may be served at `now`."""
+    now = now or timezone.now()
+    out = set()
+    for source in _SOURCES:
+        out.update(source(m, now, game))
+    return out
+
+
+def playable(m, mode=Game.COORDINATES):
+    """Locations of `m` a game in `mode` can show: with views, and with a city in city mode."""
+    qs = Location.objects.filter(map=m, views__isnull=False).distinct()
+    if mode == Game.CITY:
+        qs = qs.exclude(city="")
+    return qs
+
+
+def machine_excluded_ids(m, machine_names):
+    """Everything any of `machine_names` may have learned from on `m`."""
+    from inference.registry import excluded_location_ids
+
+    out = set()
+    for name in machine_names:
+        out.update(excluded_location_ids(name, m))
+    return out
+
+
+def pool_ids(m, mode=Game.COORDINATES, machine_names=(), now=None, game=None):
+    """Ids a game on `m` may draw now: with `machine_names` (the machine players in it), only
+    held-out locations none of them learned from; never a reserved one."""
+    qs = playable(m, mode)
+    if machine_names:
+        qs = qs.filter(split__in=Location.MACHINE_SPLITS)
+    ids = set(qs.values_list("id", flat=True))
+    if machine_names:
+        ids -= machine_excluded_ids(m, machine_names)
+    return ids - reserved_location_ids(m, now, game)
+
+
+def map_counts(m, machine_names, now=None):
+    """{"human": n, "machine": n} for the home page and the duel lobby: how many locations a
+    human-only game, and a game against any of `machine_names` (the held-out splits less all they
+    learned from), can use now."""
+    now = now or timezone.now()
+    reserved = reserved_location_ids(m, now)
+    ids = set(playable(m).values_list("id", flat=True)) - reserved
+    held_out = set(playable(m).filter(split__in=Location.MACHINE_SPLITS).values_list("id", flat=True))
+    machine = held_out - reserved - machine_excluded_ids(m, machine_names)
+    return {"human": len(ids), "machine": len(machine)}
