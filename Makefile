@@ -11,7 +11,8 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/geogame
 POSTGRES_TESTS := tests/test_game_api.py tests/test_anticheat.py tests/test_import.py \
 	tests/test_duel_services.py tests/test_build_map.py tests/test_celery_worker.py \
 	tests/test_health.py tests/test_ratelimit.py tests/test_study.py tests/test_fuzz.py \
-	tests/test_bad_input.py -k "not shared_sample"
+	tests/test_bad_input.py tests/test_location_pools.py tests/test_retention.py tests/test_login_throttle.py \
+	-k "not shared_sample"
 
 .PHONY: setup play test lint browser stack
 

@@ -116,7 +116,7 @@ def duel_create(*, player, map, opponent, third_seat="", now=None):
             raise DuelError(ERR_THIRD_SEAT)
         side, watcher = _machine(opponent, map), None
     machine = (side or watcher).machine_name if (side or watcher) else ""
-    ids = location_pools.pool_ids(map, Game.COORDINATES, [machine] if machine else (), now)
+    ids = location_pools.pool_ids(map, Game.COORDINATES, [machine] if machine else (), now, for_duel=True)
     need = duel_min_rounds()
     if len(ids) < need:
         if machine:

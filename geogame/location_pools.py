@@ -6,6 +6,9 @@
 - No game is served a reserved location: one shown in a running duel, one of an open study's
   practice and test sets, or (later) one of today's daily challenges. Another feature that holds
   locations adds a source with `reservation_source`.
+- Duels do not hold places from each other (only from solo games and studies): each is a live
+  contest in which nobody sees an answer before guessing, and a map's held-out places would
+  otherwise run out after a few duels at once.
 """
 
 from django.db.models import Q
@@ -46,11 +49,14 @@ def _open_studies(m, now, game):
     return ids
 
 
-def reserved_location_ids(m, now=None, game=None):
-    """Ids of map `m`'s locations that no game but `game` may be served at `now`."""
+def reserved_location_ids(m, now=None, game=None, for_duel=False):
+    """Ids of map `m`'s locations that no game but `game` may be served at `now`; `for_duel`: for
+    a duel, which running duels do not hold places from."""
     now = now or timezone.now()
     out = set()
     for source in _SOURCES:
+        if for_duel and source is _running_duels:
+            continue
         out.update(source(m, now, game))
     return out
 
@@ -73,16 +79,16 @@ def machine_excluded_ids(m, machine_names):
     return out
 
 
-def pool_ids(m, mode=Game.COORDINATES, machine_names=(), now=None, game=None):
-    """Ids a game on `m` may draw now: with `machine_names` (the machine players in it), only
-    held-out locations none of them learned from; never a reserved one."""
+def pool_ids(m, mode=Game.COORDINATES, machine_names=(), now=None, game=None, for_duel=False):
+    """Ids a game on `m` (a duel's, with `for_duel`) may draw now: with `machine_names` (the machine
+    players in it), only held-out locations none of them learned from; never a reserved one."""
     qs = playable(m, mode)
     if machine_names:
         qs = qs.filter(split__in=Location.MACHINE_SPLITS)
     ids = set(qs.values_list("id", flat=True))
     if machine_names:
         ids -= machine_excluded_ids(m, machine_names)
-    return ids - reserved_location_ids(m, now, game)
+    return ids - reserved_location_ids(m, now, game, for_duel)
 
 
 def map_counts(m, machine_names, now=None):

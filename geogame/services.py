@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from . import background, geo, location_pools, rules, scoring
-from .models import DuelSeat, Game, Guess, Map, Participant, Round
+from .models import Duel, DuelSeat, Game, Guess, Map, Participant, Round
 from .selectors import city_centres, city_label, round_view_count
 
 ERR_NOT_FOUND = "no such game"
@@ -116,10 +116,12 @@ def round_location_id(game, index, now=None):
     if Participant.objects.filter(game=game).exists():
         return location_id
     now = now or timezone.now()
-    if location_id not in location_pools.reserved_location_ids(game.map, now, game):
+    for_duel = Duel.objects.filter(game=game).exists()
+    if location_id not in location_pools.reserved_location_ids(game.map, now, game, for_duel):
         return location_id
     used = set(planned) | set(game.rounds.values_list("location_id", flat=True))
-    pool = location_pools.pool_ids(game.map, game.mode, game_machine_names(game), now, game) - used
+    machines = game_machine_names(game)
+    pool = location_pools.pool_ids(game.map, game.mode, machines, now, game, for_duel) - used
     substitute = rules.substitute_location(pool, game.seed, index)
     if substitute is None:
         raise GameError(ERR_NO_FREE_LOCATION.format(number=index + 1), status=409)

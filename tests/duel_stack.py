@@ -6,6 +6,7 @@ import http.cookiejar
 import json
 import re
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from contextlib import contextmanager
@@ -100,8 +101,13 @@ class Session:
         _, page = self.get(path)
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)[1]
         body = urllib.parse.urlencode({"csrfmiddlewaretoken": token, **data}).encode()
-        with self.opener.open(self.base_url + path, data=body, timeout=WAIT_S) as r:
-            return r.geturl(), r.read().decode()
+        try:
+            with self.opener.open(self.base_url + path, data=body, timeout=WAIT_S) as r:
+                return r.geturl(), r.read().decode()
+        except urllib.error.HTTPError as exc:
+            # The page's own error message says why (e.g. too few places left to play).
+            errors = re.findall(r'class="error[^"]*"[^>]*>\s*([^<]+)', exc.read().decode(errors="replace"))
+            raise AssertionError(f"POST {path} answered {exc.code}: {errors}") from None
 
     def cookie_header(self):
         return "; ".join(f"{c.name}={c.value}" for c in self.jar)

@@ -145,6 +145,11 @@ def test_an_open_studys_places_and_a_running_duels_shown_places_are_never_served
         for opponent in ("", "random"):
             game = services.game_create(player=ada, map=fixture_map, seed=seed, opponent=opponent)
             assert not set(game.location_order) & reserved
+    # Duels do not hold places from each other, so a few duels at once never starve a map: another
+    # duel may draw the shown place, but never the study's.
+    assert location_pools.reserved_location_ids(fixture_map, for_duel=True) == set(test_ids[:3])
+    other_duel_pool = location_pools.pool_ids(fixture_map, for_duel=True)
+    assert shown in other_duel_pool and not other_duel_pool & set(test_ids[:3])
     # A closed study and a finished duel hold nothing back.
     Study.objects.filter(id=study.id).update(closes_at=timezone.now() - timedelta(seconds=1))
     duel.game.duel.__class__.objects.filter(id=duel.id).update(status="finished")
