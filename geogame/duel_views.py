@@ -16,16 +16,12 @@ from .models import DuelSeat, Map
 def duel_lobby(request):
     error, status, retry_after = None, 200, None
     if request.method == "POST":
-        decision = ratelimit.creation_hit("duel", request)
-        if not decision.allowed:
-            error, status = ratelimit.too_many_created(decision, "duels"), 429
-            retry_after = decision.retry_after_s
-        else:
-            try:
-                duel = _create_duel_from_form(request)
-                return redirect("duel", duel_id=duel.public_id)
-            except (ValueError, duel_services.DuelError) as exc:
-                error, status = getattr(exc, "message", None) or str(exc), 400
+        duel, error, status, retry_after = ratelimit.create_from_form(
+            "duel", "duels", request, lambda: _create_duel_from_form(request),
+            (ValueError, duel_services.DuelError),
+        )
+        if duel is not None:
+            return redirect("duel", duel_id=duel.public_id)
     response = render(
         request,
         "geogame/duel_lobby.html",

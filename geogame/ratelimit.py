@@ -93,6 +93,19 @@ def creation_hit(scope, request):
     return decision
 
 
+def create_from_form(scope, what, request, create, errors):
+    """Run `create()` for a creation form unless this client has created too many `what` lately.
+    Returns (created, error, status, retry_after_s): the object, or the message for the form with
+    400 (`create` raised one of `errors`) or 429 (over the limit, with the wait)."""
+    decision = creation_hit(scope, request)
+    if not decision.allowed:
+        return None, too_many_created(decision, what), 429, decision.retry_after_s
+    try:
+        return create(), None, 200, None
+    except errors as exc:
+        return None, getattr(exc, "message", None) or str(exc), 400, None
+
+
 def too_many_created(decision, what):
     """The message for a refused creation (a form shows it, with status 429 and Retry-After)."""
     return ERR_TOO_MANY_CREATED.format(

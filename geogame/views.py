@@ -56,16 +56,12 @@ def own_game(request, game_id):
 def home(request):
     error, status, retry_after = None, 200, None
     if request.method == "POST":
-        decision = ratelimit.creation_hit("game", request)
-        if not decision.allowed:
-            error, status = ratelimit.too_many_created(decision, "games"), 429
-            retry_after = decision.retry_after_s
-        else:
-            try:
-                game = _create_game_from_form(request)
-                return redirect("play", game_id=game.public_id)
-            except (ValueError, services.GameError) as exc:
-                error, status = getattr(exc, "message", None) or str(exc), 400
+        game, error, status, retry_after = ratelimit.create_from_form(
+            "game", "games", request, lambda: _create_game_from_form(request),
+            (ValueError, services.GameError),
+        )
+        if game is not None:
+            return redirect("play", game_id=game.public_id)
     player = player_for_request(request)
     maps = selectors.maps_for_home()
     response = render(
