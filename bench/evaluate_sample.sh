@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Train every learned player on the demo pack and evaluate all players on its test
-# split (the README's table). Usage: bench/evaluate_sample.sh [SAMPLE_DIR]
+# split (the table in docs/machine-players.md). Usage: bench/evaluate_sample.sh [SAMPLE_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sample=${1:-${GEOGAME_SAMPLE_DIR:-../shared/datasets/streetscapes-sample}}
