@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 
-from geogame.models import Location
-from geogame.selectors import city_centres
+from geogame.game.selectors import city_centres
+from geogame.maps.models import Location
 
 from . import placement
 from .clip_zeroshot import looks_like_path

@@ -4,7 +4,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from geogame.models import Location
+from geogame.maps.models import Location
 
 from . import artefacts
 from .dataset import location_set, split_locations

@@ -14,9 +14,11 @@ from django.urls import reverse
 from django.utils import timezone
 from geopy.distance import great_circle
 
-from geogame import study_services
-from geogame.models import Guess, Location, Participant, Round, Study
-from geogame.selectors import city_label
+from geogame.game.models import Guess, Round
+from geogame.game.selectors import city_label
+from geogame.maps.models import Location
+from geogame.studies import services as study_services
+from geogame.studies.models import Participant, Study
 
 
 def make_study(m, **kw):
