@@ -39,9 +39,11 @@ play: setup
 
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 test: setup browser
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 	@if $(BIN)/python -c "import sys; from tools.stack import postgres_answers; \
 		sys.exit(not postgres_answers('$(TEST_DATABASE_URL)'))"; then \

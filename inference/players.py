@@ -203,7 +203,7 @@ class TrainedPlayer(MachinePlayer):
 
     def __init__(self, m):
         from .artefacts import load_artefact
-        from .training import build_head
+        from .heads import build_head
 
         super().__init__(m)
         self.trained = self.latest(m)

@@ -37,20 +37,6 @@ class TrainingError(ValueError):
     pass
 
 
-def build_head(config):
-    from .heads import FlatHead, HierarchicalHead, RegressionHead
-
-    kind = config["head"]
-    common = {"hidden": config["hidden"], "dropout": config["dropout"]}
-    if kind == "flat":
-        return FlatHead(config["in_dim"], config["n_classes"], **common)
-    if kind == "hierarchical":
-        return HierarchicalHead(config["in_dim"], config["n_cities"], config["n_districts"], **common)
-    if kind == "regression":
-        return RegressionHead(config["in_dim"], **common)
-    raise artefacts.ArtefactError(f"unknown head kind {kind!r}")
-
-
 def _city_classes(train, val, slug, name):
     """City classes from the train split. A val location whose city has no train location (a world
     map of one photo per city has mostly such) is kept, with the nearest train city as its target:
@@ -169,7 +155,7 @@ def train(tm, *, seed=0, progress=None):
        evaluate on val; mark ready.
     """
     from .evaluation import evaluate_players
-    from .heads import train_head
+    from .heads import build_head, train_head
 
     m = tm.map
     try:
