@@ -17,11 +17,11 @@ from django.utils import timezone
 from PIL import Image
 
 from geogame.common import background
-from geogame.duels.tasks import build_map as build_map_task
 from geogame.maps import builder
 from geogame.maps import regions as R
 from geogame.maps.models import BuildPoint, Location, Map, MapBuild, View
 from geogame.maps.providers.common import ERR_BUDGET
+from geogame.maps.tasks import build_map as build_map_task
 from tests import fake_geo_apis as fake
 
 pytestmark = pytest.mark.django_db

@@ -155,7 +155,7 @@ def machine_think_s(*, round, player):
 
 def machine_think_record(guess):
     """Record a machine's fresh guess as taking its think time (or longer, if it really did): the
-    duel announces it then (duel_services.duel_machine_guessed); a game shows it after the player's
+    duel announces it then (geogame.duels.services.duel_machine_guessed); a game shows it after the player's
     own guess. Stored once, so a redelivered task reads the same time."""
     if guess.timed_out:
         return guess

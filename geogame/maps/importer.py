@@ -207,7 +207,7 @@ def location_store(
 
 def map_refresh_scale(m):
     """World maps use GeoGuessr's world scale; region and city maps their own diagonal
-    (scoring.map_scale_km)."""
+    (geogame.maps.rules.map_scale_km)."""
     points = [] if m.kind == Map.WORLD else list(m.locations.values_list("lat", "lon"))
     scale = map_scale_km(m.kind, points)
     if scale != m.scale_km:

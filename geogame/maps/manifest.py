@@ -11,7 +11,7 @@ Columns (header names, any order; extra columns are ignored):
   license, attribution, captured_at   optional  shown to players after their guess
   sha256      optional  checked against the file when present
   split       optional  train, val, test or play: a dataset's own split; empty: a seeded hash
-                        of the location by the map's split fractions (geogame.game.rules.assign_split)
+                        of the location by the map's split fractions (geogame.maps.rules.assign_split)
 """
 
 import csv
@@ -23,7 +23,7 @@ from geogame.common.geo import check_latlon
 
 REQUIRED_COLUMNS = ("file", "lat", "lon")
 PROJECTIONS = ("perspective", "equirectangular", "fisheye")
-SPLITS = ("train", "val", "test", "play")  # as geogame.game.rules.SPLIT_ORDER
+SPLITS = ("train", "val", "test", "play")  # as geogame.maps.rules.SPLIT_ORDER
 MAX_MANIFEST_BYTES = 20 * 1024 * 1024
 
 

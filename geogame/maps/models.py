@@ -28,7 +28,7 @@ class Map(models.Model):
     # D in points = 5000 * exp(-10 d / D); see geogame.game.scoring.
     scale_km = models.FloatField(default=WORLD_SCALE_KM)
     attribution = models.TextField(blank=True, default="")
-    # {split: fraction} for locations whose manifest names no split (geogame.game.rules.split_fractions);
+    # {split: fraction} for locations whose manifest names no split (geogame.maps.rules.split_fractions);
     # set at import (import_map --splits), changed only by `manage.py resplit`.
     split_fractions = models.JSONField(default=default_split_fractions)
     created_at = models.DateTimeField(auto_now_add=True)
