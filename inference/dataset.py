@@ -6,9 +6,9 @@ from dataclasses import dataclass
 import numpy as np
 from django.core.files.storage import default_storage
 
-from geogame.game.selectors import city_label
 from geogame.maps.importer import view_file_name
 from geogame.maps.models import Location
+from geogame.maps.rules import city_label
 
 from . import runtime
 from .preprocessing import MODEL_INPUT_SUFFIX, model_input_image

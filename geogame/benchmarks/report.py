@@ -50,8 +50,9 @@ from geogame.common.csv_export import write_csv
 from geogame.common.geo import haversine_km
 from geogame.game import scoring
 from geogame.game.models import Game
-from geogame.game.selectors import city_centres, city_label
+from geogame.game.selectors import city_centres
 from geogame.maps.models import Location, Map
+from geogame.maps.rules import city_label
 from geogame.studies.models import Study
 from geogame.studies.rules import PRACTICE, TEST
 from geogame.studies.selectors import study_rows

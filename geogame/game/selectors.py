@@ -4,24 +4,16 @@ from django.db.models import Count, Sum
 from django.urls import reverse
 from django.utils import timezone
 
-from geogame.common.geo import spherical_mean
 from geogame.maps.models import Location, Map, View
 
 from .models import Game, Guess
 
 
-def city_label(city, country):
-    return f"{city}, {country}" if country else city
-
-
 def city_centres(m: Map):
-    """{"City, Country": (lat, lon)}: the spherical mean of the city's locations."""
-    groups = {}
-    for city, country, lat, lon in (
-        Location.objects.filter(map=m).exclude(city="").values_list("city", "country", "lat", "lon")
-    ):
-        groups.setdefault(city_label(city, country), []).append((lat, lon))
-    return {label: spherical_mean(points) for label, points in sorted(groups.items())}
+    """{"City, Country": (lat, lon)}: the spherical mean of the city's locations, stored on the map
+    when its locations are imported or built (geogame.maps.importer.map_refresh_derived), in label
+    order (a PostgreSQL jsonb object does not keep its keys' order)."""
+    return {label: tuple(point) for label, point in sorted(m.city_centres.items())}
 
 
 def round_view_count(round):

@@ -8,10 +8,11 @@ from django.utils import timezone
 
 from geogame.common import background, geo
 from geogame.maps.models import Map
+from geogame.maps.rules import city_label
 
 from . import hooks, location_pools, rules, scoring
 from .models import Game, Guess, Round
-from .selectors import city_centres, city_label, round_view_count
+from .selectors import city_centres, round_view_count
 
 ERR_NOT_FOUND = "no such game"
 ERR_NOT_YOUR_ROUND = "this round belongs to another player"

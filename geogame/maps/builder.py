@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from . import regions as regions_mod
 from .images import ImageRejected
-from .importer import location_store, map_get_or_create, map_refresh_scale, render_views
+from .importer import location_store, map_get_or_create, map_refresh_derived, render_views
 from .models import BuildPoint, Location, Map, MapBuild
 from .providers import mapillary, streetview
 from .providers.common import Budget, HttpClient, NoImagery, ProviderError, QuotaExceeded, TransientError
@@ -363,7 +363,7 @@ def map_build_run(*, build, progress=None, sleep=None, clock=None):
         )
         raise
     finally:
-        map_refresh_scale(build.map)
+        map_refresh_derived(build.map)
     error = message if status != MapBuild.DONE else ""
     tally.save(build, budget, message=message, status=status, error=error, finished_at=timezone.now())
     if progress:

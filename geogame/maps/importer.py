@@ -14,7 +14,7 @@ from geogame.common import text_input
 from . import hooks, images, panorama
 from .manifest import ManifestError, RowError, parse_manifest
 from .models import Location, Map, View
-from .rules import assign_split, map_scale_km, split_fractions
+from .rules import assign_split, city_centres, map_scale_km, split_fractions
 
 PANORAMA_VIEW_SIZE = (768, 768)
 
@@ -215,6 +215,22 @@ def map_refresh_scale(m):
         m.save(update_fields=["scale_km"])
 
 
+def map_refresh_city_centres(m):
+    """Store the centre of each of the map's cities (rules.city_centres): city mode reads them on
+    every request, and they change only when locations are added."""
+    rows = Location.objects.filter(map=m).exclude(city="").values_list("city", "country", "lat", "lon")
+    centres = {label: list(point) for label, point in city_centres(rows).items()}
+    if centres != m.city_centres:
+        m.city_centres = centres
+        m.save(update_fields=["city_centres"])
+
+
+def map_refresh_derived(m):
+    """What the map keeps from its locations: its scoring scale and its city centres."""
+    map_refresh_scale(m)
+    map_refresh_city_centres(m)
+
+
 def import_map(folder, *, name, kind=Map.WORLD, attribution="", seed=None, progress=None, splits=None):
     """Import `folder`/manifest.csv into the map called `name`.
 
@@ -258,7 +274,7 @@ def import_map(folder, *, name, kind=Map.WORLD, attribution="", seed=None, progr
             report.already_present += 1
     report.errors.sort(key=lambda e: e.line)
     if report.map is not None:
-        map_refresh_scale(report.map)
+        map_refresh_derived(report.map)
     return report
 
 

@@ -31,6 +31,9 @@ class Map(models.Model):
     # {split: fraction} for locations whose manifest names no split (geogame.maps.rules.split_fractions);
     # set at import (import_map --splits), changed only by `manage.py resplit`.
     split_fractions = models.JSONField(default=default_split_fractions)
+    # {"City, Country": [lat, lon]}: the centre of each city's locations, for city mode; refreshed when
+    # locations are imported or built (geogame.maps.importer.map_refresh_derived).
+    city_centres = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

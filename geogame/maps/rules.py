@@ -1,9 +1,9 @@
-"""A map's rules: how its locations are split, and its scale D for scoring (geogame.game.scoring).
-Pure; no Django."""
+"""A map's rules: how its locations are split, its cities and their centres, and its scale D for
+scoring (geogame.game.scoring). Pure; no Django."""
 
 import hashlib
 
-from geogame.common.geo import bounding_box, haversine_km
+from geogame.common.geo import bounding_box, haversine_km, spherical_mean
 
 WORLD_SCALE_KM = 14916.862
 
@@ -94,3 +94,17 @@ def map_scale_km(kind, points):
     if kind == "world" or not points:
         return WORLD_SCALE_KM
     return region_scale_km(points)
+
+
+def city_label(city, country):
+    return f"{city}, {country}" if country else city
+
+
+def city_centres(rows):
+    """{"City, Country": (lat, lon)} from (city, country, lat, lon) rows: the spherical mean of each
+    city's locations, by label (rows without a city are left out)."""
+    groups = {}
+    for city, country, lat, lon in rows:
+        if city:
+            groups.setdefault(city_label(city, country), []).append((lat, lon))
+    return {label: spherical_mean(points) for label, points in sorted(groups.items())}

@@ -4,7 +4,8 @@ from django.db.models import Count, Q
 from django.urls import reverse
 
 from geogame.game.models import Guess
-from geogame.game.selectors import city_label, game_state
+from geogame.game.selectors import game_state
+from geogame.maps.rules import city_label
 from players.sessions import study_participant_ids
 
 from . import rules as study_rules
