@@ -22,4 +22,4 @@ USER geogame
 ENV GEOGAME_DATA_DIR=/data
 VOLUME /data
 EXPOSE 8000
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "geogame.asgi:application"]
+CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "config.asgi:application"]

@@ -39,11 +39,13 @@ play: setup
 
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 test: setup browser
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
-	@if $(BIN)/python -c "import sys; from geogame.stack import postgres_answers; \
+	@if $(BIN)/python -c "import sys; from tools.stack import postgres_answers; \
 		sys.exit(not postgres_answers('$(TEST_DATABASE_URL)'))"; then \
 		echo "== the database tests again, on PostgreSQL ($(TEST_DATABASE_URL))"; \
 		DATABASE_URL='$(TEST_DATABASE_URL)' $(BIN)/python -m pytest $(POSTGRES_TESTS); \
@@ -52,6 +54,6 @@ test: setup browser
 	fi
 
 # The production topology without Docker: 2 daphne (PORT, PORT+1) and 2 Celery workers over
-# PostgreSQL (DATABASE_URL) and Redis (REDIS_URL); Ctrl-C stops it all (geogame/stack.py).
+# PostgreSQL (DATABASE_URL) and Redis (REDIS_URL); Ctrl-C stops it all (tools/stack.py).
 stack: setup
-	$(BIN)/python -m geogame.stack --web 2 --workers 2 --host $(HOST) --port $(PORT)
+	$(BIN)/python -m tools.stack --web 2 --workers 2 --host $(HOST) --port $(PORT)

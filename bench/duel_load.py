@@ -83,7 +83,7 @@ def create_duels(workdir, args, stack_env):
         REDIS_URL=args.redis_url,
         GEOGAME_CELERY_QUEUE=stack_env["GEOGAME_CELERY_QUEUE"],  # where the stack's worker listens
         GEOGAME_CHANNELS_PREFIX=stack_env["GEOGAME_CHANNELS_PREFIX"],
-        DJANGO_SETTINGS_MODULE="geogame.settings",
+        DJANGO_SETTINGS_MODULE="config.settings",
         **{k: str(v) for k, v in settings_env(args).items()},
     )
     import django
@@ -92,8 +92,8 @@ def create_duels(workdir, args, stack_env):
     from django.conf import settings
     from django.contrib.sessions.backends.db import SessionStore
 
-    from geogame import duel_services
-    from geogame.models import Map
+    from geogame.duels import services as duel_services
+    from geogame.maps.models import Map
     from players.models import Player
     from players.sessions import SESSION_KEY
 
@@ -254,7 +254,7 @@ def main():
         cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
         cpu["clients"] = time.process_time() - self_before
 
-        from geogame.models import Duel
+        from geogame.duels.models import Duel
 
         final = {str(k): v for k, v in Duel.objects.values_list("public_id", "version")}
         lost, lost_detail = 0, []

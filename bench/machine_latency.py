@@ -63,7 +63,7 @@ def configure(args):
     # other engineers' workers may share the Redis database.
     os.environ["REDIS_URL"] = args.redis_url
     os.environ["GEOGAME_CELERY_QUEUE"] = f"geogame-bench-{uuid.uuid4().hex[:12]}"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "geogame.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
 
     django.setup()
@@ -123,8 +123,7 @@ class BareModel:
         import torch
         from django.core.files.storage import default_storage
 
-        from geogame.importer import model_input_name
-        from inference.dataset import MAX_VIEWS
+        from inference.dataset import MAX_VIEWS, model_input_name
         from inference.heads import predict_proba_views
         from inference.preprocessing import decode_view, model_input_image, preprocess
 
@@ -153,7 +152,7 @@ class BareModel:
 
 
 def wait_for_guess(rnd):
-    from geogame.models import Guess
+    from geogame.game.models import Guess
     from tests.worker import wait_until
 
     return wait_until(
@@ -165,7 +164,7 @@ def wait_for_guess(rnd):
 
 
 def batch_sizes(worker):
-    from geogame.celery import app
+    from config.celery import app
 
     replies = app.control.broadcast(
         "geogame_batch_sizes", reply=True, timeout=5, destination=[worker.hostname]
@@ -181,7 +180,7 @@ def measure_latency(m, human, workers, features_dir, bare, n_rounds, concurrency
     """Rounds one at a time: empty the feature cache (the worker is idle then), start the round,
     wait for the machine's guess; then, while the worker is idle again, time the bare model on
     the same location in this process, so that both see the same load on the machine."""
-    from geogame import services
+    from geogame.game import services
 
     worker = workers.start("latency", concurrency=concurrency, extra_args=WORKER_ARGS, GEOGAME_BATCH_MAX=16)
     rng = random.Random(1)
@@ -220,9 +219,9 @@ def measure_latency(m, human, workers, features_dir, bare, n_rounds, concurrency
 def plan_seeds(m, n_games, rounds):
     """Seeds for a one-round warm-up game and for `n_games` games of `rounds` rounds, such that
     no two rounds use the same location: no round finds its views' features cached by another."""
-    from geogame import rules
-    from geogame.models import Game
-    from geogame.services import playable_locations
+    from geogame.game import rules
+    from geogame.game.models import Game
+    from geogame.game.services import playable_locations
 
     ids = list(playable_locations(m, Game.COORDINATES).values_list("id", flat=True))
     rng = random.Random(2)
@@ -264,7 +263,7 @@ class GuessWatcher:
     def _poll(self):
         from django.db import connection
 
-        from geogame.models import Guess
+        from geogame.game.models import Guess
 
         try:
             while not self.stopping.wait(self.interval_s):
@@ -292,8 +291,8 @@ def measure_throughput(m, human, workers, features_dir, n_games, batch_max, seed
     from django.db.models import Max
     from django.utils import timezone
 
-    from geogame import services
-    from geogame.models import Guess
+    from geogame.game import services
+    from geogame.game.models import Guess
 
     shutil.rmtree(features_dir, ignore_errors=True)
     worker = workers.start(
@@ -405,8 +404,8 @@ def main(argv=None):
     import redis
     from django.conf import settings
 
-    from geogame.importer import import_map
-    from geogame.models import Map
+    from geogame.maps.importer import import_map
+    from geogame.maps.models import Map
     from inference.training import train, trained_model_create
     from players.models import Player
     from tests.worker import Workers, worker_env

@@ -73,7 +73,7 @@ def main(argv=None):
     print("| malloc | views | minor page faults | CPU ms (user + system) | of which system |")
     print("|---|---|---|---|---|")
     for setting in ("0", "1"):
-        env = dict(os.environ, GEOGAME_MALLOC_TUNING=setting, DJANGO_SETTINGS_MODULE="geogame.settings")
+        env = dict(os.environ, GEOGAME_MALLOC_TUNING=setting, DJANGO_SETTINGS_MODULE="config.settings")
         command = [sys.executable, __file__, "--child", "--passes", str(args.passes), "--views"]
         command += [str(v) for v in args.views]
         out = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, check=True)

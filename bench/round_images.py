@@ -1,8 +1,8 @@
-"""CPU cost and size of the per-round image renderings (geogame.round_images).
+"""CPU cost and size of the per-round image renderings (geogame.game.round_images).
 
     .venv/bin/python bench/round_images.py [--sample DIR] [--repeats 3]
 
-Builds each location's stored views as the importer does (geogame.images.serving_variants; a
+Builds each location's stored views as the importer does (geogame.maps.images.serving_variants; a
 2:1 panorama rendered into three 768 px views first), on the shared sample photos
 (../shared/datasets/streetscapes-sample; generated images when it is absent, said so), then
 times, for every location as one round:
@@ -30,10 +30,11 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from geogame import images, panorama, round_images  # noqa: E402
+from geogame.game import round_images  # noqa: E402
+from geogame.maps import images, panorama  # noqa: E402
 
 DEFAULT_SAMPLE = REPO.parent / "shared" / "datasets" / "streetscapes-sample"
-PANORAMA_VIEW_SIZE = (768, 768)  # geogame.importer.PANORAMA_VIEW_SIZE (importing it needs Django)
+PANORAMA_VIEW_SIZE = (768, 768)  # geogame.maps.importer.PANORAMA_VIEW_SIZE (importing it needs Django)
 ROUND_LIMIT_BYTES = 450_000
 LIMITS = {"max_bytes": 40 * 1024 * 1024, "max_pixels": 64_000_000}
 

@@ -1,5 +1,5 @@
 """Peak memory of decoding one uploaded photo: the privacy check's decode (reduced, under the upload
-limit; inference.privacy_services.decode_photo) against a full-size decode of the same bytes (what
+limit; geogame.privacy.services.decode_photo) against a full-size decode of the same bytes (what
 the check did before), each in a fresh process so its peak RSS is its own.
 
     .venv/bin/python bench/upload_memory.py
@@ -19,12 +19,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 CHILD = r"""
 import os, sys
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "geogame.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 import django
 django.setup()
 from django.conf import settings
-from geogame import images
-from inference import privacy_services
+from geogame.maps import images
+from geogame.privacy import services as privacy_services
 def status_kb(field):
     for line in open("/proc/self/status"):
         if line.startswith(field + ":"):

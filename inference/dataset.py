@@ -6,16 +6,22 @@ from dataclasses import dataclass
 import numpy as np
 from django.core.files.storage import default_storage
 
-from geogame.importer import model_input_name
-from geogame.models import Location
-from geogame.selectors import city_label
+from geogame.maps.importer import view_file_name
+from geogame.maps.models import Location
+from geogame.maps.rules import city_label
 
 from . import runtime
-from .preprocessing import model_input_image
+from .preprocessing import MODEL_INPUT_SUFFIX, model_input_image
 
 log = logging.getLogger(__name__)
 
 MAX_VIEWS = 3
+
+
+def model_input_name(view_sha256):
+    """Where the backbone's input for the view whose image has this sha256 is stored: written at
+    import next to the view (InferenceConfig.ready registers it with geogame.maps.hooks)."""
+    return view_file_name(view_sha256, MODEL_INPUT_SUFFIX)
 
 
 @dataclass

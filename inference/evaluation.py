@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from geogame.models import Location
-from geogame.selectors import city_label
+from geogame.maps.models import Location
+from geogame.maps.rules import city_label
 
 from .dataset import split_locations
 from .metrics import THRESHOLDS_KM, accuracy, distance_summary

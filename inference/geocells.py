@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from geogame.geo import EARTH_RADIUS_KM
+from geogame.common.geo import EARTH_RADIUS_KM
 
 
 def latlon_to_xyz(latlons) -> np.ndarray:

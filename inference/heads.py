@@ -25,6 +25,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .artefacts import ArtefactError
 from .geocells import haversine_km_np, xyz_to_latlon
 
 # Seed 000 leaves the city-confidence cutoff c unspecified; below an even chance of being in
@@ -309,3 +310,16 @@ def train_head(
     head.load_state_dict(result.best_state)
     head.eval()
     return result
+
+
+def build_head(config):
+    """The head an artefact's config describes (its weights not loaded)."""
+    kind = config["head"]
+    common = {"hidden": config["hidden"], "dropout": config["dropout"]}
+    if kind == "flat":
+        return FlatHead(config["in_dim"], config["n_classes"], **common)
+    if kind == "hierarchical":
+        return HierarchicalHead(config["in_dim"], config["n_cities"], config["n_districts"], **common)
+    if kind == "regression":
+        return RegressionHead(config["in_dim"], **common)
+    raise ArtefactError(f"unknown head kind {kind!r}")

@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from geogame.scoring import MAX_POINTS, PERFECT_RADIUS_KM
+from geogame.game.scoring import MAX_POINTS, PERFECT_RADIUS_KM
 
 from .geocells import haversine_km_np
 

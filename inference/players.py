@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 
-from geogame.models import Location
-from geogame.selectors import city_centres
+from geogame.game.selectors import city_centres
+from geogame.maps.models import Location
 
 from . import placement
 from .clip_zeroshot import looks_like_path
@@ -203,7 +203,7 @@ class TrainedPlayer(MachinePlayer):
 
     def __init__(self, m):
         from .artefacts import load_artefact
-        from .training import build_head
+        from .heads import build_head
 
         super().__init__(m)
         self.trained = self.latest(m)

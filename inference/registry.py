@@ -5,6 +5,8 @@ import functools
 
 from django.utils.module_loading import import_string
 
+from geogame.game.machines import UnknownPlayer  # the game's: it catches what this raises
+
 PLAYERS = {
     "random": "inference.players.RandomPlayer",
     "centroid": "inference.players.CentroidPlayer",
@@ -15,10 +17,6 @@ PLAYERS = {
     "clip": "inference.players.ClipPlayer",
 }
 LEARNED = ("ensemble", "transfer", "hierarchical", "regression")
-
-
-class UnknownPlayer(ValueError):
-    pass
 
 
 def player_class(name):
@@ -34,7 +32,7 @@ def availability(name, m):
 
 @functools.lru_cache(maxsize=32)
 def _load(name, map_id, version_key):
-    from geogame.models import Map
+    from geogame.maps.models import Map
 
     return player_class(name)(Map.objects.get(id=map_id))
 

@@ -58,14 +58,14 @@ def device():
 
 @functools.cache
 def backbone():
-    from inference.backbone import load_backbone
+    from .backbone import load_backbone
 
     return load_backbone(device=device())
 
 
 def feature_cache():
-    from inference.backbone import BACKBONE_NAME
-    from inference.features import FeatureCache
+    from .backbone import BACKBONE_NAME
+    from .features import FeatureCache
 
     return FeatureCache(Path(settings.DATA_DIR) / "features", BACKBONE_NAME)
 

@@ -8,8 +8,8 @@ import time
 from django.conf import settings
 from django.db import transaction
 
-from geogame import services as game_services
-from geogame.models import Game, Guess, Round
+from geogame.game import services as game_services
+from geogame.game.models import Game, Guess, Round
 from players.models import Player
 
 from .batching import MicroBatcher, Reservations

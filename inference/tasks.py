@@ -1,7 +1,7 @@
 from celery import shared_task
 from django.conf import settings
 
-from geogame.background import RETRY_ON_DATABASE_ERRORS
+from geogame.common.background import RETRY_ON_DATABASE_ERRORS
 
 
 @shared_task(

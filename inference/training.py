@@ -4,7 +4,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from geogame.models import Location
+from geogame.maps.models import Location
 
 from . import artefacts
 from .dataset import location_set, split_locations
@@ -35,20 +35,6 @@ PLAYER_CONFIG = {"regression": {"hidden": 256}}
 
 class TrainingError(ValueError):
     pass
-
-
-def build_head(config):
-    from .heads import FlatHead, HierarchicalHead, RegressionHead
-
-    kind = config["head"]
-    common = {"hidden": config["hidden"], "dropout": config["dropout"]}
-    if kind == "flat":
-        return FlatHead(config["in_dim"], config["n_classes"], **common)
-    if kind == "hierarchical":
-        return HierarchicalHead(config["in_dim"], config["n_cities"], config["n_districts"], **common)
-    if kind == "regression":
-        return RegressionHead(config["in_dim"], **common)
-    raise artefacts.ArtefactError(f"unknown head kind {kind!r}")
 
 
 def _city_classes(train, val, slug, name):
@@ -169,7 +155,7 @@ def train(tm, *, seed=0, progress=None):
        evaluate on val; mark ready.
     """
     from .evaluation import evaluate_players
-    from .heads import train_head
+    from .heads import build_head, train_head
 
     m = tm.map
     try:

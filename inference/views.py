@@ -1,16 +1,14 @@
-"""Staff pages for a map's machine players (start training, watch progress) and the
-benchmark reports."""
+"""Staff pages for a map's machine players: start training, watch progress."""
 
 from django.contrib.admin.views.decorators import staff_member_required
-from django.http import FileResponse, Http404, JsonResponse
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from geogame import background
-from geogame.models import Map
-from geogame.selectors import machine_opponents
+from geogame.common import background
+from geogame.game.selectors import machine_opponents
+from geogame.maps.models import Map
 
-from . import selectors
 from .models import TrainedModel
 from .registry import LEARNED
 from .training import TrainingError, trained_model_create
@@ -62,26 +60,3 @@ def map_players(request, slug):
 def map_players_status(request, slug):
     m = get_object_or_404(Map, slug=slug)
     return JsonResponse({"map": m.slug, "models": _models_json(m)})
-
-
-@staff_member_required
-@require_GET
-def benchmark_list(request):
-    return render(request, "inference/benchmarks.html", {"reports": selectors.benchmark_reports()})
-
-
-@staff_member_required
-@require_GET
-def benchmark_report(request, public_id):
-    report = get_object_or_404(selectors.benchmark_reports(), public_id=public_id)
-    return render(request, "inference/benchmark_report.html", selectors.benchmark_page(report))
-
-
-@staff_member_required
-@require_GET
-def benchmark_file(request, public_id, name):
-    report = get_object_or_404(selectors.benchmark_reports(), public_id=public_id)
-    path = selectors.report_file(report, name)
-    if path is None:
-        raise Http404("no such file in this report")
-    return FileResponse(open(path, "rb"), as_attachment=not name.endswith(".png"), filename=name)

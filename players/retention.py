@@ -17,6 +17,7 @@ import logging
 from datetime import timedelta
 from importlib import import_module
 
+from django.apps import apps
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, F, Q
@@ -50,7 +51,8 @@ def live_session_player_ids(now):
 
 def abandoned_players(*, days, now=None):
     """The abandoned anonymous players (see the module's docstring) as a queryset of ids."""
-    from geogame.models import Duel, DuelSeat, Game
+    # By app label: the games and duels are built on players (they import players, not the reverse).
+    Duel, DuelSeat, Game = (apps.get_model(label) for label in ("duels.Duel", "duels.DuelSeat", "game.Game"))
 
     now = now or timezone.now()
     cutoff = now - timedelta(days=days)
@@ -95,18 +97,25 @@ def expired_sessions_clear():
         pass
 
 
-def purge_all(*, days=None, privacy_days=None, now=None):
-    """The scheduled purge: expired sessions first (so their players count as gone), then abandoned
-    players, then kept privacy checks past their retention. {what: how many deleted}."""
-    from inference.privacy_services import privacy_checks_purge
+_PURGES = {}  # what -> (purge, days_setting): other apps' data kept for a while (PrivacyConfig.ready)
 
+
+def register_purge(what, purge, days_setting):
+    """Have the scheduled purge call `purge(days=, now=)` -> how many deleted, with `days` from the
+    setting named `days_setting` (e.g. kept privacy checks after GEOGAME_PRIVACY_RETENTION_DAYS)."""
+    _PURGES[what] = (purge, days_setting)
+
+
+def purge_all(*, days=None, now=None, **kept_days):
+    """The scheduled purge: expired sessions first (so their players count as gone), then abandoned
+    players, then what other apps registered (kept privacy checks) past its retention; `kept_days`
+    overrides a registered purge's setting by its name (privacy_checks=30). {what: how many deleted}."""
     days = settings.GEOGAME_ANONYMOUS_RETENTION_DAYS if days is None else days
-    privacy_days = settings.GEOGAME_PRIVACY_RETENTION_DAYS if privacy_days is None else privacy_days
     expired_sessions_clear()
-    return {
-        "players": anonymous_players_purge(days=days, now=now),
-        "privacy_checks": privacy_checks_purge(days=privacy_days, now=now),
-    }
+    counts = {"players": anonymous_players_purge(days=days, now=now)}
+    for what, (purge, days_setting) in _PURGES.items():
+        counts[what] = purge(days=kept_days.get(what, getattr(settings, days_setting)), now=now)
+    return counts
 
 
 def purge_if_due():
@@ -129,9 +138,9 @@ def purge_if_due():
 
 def schedule_purge(first_after_s=FIRST_PURGE_AFTER_S):
     """Run `purge_if_due` in this process every GEOGAME_PURGE_EVERY_H (0: never) on the background
-    timer thread (geogame.background.call_later); the first after `first_after_s`."""
+    timer thread (geogame.common.background.call_later); the first after `first_after_s`."""
     global _scheduled
-    from geogame import background
+    from geogame.common import background
 
     interval_s = settings.GEOGAME_PURGE_EVERY_H * 3600
     if interval_s <= 0 or _scheduled:

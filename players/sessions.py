@@ -1,11 +1,11 @@
 """The human player behind a request: one anonymous Player per browser session."""
 
-from geogame.text_input import clean_name
+from geogame.common.text_input import clean_name
 
 from .models import Player
 
 SESSION_KEY = "geogame_player_id"
-# The study participants (their public ids) this browser answers for: see geogame.study_views.
+# The study participants (their public ids) this browser answers for: see geogame.studies.views.
 STUDY_SESSION_KEY = "geogame_study_participants"
 DISPLAY_NAME_MAX = 40
 

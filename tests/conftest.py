@@ -76,7 +76,7 @@ def write_manifest(folder, rows):
 
 
 # The fixture map's own splits (its manifest's split column), by position in a city: machine games
-# draw only from test and play (geogame.location_pools), so a third of each split would leave the
+# draw only from test and play (geogame.game.location_pools), so a third of each split would leave the
 # 16-location fixture map none to play against a machine.
 FIXTURE_SPLITS = ("train", "test", "play")
 
@@ -207,7 +207,7 @@ def _data_in_tmp(settings, tmp_path):
 
 @pytest.fixture(autouse=True)
 def _no_rate_limit_counts():
-    """Rate-limit counters (geogame.ratelimit) live in the cache: each test starts with none. Only
+    """Rate-limit counters (geogame.common.ratelimit) live in the cache: each test starts with none. Only
     the in-process cache is cleared; a Redis cache may be shared and is left alone."""
     from django.core.cache import caches
     from django.core.cache.backends.locmem import LocMemCache
@@ -218,7 +218,7 @@ def _no_rate_limit_counts():
 
 @pytest.fixture
 def fixture_map(db, fixture_folder):
-    from geogame.importer import import_map
+    from geogame.maps.importer import import_map
 
     report = import_map(fixture_folder, name="Fixture world")
     assert not report.errors, report.errors
@@ -229,7 +229,7 @@ def fixture_map(db, fixture_folder):
 def trainable_map(db, tmp_path):
     """A fixture map large enough to train on: 41 locations, split 28/7/3/3 (train/val/test/play):
     6 a machine game may draw."""
-    from geogame.importer import import_map
+    from geogame.maps.importer import import_map
 
     folder = tmp_path / "trainable"
     folder.mkdir()
@@ -249,7 +249,7 @@ def build_study_folder(folder):
 
 @pytest.fixture
 def study_map(db, tmp_path):
-    from geogame.importer import import_map
+    from geogame.maps.importer import import_map
 
     folder = tmp_path / "studymap"
     build_study_folder(folder)

@@ -1,5 +1,5 @@
 """The real duel stack for tests and the load benchmark: daphne (and, with Redis, a Celery
-worker) as subprocesses (geogame.stack) over a fresh SQLite database with the fixture map, HTTP
+worker) as subprocesses (tools.stack) over a fresh SQLite database with the fixture map, HTTP
 sessions that create and join duels through the pages, and WebSocket clients that speak the protocol."""
 
 import http.cookiejar
@@ -13,10 +13,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from geogame.stack import Stack as ProcessStack
 from tests.conftest import build_fixture_folder
 from tests.live_server import manage, server_env
 from tests.worker import Workers
+from tools.stack import Stack as ProcessStack
 
 FIXTURE_MAP = ("Fixture world", "fixture-world")
 WAIT_S = 20

@@ -1,4 +1,4 @@
-"""A real geogame server for the browser tests: daphne on a free port (geogame.stack), over a
+"""A real geogame server for the browser tests: daphne on a free port (tools.stack), over a
 fresh database and data folder in a temporary directory, with maps imported by the real
 management command."""
 
@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from geogame.stack import Stack, manage
+from tools.stack import Stack, manage
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ def server_env(workdir):
         REDIS_URL="",
         PYTHONUNBUFFERED="1",
     )
-    env.pop("DJANGO_SETTINGS_MODULE", None)  # manage.py and geogame.asgi choose geogame.settings
+    env.pop("DJANGO_SETTINGS_MODULE", None)  # manage.py and config.asgi choose config.settings
     return env
 
 

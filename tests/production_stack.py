@@ -1,5 +1,5 @@
 """The production topology for fault tests, browser tests and the load benchmark: several daphne
-and Celery worker processes (geogame.stack) over a fresh PostgreSQL database with the fixture map,
+and Celery worker processes (tools.stack) over a fresh PostgreSQL database with the fixture map,
 on a Redis of the caller's choice, often a private redis-server (RedisServer) that a test may stop
 and start again without touching the machine's shared one.
 
@@ -16,7 +16,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from geogame.stack import (
+from tests.conftest import build_fixture_folder
+from tests.duel_stack import FIXTURE_MAP
+from tools.stack import (
     Stack,
     StackProcess,
     create_database,
@@ -26,8 +28,6 @@ from geogame.stack import (
     redis_answers,
     wait_until,
 )
-from tests.conftest import build_fixture_folder
-from tests.duel_stack import FIXTURE_MAP
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/geogame"
 REDIS_READY_TIMEOUT_S = 10
@@ -355,7 +355,7 @@ class DuelPlayer:
         elif kind == "guess_ack":
             self.acked[msg["round"]] = msg["created"]
         elif kind == "error":
-            from geogame.consumers import ERR_SERVER
+            from geogame.duels.consumers import ERR_SERVER
 
             self.errors.append(msg["reason"])
             if msg["reason"] == ERR_SERVER and self.sent:  # "send it again"

@@ -13,7 +13,8 @@ import pytest
 from django.test import Client
 from PIL import Image
 
-from geogame.models import Game, Location
+from geogame.game.models import Game
+from geogame.maps.models import Location
 
 pytestmark = pytest.mark.django_db
 
@@ -111,7 +112,7 @@ def without_candidates(text):
 
 @pytest.mark.parametrize("mode", ["coordinates", "city"])
 def test_a_study_participant_learns_nothing_before_a_guess_nor_after_a_test_guess(study_map, mode):
-    from geogame.study_services import study_create
+    from geogame.studies.services import study_create
 
     study = study_create(
         map=study_map, name="S", consent_text="ok", mode=mode, practice_count=1, test_count=3, time_limit_s=60
@@ -185,7 +186,7 @@ def client_playing(game):
 
 def new_game(m, location_ids=None, opponent="", mode=Game.COORDINATES):
     """A game on `m`, its rounds on `location_ids` in that order when given."""
-    from geogame import services
+    from geogame.game import services
     from players.models import Player
 
     player = Player.objects.create(display_name="Ada")
@@ -214,8 +215,8 @@ def summary_of(client, game):
 def test_the_summary_shows_nothing_of_a_round_before_its_guess(trainable_map):
     """Against `centroid` (one fixed pin) a round's points invert to a distance from a known point,
     which names the city: neither the total nor a row may carry the open round before the guess."""
-    from geogame import background
-    from geogame.models import Guess
+    from geogame.common import background
+    from geogame.game.models import Guess
 
     Location.objects.filter(map=trainable_map).update(split=Location.TEST)
     Location.objects.filter(id__in=Location.objects.filter(map=trainable_map).order_by("id")[:12]).update(
@@ -253,7 +254,7 @@ def test_a_round_whose_clock_ran_out_counts_on_the_summary(trainable_map):
 
     from django.utils import timezone
 
-    from geogame.models import Guess, Round
+    from geogame.game.models import Guess, Round
 
     game, client = new_game(trainable_map)
     client.get(f"/api/games/{game.public_id}/")
@@ -283,7 +284,7 @@ def round_bytes(client, game):
 
 
 def test_two_games_get_different_bytes_for_one_photo_and_a_reload_the_same(fixture_map):
-    from geogame import views
+    from geogame.game import views
 
     pano = Location.objects.get(map=fixture_map, source="KartaView")  # three views
     plain = Location.objects.filter(map=fixture_map, source="Mapillary").first()
@@ -313,8 +314,8 @@ def test_two_games_get_different_bytes_for_one_photo_and_a_reload_the_same(fixtu
 
 def test_every_view_of_a_map_is_served_at_one_size_without_metadata(fixture_map):
     """Shape (1024x578 was always Orleans) and thumbnails name nothing: decode every served JPEG."""
-    from geogame.models import View
-    from geogame.round_images import SERVED_SIZE, THUMB_SIZE
+    from geogame.game.round_images import SERVED_SIZE, THUMB_SIZE
+    from geogame.maps.models import View
 
     ids = list(Location.objects.filter(map=fixture_map).order_by("id").values_list("id", flat=True))
     stored_sizes = set(View.objects.filter(location__map=fixture_map).values_list("width", "height"))
@@ -384,9 +385,10 @@ def test_a_duels_machine_does_not_announce_before_the_floor(
 
     from django.utils import timezone
 
-    from geogame import duel_events, services
-    from geogame import duel_services as duels
-    from geogame.models import Round
+    from geogame.duels import events as duel_events
+    from geogame.duels import services as duels
+    from geogame.game import services
+    from geogame.game.models import Round
     from inference.services import machine_player_get
     from players.models import Player
 

@@ -1,9 +1,9 @@
-"""In-process timers (geogame.background.call_later): one thread over a heap for every pending
+"""In-process timers (geogame.common.background.call_later): one thread over a heap for every pending
 timer, handing due calls to the background pool. Real threads; waits are bounded conditions."""
 
 import threading
 
-from geogame import background
+from geogame.common import background
 
 POOL_THREADS = 4  # background's ThreadPoolExecutor
 

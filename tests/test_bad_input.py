@@ -14,11 +14,16 @@ from django.test import Client
 from django.urls import reverse
 from django.utils.module_loading import import_string
 
-from geogame import consumers, duel_protocol, geo, json_input, ratelimit, study_services, text_input
-from geogame.middleware import ERR_NUL
-from geogame.models import Guess, Map, Participant, Study
-from geogame.services import GameError
-from inference.models import PrivacyCheck
+from geogame.common import geo, json_input, ratelimit, text_input
+from geogame.common.middleware import ERR_NUL
+from geogame.duels import consumers
+from geogame.duels import protocol as duel_protocol
+from geogame.game.models import Guess
+from geogame.game.services import GameError
+from geogame.maps.models import Map
+from geogame.privacy.models import PrivacyCheck
+from geogame.studies import services as study_services
+from geogame.studies.models import Participant, Study
 from players.models import Player
 from tests.test_game_api import post_json, start_game, state
 
@@ -253,7 +258,7 @@ def test_a_nul_in_a_session_cookie_is_a_400():
 
 @pytest.mark.django_db
 def test_a_map_name_is_bounded_and_printable(fixture_folder):
-    from geogame.importer import map_get_or_create
+    from geogame.maps.importer import map_get_or_create
 
     for name, message in (("World\x00", "U+0000"), ("W" * 101, "longer than 100 characters")):
         with pytest.raises(ValueError, match=re.escape(message)):
@@ -314,7 +319,7 @@ def duel_socket(settings, fixture_map, transactional_db):
     async def open_socket(path=f"/ws/duel/{duel}/"):
         from channels.testing import WebsocketCommunicator
 
-        from geogame.asgi import application
+        from config.asgi import application
 
         socket = WebsocketCommunicator(
             application,

@@ -16,10 +16,12 @@ from django.test import Client
 from geopy.distance import great_circle
 from PIL import Image
 
-from geogame import study_services
-from geogame.models import BenchmarkReport, Game, Guess, Location
-from geogame.selectors import city_centres
-from geogame.services import GameError
+from geogame.benchmarks.models import BenchmarkReport
+from geogame.game.models import Game, Guess
+from geogame.game.selectors import city_centres
+from geogame.game.services import GameError
+from geogame.maps.models import Location
+from geogame.studies import services as study_services
 from inference import registry
 from inference.training import train, trained_model_create
 

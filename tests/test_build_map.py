@@ -16,11 +16,12 @@ from django.test import Client
 from django.utils import timezone
 from PIL import Image
 
-from geogame import background, builder
-from geogame import regions as R
-from geogame.models import BuildPoint, Location, Map, MapBuild, View
-from geogame.providers.common import ERR_BUDGET
-from geogame.tasks import build_map as build_map_task
+from geogame.common import background
+from geogame.maps import builder
+from geogame.maps import regions as R
+from geogame.maps.models import BuildPoint, Location, Map, MapBuild, View
+from geogame.maps.providers.common import ERR_BUDGET
+from geogame.maps.tasks import build_map as build_map_task
 from tests import fake_geo_apis as fake
 
 pytestmark = pytest.mark.django_db
@@ -428,7 +429,7 @@ def test_a_missing_key_names_the_environment_variable(
 
 
 def test_the_task_is_registered_and_leaves_done_or_busy_builds_alone(apis):
-    from geogame.celery import app
+    from config.celery import app
 
     app.loader.import_default_modules()
     assert "geogame.build_map" in app.tasks and app.tasks["geogame.build_map"].acks_late

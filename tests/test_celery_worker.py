@@ -20,8 +20,10 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from geogame import background, services
-from geogame.models import Game, Guess, Location
+from geogame.common import background
+from geogame.game import services
+from geogame.game.models import Game, Guess
+from geogame.maps.models import Location
 from inference import registry
 from inference.training import train, trained_model_create
 from players.models import Player
@@ -37,7 +39,7 @@ TASK_LINE = re.compile(r"Task inference\.machine_guess\[([0-9a-f-]+)\] (received
 
 
 def expected_points(lat1, lon1, lat2, lon2, scale_km):
-    """Scoring written out again, independently of geogame.geo and geogame.scoring."""
+    """Scoring written out again, independently of geogame.common.geo and geogame.game.scoring."""
     r = 6371.0088
     p1, p2 = math.radians(lat1), math.radians(lat2)
     dlon = math.radians(lon2 - lon1)

@@ -3,12 +3,14 @@
 import importlib
 
 import pytest
-from django.apps import apps
+from django.db import connection
+from django.db.migrations.loader import MigrationLoader
 
-from geogame.geo import haversine_km
-from geogame.importer import import_map
-from geogame.models import Map
-from geogame.scoring import WORLD_SCALE_KM, map_scale_km, points_for_distance, region_scale_km
+from geogame.common.geo import haversine_km
+from geogame.game.scoring import points_for_distance
+from geogame.maps.importer import import_map
+from geogame.maps.models import Map
+from geogame.maps.rules import WORLD_SCALE_KM, map_scale_km, region_scale_km
 from tests.conftest import make_image_bytes, write_manifest
 
 MUNICH, AUGSBURG = (48.137, 11.575), (48.366, 10.898)
@@ -48,6 +50,8 @@ def test_the_migration_recomputes_existing_city_maps_and_leaves_others(tmp_path)
     world = import_map(tmp_path / "two", name="World map").map
     Map.objects.filter(pk=city.pk).update(scale_km=WORLD_SCALE_KM)  # as imported before the fix
     migration = importlib.import_module("geogame.migrations.0007_city_map_scale")
+    # The models as that migration saw them (then in the geogame app; the tables are the same).
+    apps = MigrationLoader(connection).project_state(("geogame", "0007_city_map_scale")).apps
     migration.city_maps_on_their_own_scale(apps, None)
     city.refresh_from_db()
     world.refresh_from_db()

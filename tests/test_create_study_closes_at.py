@@ -10,8 +10,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from geogame.management.commands.create_study import ERR_CLOSES_AT, aware_datetime
-from geogame.models import Study
+from geogame.studies.management.commands.create_study import ERR_CLOSES_AT, aware_datetime
+from geogame.studies.models import Study
 from tests.conftest import REPO
 
 NOW = datetime(2027, 1, 10, 12, 0, tzinfo=timezone.get_fixed_timezone(0))

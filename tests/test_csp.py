@@ -1,4 +1,4 @@
-"""The Content-Security-Policy (geogame/settings.py, geogame/content_security.py): every page
+"""The Content-Security-Policy (config/settings.py, geogame/common/content_security.py): every page
 sends a strict one, and no page or template carries what it would block (inline scripts, inline
 styles, on*= handlers), which would otherwise break silently in the browser. Pages are rendered
 with hostile text in every field a visitor or a manifest controls (tests/test_xss_browser.py
@@ -13,8 +13,11 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.test import Client
 
-from geogame import study_services
-from geogame.models import BenchmarkReport, Duel, Location, Participant, Study
+from geogame.benchmarks.models import BenchmarkReport
+from geogame.duels.models import Duel
+from geogame.maps.models import Location
+from geogame.studies import services as study_services
+from geogame.studies.models import Participant, Study
 
 REPO = Path(__file__).resolve().parents[1]
 HOST = "localhost:8000"  # one of the default ALLOWED_HOSTS

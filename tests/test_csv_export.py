@@ -1,7 +1,7 @@
 import csv
 import io
 
-from geogame.csv_export import spreadsheet_safe, write_csv
+from geogame.common.csv_export import spreadsheet_safe, write_csv
 
 
 def test_text_that_a_spreadsheet_would_run_is_quoted_and_numbers_are_not():

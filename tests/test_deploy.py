@@ -3,7 +3,7 @@ docker-compose.yml gives), the development default still runs with no environmen
 docker-compose.yml agrees with the settings it names, migrations match the models, every form
 carries a CSRF token and the staff pages turn anonymous visitors away.
 
-Docker cannot run here: the compose file is parsed and checked, not started (geogame/stack.py
+Docker cannot run here: the compose file is parsed and checked, not started (tools/stack.py
 runs the same topology; tests/test_stack.py)."""
 
 import os
@@ -19,7 +19,7 @@ import yaml
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from geogame import settings as settings_module
+from config import settings as settings_module
 
 REPO = Path(__file__).resolve().parents[1]
 COMPOSE = REPO / "docker-compose.yml"
@@ -29,7 +29,7 @@ STAFF_PREFIXES = ("builds/", "api/builds/", "staff/", "benchmarks/", "maps/", "a
 # Exempt from CSRF on purpose: stateless APIs that read no session or cookie (a forged request
 # gets the same answer anyone gets), each with its reason. A new exemption is a decision: add it here.
 CSRF_EXEMPT = {"api/privacy/": "the privacy check of uploaded photos: no session, same answer for anyone"}
-SETTINGS_SOURCE = (REPO / "geogame" / "settings.py").read_text()
+SETTINGS_SOURCE = (REPO / "config" / "settings.py").read_text()
 
 
 def clean_env(**settings):
@@ -143,7 +143,7 @@ def test_the_compose_file_has_every_service_with_health_checks_and_volumes_the_s
         "CMD",
         "python",
         "-m",
-        "geogame.healthcheck",
+        "geogame.common.healthcheck",
         "http://127.0.0.1:8000/healthz",
     ]
     assert "inspect ping" in services["worker"]["healthcheck"]["test"][1]
@@ -159,7 +159,7 @@ def test_the_compose_file_has_every_service_with_health_checks_and_volumes_the_s
         mounts = dict(reversed(v.split(":")) for v in service["volumes"])
         assert mounts[str(settings.MEDIA_ROOT)] in declared and mounts[str(artefact_root())] in declared
         assert mounts["/data"] in declared
-        # Every setting the compose file gives is one geogame/settings.py reads.
+        # Every setting the compose file gives is one config/settings.py reads.
         for variable in service["environment"]:
             assert f'"{variable}"' in SETTINGS_SOURCE, (
                 f"{name} sets {variable}, which settings.py never reads"

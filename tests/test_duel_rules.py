@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from geogame import duel_rules as r
+from geogame.duels import rules as r
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 

@@ -9,9 +9,12 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from geogame import duel_events, duel_rules, services
-from geogame import duel_services as duels
-from geogame.models import Duel, Guess, Round
+from geogame.duels import events as duel_events
+from geogame.duels import rules as duel_rules
+from geogame.duels import services as duels
+from geogame.duels.models import Duel
+from geogame.game import services
+from geogame.game.models import Guess, Round
 from inference.services import machine_player_get
 from players.models import Player
 from players.sessions import SESSION_KEY

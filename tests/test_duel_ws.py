@@ -18,9 +18,9 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
-from geogame import duel_protocol as protocol
-from geogame import duel_services as services
-from geogame import services as game_services
+from geogame.duels import protocol as protocol
+from geogame.duels import services as services
+from geogame.game import services as game_services
 from tests.duel_stack import Client, Session, prepare_database, running_stack
 from tests.worker import redis_answers, redis_url_with_db
 

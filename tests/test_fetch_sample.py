@@ -16,7 +16,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from PIL import Image
 
-from geogame.sample import (
+from geogame.maps.sample import (
     LOCAL_COPY_HINT,
     SHIPPED_MANIFEST,
     ChecksumMismatch,

@@ -20,8 +20,10 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as fuzz_settings
 from hypothesis import strategies as st
 
-from geogame import consumers, study_services
-from geogame.models import Guess, Participant
+from geogame.duels import consumers
+from geogame.game.models import Guess
+from geogame.studies import services as study_services
+from geogame.studies.models import Participant
 
 FUZZ = fuzz_settings(
     max_examples=40,
@@ -273,7 +275,7 @@ def duel_path(settings, fixture_map, transactional_db, no_limits):
 def test_no_message_closes_a_duel_socket_and_sync_works_after_any(duel_path, messages):
     from channels.testing import WebsocketCommunicator
 
-    from geogame.asgi import application
+    from config.asgi import application
 
     path, cookie = duel_path
 

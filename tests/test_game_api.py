@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from django.test import Client
 
-from geogame import services
-from geogame.geo import haversine_km
-from geogame.models import Game, Guess, Round
+from geogame.common.geo import haversine_km
+from geogame.game import services
+from geogame.game.models import Game, Guess, Round
 
 pytestmark = pytest.mark.django_db
 
@@ -212,7 +212,7 @@ def test_the_home_form_rejects_bad_input_and_keeps_the_form(client, fixture_map,
 
 
 def test_a_map_too_small_for_a_game_is_refused(client, tmp_path):
-    from geogame.importer import import_map
+    from geogame.maps.importer import import_map
     from tests.conftest import build_fixture_folder
 
     folder = tmp_path / "tiny"

@@ -1,10 +1,10 @@
-"""Place names in captions, offline (geogame.geoparse), and the text score on seed 000's examples."""
+"""Place names in captions, offline (geogame.privacy.geoparse), and the text score on seed 000's examples."""
 
 import pytest
 
-from geogame import geoparse
-from geogame.geoparse import find_places
-from geogame.privacy import S_KM2, c_star, text_privacy
+from geogame.privacy import geoparse
+from geogame.privacy.geoparse import find_places
+from geogame.privacy.scoring import S_KM2, c_star, text_privacy
 
 
 def top(text, extra=()):

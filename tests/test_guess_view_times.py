@@ -5,7 +5,7 @@ import json
 import pytest
 from django.test import Client
 
-from geogame.models import Guess, Round
+from geogame.game.models import Guess, Round
 from tests.test_game_api import start_game, state
 
 pytestmark = pytest.mark.django_db

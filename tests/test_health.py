@@ -1,4 +1,4 @@
-"""/healthz (geogame/health.py): the database, Redis and a Celery worker on this deployment's
+"""/healthz (geogame/common/health.py): the database, Redis and a Celery worker on this deployment's
 queue when REDIS_URL is set, and the model artefacts. 200 when all pass, else 503 naming the
 failing part; a check that could not run because another failed is skipped, not named.
 Real Redis, a real worker process, a real daphne over an unreachable database."""
@@ -13,10 +13,10 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from geogame.stack import REPO, Web, free_port, redis_answers, redis_url_with_db
 from inference.artefacts import META_NAME, WEIGHTS_NAME
 from inference.models import TrainedModel
 from tests.worker import Workers, database_url, worker_env
+from tools.stack import REPO, Web, free_port, redis_answers, redis_url_with_db
 
 REDIS_DB = 11
 NOBODY = "redis://127.0.0.1:1/0"  # nothing listens on port 1
@@ -182,7 +182,7 @@ def test_a_server_whose_database_does_not_answer_reports_it_and_fails_the_contai
         assert "OperationalError" in report["checks"]["database"]["error"]
         assert report["checks"]["artefacts"] == {"ok": None, "skipped": "the database does not answer"}
         probe = subprocess.run(
-            [sys.executable, "-m", "geogame.healthcheck", web.url + "/healthz"],
+            [sys.executable, "-m", "geogame.common.healthcheck", web.url + "/healthz"],
             cwd=REPO,
             capture_output=True,
             text=True,

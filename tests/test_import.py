@@ -4,9 +4,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from PIL import Image
 
-from geogame.importer import import_map
-from geogame.manifest import ManifestError
-from geogame.models import Location, Map, View
+from geogame.maps.importer import import_map
+from geogame.maps.manifest import ManifestError
+from geogame.maps.models import Location, Map, View
 from tests.conftest import build_fixture_folder, make_image_bytes, write_manifest
 
 pytestmark = pytest.mark.django_db

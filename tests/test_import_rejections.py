@@ -4,8 +4,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
 
-from geogame.importer import import_map
-from geogame.models import Location, Map
+from geogame.maps.importer import import_map
+from geogame.maps.models import Location, Map
 from tests.conftest import make_image_bytes, write_manifest
 
 pytestmark = pytest.mark.django_db

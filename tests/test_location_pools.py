@@ -1,4 +1,4 @@
-"""Which locations a game may draw (geogame.location_pools): machines only what they never learned
+"""Which locations a game may draw (geogame.game.location_pools): machines only what they never learned
 from, no game a location held by a running duel or an open study, and the counts the pages show."""
 
 import json
@@ -9,9 +9,11 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from geogame import duel_services as duels
-from geogame import location_pools, services
-from geogame.models import Game, Guess, Location, Round, Study
+from geogame.duels import services as duels
+from geogame.game import location_pools, services
+from geogame.game.models import Game, Guess, Round
+from geogame.maps.models import Location
+from geogame.studies.models import Study
 from inference.models import TrainedModel
 from inference.services import machine_player_get
 from players.models import Player
@@ -176,7 +178,7 @@ def test_a_planned_place_that_became_reserved_is_replaced_when_its_round_starts(
         seed=0,
         location_order=[planned[1]],
     )
-    from geogame.models import Participant
+    from geogame.studies.models import Participant
 
     player = participant_game.player
     Participant.objects.create(study=Study.objects.get(), player=player, game=participant_game)

@@ -1,4 +1,4 @@
-"""Logs (geogame/logs.py): one access line per request with a request id, JSON lines with
+"""Logs (geogame/common/logs.py): one access line per request with a request id, JSON lines with
 GEOGAME_LOG_FORMAT=json and human-readable lines by default. JSON logs from real daphne and
 Celery processes: tests/test_stack.py."""
 
@@ -11,9 +11,9 @@ import sys
 import pytest
 from django.test import Client
 
-from geogame.logs import JsonFormatter
-from geogame.stack import REPO
+from geogame.common.logs import JsonFormatter
 from tests.live_server import server_env
+from tools.stack import REPO
 
 LOG_SOMETHING = """
 import logging

@@ -8,9 +8,11 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
 
-from geogame import background, services
-from geogame.geo import haversine_km
-from geogame.models import Game, Guess, Location, View
+from geogame.common import background
+from geogame.common.geo import haversine_km
+from geogame.game import services
+from geogame.game.models import Game, Guess
+from geogame.maps.models import Location, View
 from inference import registry
 from inference.artefacts import ArtefactError
 from inference.evaluation import evaluate_players
@@ -102,9 +104,8 @@ def test_players_embed_each_views_model_input_stored_at_import_with_the_views_fe
 
     from django.core.files.storage import default_storage
 
-    from geogame.importer import model_input_name
     from inference import runtime
-    from inference.dataset import location_set
+    from inference.dataset import location_set, model_input_name
 
     trained(trainable_map, "ensemble")
     player = registry.load_player("ensemble", trainable_map)
@@ -174,7 +175,7 @@ def test_commands_reject_unknown_players(trainable_map):
 
 
 def test_a_map_too_small_to_train_is_a_clear_error(tmp_path):
-    from geogame.importer import import_map
+    from geogame.maps.importer import import_map
     from tests.conftest import build_fixture_folder
 
     build_fixture_folder(tmp_path, per_city=1)

@@ -1,6 +1,6 @@
 import pytest
 
-from geogame.manifest import ManifestError, parse_manifest
+from geogame.maps.manifest import ManifestError, parse_manifest
 
 HEADER = "file,lat,lon,projection,heading,city,country,source,source_id\n"
 

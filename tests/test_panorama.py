@@ -1,4 +1,4 @@
-"""Tests for geogame.panorama on synthetic panoramas whose views can be computed independently.
+"""Tests for geogame.maps.panorama on synthetic panoramas whose views can be computed independently.
 
 The expected values come from the test's own ray math (camera basis vectors in east/north/up
 coordinates), not from the module's rotations, so a sign or axis mistake in either shows up.
@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from geogame import panorama
-from geogame.panorama import (
+from geogame.maps import panorama
+from geogame.maps.panorama import (
     FOV_OUT_OF_RANGE,
     NOT_EQUIRECTANGULAR,
     PANO_BAD_DTYPE,

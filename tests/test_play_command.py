@@ -3,7 +3,7 @@ import csv
 import pytest
 from django.core.management import CommandError, call_command
 
-from geogame.models import Location
+from geogame.maps.models import Location
 from tests.conftest import make_image_bytes
 
 pytestmark = pytest.mark.django_db

@@ -7,9 +7,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from PIL import Image
 
-from geogame.images import exif_gps
-from geogame.models import Location
-from geogame.privacy import (
+from geogame.maps.images import exif_gps
+from geogame.maps.models import Location
+from geogame.privacy import services as privacy_services
+from geogame.privacy.models import PrivacyCheck, PrivacyCheckPhoto
+from geogame.privacy.scoring import (
     MAX_CAPTION_CHARS,
     S_KM2,
     area_term,
@@ -18,8 +20,7 @@ from geogame.privacy import (
     text_privacy,
     text_score,
 )
-from inference import privacy_services, registry
-from inference.models import PrivacyCheck, PrivacyCheckPhoto
+from inference import registry
 from inference.training import train, trained_model_create
 from tests.conftest import CITY_TINTS, make_image_bytes
 

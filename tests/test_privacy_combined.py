@@ -4,7 +4,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from geogame.privacy import c_star, combined_privacy, text_privacy
+from geogame.privacy.scoring import c_star, combined_privacy, text_privacy
 from inference import registry
 from inference.training import train, trained_model_create
 from tests.conftest import CITY_TINTS, make_image_bytes

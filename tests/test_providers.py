@@ -11,9 +11,9 @@ import time
 import pytest
 from PIL import Image
 
-from geogame.providers import mapillary, streetview
-from geogame.providers.common import AuthError as ProviderAuthError
-from geogame.providers.common import (
+from geogame.maps.providers import mapillary, streetview
+from geogame.maps.providers.common import AuthError as ProviderAuthError
+from geogame.maps.providers.common import (
     Budget,
     HttpClient,
     NoImagery,

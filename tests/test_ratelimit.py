@@ -1,4 +1,4 @@
-"""Rate limits (geogame/ratelimit.py): 429 with a JSON error and Retry-After over the limit, a
+"""Rate limits (geogame/common/ratelimit.py): 429 with a JSON error and Retry-After over the limit, a
 budget per client, only unsafe methods counted, "off" for none, requests let through when the
 cache fails. Across daphne processes (Redis cache): tests/test_stack.py."""
 
@@ -10,9 +10,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpResponse
 from django.test import Client, RequestFactory
 
-from geogame import duel_protocol
-from geogame.ratelimit import hit, rate_limited
-from geogame.settings import env_rate
+from config.settings import env_rate
+from geogame.common.ratelimit import hit, rate_limited
+from geogame.duels import protocol as duel_protocol
 
 PERIOD_S = 600
 
@@ -138,7 +138,7 @@ def test_guesses_over_a_duel_socket_count_against_the_same_limit(settings, fixtu
     async def three_guesses():
         from channels.testing import WebsocketCommunicator
 
-        from geogame.asgi import application
+        from config.asgi import application
 
         socket = WebsocketCommunicator(
             application,

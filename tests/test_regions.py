@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from geogame import regions as R
-from geogame.geo import EARTH_RADIUS_KM, haversine_km
+from geogame.common.geo import EARTH_RADIUS_KM, haversine_km
+from geogame.maps import regions as R
 
 CITIES_CSV = """name,country,lat,lon,radius_km
 Stuttgart,Germany,48.7758,9.1829,6

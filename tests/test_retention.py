@@ -13,8 +13,10 @@ from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.utils import timezone
 
-from geogame.models import Duel, DuelSeat, Game, Guess, Participant, Round, Study
-from inference.models import PrivacyCheck, PrivacyCheckPhoto
+from geogame.duels.models import Duel, DuelSeat
+from geogame.game.models import Game, Guess, Round
+from geogame.privacy.models import PrivacyCheck, PrivacyCheckPhoto
+from geogame.studies.models import Participant, Study
 from players import retention
 from players.models import Player
 from players.sessions import SESSION_KEY
@@ -93,7 +95,7 @@ def test_only_abandoned_anonymous_players_are_purged_with_their_unfinished_games
     assert Game.objects.filter(player__in=gone.values()).count() == 2
 
     assert set(retention.abandoned_players(days=DAYS)) == {p.id for p in gone.values()}
-    counts = retention.purge_all(days=DAYS, privacy_days=DAYS)
+    counts = retention.purge_all(days=DAYS, privacy_checks=DAYS)
     assert counts["players"] == len(gone)
 
     assert not Player.objects.filter(id__in=[p.id for p in gone.values()]).exists()
@@ -102,7 +104,7 @@ def test_only_abandoned_anonymous_players_are_purged_with_their_unfinished_games
         assert Player.objects.filter(id=p.id).exists(), f"a player with {why} was purged"
     assert Participant.objects.count() == 1 and DuelSeat.objects.filter(duel=duel).count() == 2
     assert not Session.objects.filter(expire_date__lt=timezone.now()).exists()  # clearsessions
-    assert retention.purge_all(days=DAYS, privacy_days=DAYS)["players"] == 0  # nothing left to do
+    assert retention.purge_all(days=DAYS, privacy_checks=DAYS)["players"] == 0  # nothing left to do
 
 
 def kept_check(settings, age):
@@ -116,7 +118,7 @@ def test_kept_privacy_checks_past_retention_are_deleted_with_their_files(setting
     old, old_file = kept_check(settings, timedelta(days=DAYS + 1))
     recent, recent_file = kept_check(settings, timedelta(days=DAYS - 1))
     assert old_file.is_file() and recent_file.is_file()
-    assert retention.purge_all(days=DAYS, privacy_days=DAYS)["privacy_checks"] == 1
+    assert retention.purge_all(days=DAYS, privacy_checks=DAYS)["privacy_checks"] == 1
     assert list(PrivacyCheck.objects.all()) == [recent]
     assert not old_file.exists() and recent_file.is_file()
     assert not PrivacyCheckPhoto.objects.filter(privacy_check_id=old.id).exists()
@@ -126,13 +128,13 @@ def test_staff_list_and_delete_kept_checks_in_the_admin(settings, client, django
     check, path = kept_check(settings, timedelta(days=1))
     admin = django_user_model.objects.create_superuser("admin", password="pw-admin-correct-1")
     client.force_login(admin)
-    listing = client.get("/admin/inference/privacycheck/")
+    listing = client.get("/admin/privacy/privacycheck/")
     assert listing.status_code == 200 and "at the beach" in listing.content.decode()
-    deleted = client.post(f"/admin/inference/privacycheck/{check.id}/delete/", {"post": "yes"})
+    deleted = client.post(f"/admin/privacy/privacycheck/{check.id}/delete/", {"post": "yes"})
     assert deleted.status_code == 302
     assert not PrivacyCheck.objects.exists() and not path.exists()
     client.logout()
-    assert client.get("/admin/inference/privacycheck/").status_code == 302  # anonymous: to the log-in
+    assert client.get("/admin/privacy/privacycheck/").status_code == 302  # anonymous: to the log-in
 
 
 def test_the_command_purges_and_says_what_it_deleted(fixture_map):
@@ -163,7 +165,7 @@ def test_the_scheduled_purge_runs_once_per_interval_across_processes(settings, f
 def test_the_purge_is_scheduled_on_the_background_timer_thread(settings, monkeypatch, fixture_map):
     from django.core.cache import cache
 
-    from geogame.stack import wait_until
+    from tools.stack import wait_until
 
     monkeypatch.setattr(retention, "_scheduled", False)
     cache.delete(retention.PURGE_LOCK_KEY)

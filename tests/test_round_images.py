@@ -1,4 +1,4 @@
-"""geogame.round_images on its own: the crop plan, the renderings and the cache (no Django)."""
+"""geogame.game.round_images on its own: the crop plan, the renderings and the cache (no Django)."""
 
 import io
 
@@ -7,8 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from geogame import round_images
-from geogame.round_images import SERVED_SIZE, THUMB_SIZE, BytesLRU, plan, render, round_seed
+from geogame.game import round_images
+from geogame.game.round_images import SERVED_SIZE, THUMB_SIZE, BytesLRU, plan, render, round_seed
 from tests.conftest import make_image_bytes
 
 
@@ -56,7 +56,7 @@ def test_etags_name_the_round_never_the_photo():
 
 def test_a_busy_photo_is_encoded_lower_to_stay_within_its_budget():
     """A noisy photo over the display budget at its drawn quality is encoded again lower."""
-    from geogame.images import encode_jpeg
+    from geogame.maps.images import encode_jpeg
 
     rng = np.random.default_rng(0)
     gradient = np.linspace(0, 180, 1024, dtype=np.float32)[None, :, None] * np.ones((640, 1, 3), np.float32)

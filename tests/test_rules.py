@@ -3,18 +3,20 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from geogame import duel_rules
-from geogame.rules import (
-    LEGACY_SPLIT_FRACTIONS,
-    SPLIT_FRACTIONS,
-    assign_split,
+from geogame.duels import rules as duel_rules
+from geogame.game.rules import (
     choose_locations,
     deadline_for,
     is_past_deadline,
     machine_think_s,
+    substitute_location,
+)
+from geogame.maps.rules import (
+    LEGACY_SPLIT_FRACTIONS,
+    SPLIT_FRACTIONS,
+    assign_split,
     parse_split_fractions,
     split_fractions,
-    substitute_location,
 )
 
 

@@ -3,15 +3,9 @@ import math
 import pytest
 from geopy.distance import great_circle
 
-from geogame.geo import EARTH_RADIUS_KM, check_latlon, haversine_km, spherical_mean
-from geogame.scoring import (
-    MAX_POINTS,
-    WORLD_SCALE_KM,
-    points_for_distance,
-    region_scale_km,
-    score_city_guess,
-    score_guess,
-)
+from geogame.common.geo import EARTH_RADIUS_KM, check_latlon, haversine_km, spherical_mean
+from geogame.game.scoring import MAX_POINTS, points_for_distance, score_city_guess, score_guess
+from geogame.maps.rules import WORLD_SCALE_KM, region_scale_km
 
 PAIRS = [
     ((52.1024, 9.3560), (43.9985, -79.4578)),  # Hameln -> Aurora

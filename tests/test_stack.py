@@ -1,4 +1,4 @@
-"""The production topology without Docker (geogame/stack.py): two daphne processes and two Celery
+"""The production topology without Docker (tools/stack.py): two daphne processes and two Celery
 workers over PostgreSQL and Redis. A game is played through both daphne over real HTTP, a worker
 stores the machine's guess, the guess limit holds across the two processes (Redis cache), the
 access log is JSON, and stopping leaves no process, queue key or database behind. Then the same
@@ -22,7 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from geogame.stack import (
+from tests.conftest import build_fixture_folder
+from tests.duel_stack import Session
+from tools.stack import (
     REPO,
     Stack,
     drop_database,
@@ -32,8 +34,6 @@ from geogame.stack import (
     redis_url_with_db,
     wait_until,
 )
-from tests.conftest import build_fixture_folder
-from tests.duel_stack import Session
 
 pytestmark = pytest.mark.redis
 
@@ -226,7 +226,7 @@ def test_the_command_line_runner_serves_until_sigterm_and_leaves_nothing_running
     env["GEOGAME_HEALTH_TOKEN"] = unique  # /healthz's detail (the worker's queue) is for the token's holders
     env.pop("DJANGO_SETTINGS_MODULE", None)
     port = free_port()
-    command = [sys.executable, "-m", "geogame.stack", "--web", "1", "--workers", "1", "--port", str(port)]
+    command = [sys.executable, "-m", "tools.stack", "--web", "1", "--workers", "1", "--port", str(port)]
     command += ["--database-url", database_url, "--redis-url", redis_url, "--data-dir", str(tmp_path)]
     runner = subprocess.Popen(
         command,

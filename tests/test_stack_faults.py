@@ -13,8 +13,7 @@ import time
 
 import pytest
 
-from geogame.middleware import ERR_DATABASE_UNAVAILABLE
-from geogame.stack import wait_until
+from geogame.common.middleware import ERR_DATABASE_UNAVAILABLE
 from tests.conftest import scaled
 from tests.duel_stack import Session
 from tests.production_stack import (
@@ -29,6 +28,7 @@ from tests.production_stack import (
     query,
     server_connection,
 )
+from tools.stack import wait_until
 
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(scaled(300))]  # pytest-timeout's bound, scaled
 

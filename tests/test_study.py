@@ -14,9 +14,12 @@ from django.urls import reverse
 from django.utils import timezone
 from geopy.distance import great_circle
 
-from geogame import study_services
-from geogame.models import Guess, Location, Participant, Round, Study
-from geogame.selectors import city_label
+from geogame.game.models import Guess, Round
+from geogame.maps.importer import map_refresh_city_centres
+from geogame.maps.models import Location
+from geogame.maps.rules import city_label
+from geogame.studies import services as study_services
+from geogame.studies.models import Participant, Study
 
 
 def make_study(m, **kw):
@@ -460,6 +463,7 @@ def test_joining_and_answering_are_rate_limited_per_client(study_map, settings):
 
 def test_the_csv_export_does_not_carry_formulas_to_a_spreadsheet(study_map, staff_client):
     Location.objects.filter(map=study_map, city="Orleans").update(city='=HYPERLINK("http://evil","x")')
+    map_refresh_city_centres(study_map)  # as an import of that name would
     study = make_study(study_map, practice_count=0, test_count=10)
     client = Client()
     participant = join(client, study)

@@ -1,8 +1,9 @@
-"""The study protocol's plain functions (geogame.study_rules) and the guess telemetry checks."""
+"""The study protocol's plain functions (geogame.studies.rules) and the guess telemetry checks."""
 
 import pytest
 
-from geogame import rules, study_rules
+from geogame.game import rules
+from geogame.studies import rules as study_rules
 
 QUESTIONS = [{"key": "familiarity", "label": "How well?", "choices": ["not at all", "well"]}]
 

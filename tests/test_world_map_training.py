@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from django.core.management import call_command
 
-from geogame.models import Location, Map
+from geogame.maps.models import Location, Map
 from inference import registry
 from inference.models import TrainedModel
 from tests.conftest import make_image_bytes, write_manifest
@@ -41,7 +41,7 @@ def build_world_folder(folder, n=N_CITIES, seed=7):
 
 @pytest.fixture
 def world_map(tmp_path):
-    from geogame.importer import import_map
+    from geogame.maps.importer import import_map
 
     folder = tmp_path / "world"
     build_world_folder(folder)

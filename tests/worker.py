@@ -1,6 +1,6 @@
 """Real Celery workers for tests and benchmarks: `celery worker` subprocesses on a Redis
 broker, over the caller's database and data folder, with their logs kept in files. The
-processes themselves (start, stop, kill, logs) are geogame.stack's."""
+processes themselves (start, stop, kill, logs) are tools.stack's."""
 
 import os
 from dataclasses import dataclass, field
@@ -8,7 +8,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 # Re-exported: tests and benchmarks import them from here.
-from geogame.stack import Worker, redis_answers, redis_url_with_db, wait_until  # noqa: F401
+from tools.stack import Worker, redis_answers, redis_url_with_db, wait_until  # noqa: F401
 
 STARTUP_TIMEOUT_S = 60
 
@@ -42,7 +42,7 @@ def worker_env(*, database_url, redis_url, data_dir, visibility_timeout_s=None, 
     if visibility_timeout_s is not None:
         env["GEOGAME_TASK_VISIBILITY_TIMEOUT_S"] = str(visibility_timeout_s)
     env.update({k: str(v) for k, v in extra.items()})
-    env.pop("DJANGO_SETTINGS_MODULE", None)  # geogame.celery chooses geogame.settings
+    env.pop("DJANGO_SETTINGS_MODULE", None)  # config.celery chooses config.settings
     return env
 
 

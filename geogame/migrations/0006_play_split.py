@@ -3,7 +3,7 @@ were imported with (and no play split) until `manage.py resplit`; new maps get t
 
 from django.db import migrations, models
 
-import geogame.models
+import geogame.maps.models
 
 
 class Migration(migrations.Migration):
@@ -15,12 +15,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="map",
             name="split_fractions",
-            field=models.JSONField(default=geogame.models.legacy_split_fractions),
+            field=models.JSONField(default=geogame.maps.models.legacy_split_fractions),
         ),
         migrations.AlterField(
             model_name="map",
             name="split_fractions",
-            field=models.JSONField(default=geogame.models.default_split_fractions),
+            field=models.JSONField(default=geogame.maps.models.default_split_fractions),
         ),
         migrations.AlterField(
             model_name="location",

@@ -3,7 +3,7 @@ scale): recompute scale_km for existing city maps with the importer's pure funct
 
 from django.db import migrations
 
-from geogame.scoring import map_scale_km
+from geogame.maps.rules import map_scale_km
 
 
 def city_maps_on_their_own_scale(apps, schema_editor):

@@ -78,7 +78,7 @@ def test_districts_are_clustered_inside_each_city_and_flattened_by_offsets():
 
 
 def test_the_vectorised_haversine_agrees_with_the_games_scalar_one():
-    from geogame.geo import haversine_km
+    from geogame.common.geo import haversine_km
 
     rng = np.random.default_rng(0)
     a = np.stack([rng.uniform(-90, 90, 20), rng.uniform(-180, 180, 20)], axis=1)

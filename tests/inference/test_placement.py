@@ -79,7 +79,7 @@ def test_probabilities_must_match_the_classes():
 
 def test_the_vectorised_score_agrees_with_the_games_scorer():
     # placement keeps its own numpy copy so the inference core imports no Django; it must not drift.
-    from geogame.scoring import points_for_distance
+    from geogame.game.scoring import points_for_distance
 
     distances = [0.0, 0.025, 0.026, 1.0, 149.2, 1491.7, 5000.0, 20000.0]
     for scale_km in (14916.862, 350.0):

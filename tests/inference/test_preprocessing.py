@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from geogame.images import encode_jpeg
+from geogame.maps.images import encode_jpeg
 from inference import preprocessing
 from tests.conftest import make_image_bytes
 

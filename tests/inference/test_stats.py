@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from inference import stats
+from geogame.benchmarks import stats
 from inference.metrics import outcome_summary
 
 

@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from geogame.models import Location, Map
+from geogame.maps.models import Location, Map
 from inference.artefacts import ArtefactError
 from inference.evaluation import evaluate_players, format_table
 from inference.players import PlayerUnavailable

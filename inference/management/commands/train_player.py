@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from geogame.models import Map
+from geogame.maps.models import Map
 from inference.artefacts import ArtefactError
 from inference.registry import LEARNED
 from inference.training import TrainingError, train, trained_model_create

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class GameConfig(AppConfig):
+    """The classic game: games, rounds, guesses, scoring and which locations a game may draw."""
+
+    name = "geogame.game"
+    label = "game"

@@ -1,0 +1,223 @@
+"""Reads for pages and the JSON API. What a client may see is decided here."""
+
+from django.db.models import Count, Sum
+from django.urls import reverse
+from django.utils import timezone
+
+from geogame.maps.models import Location, Map, View
+
+from .models import Game, Guess
+
+
+def city_centres(m: Map):
+    """{"City, Country": (lat, lon)}: the spherical mean of the city's locations, stored on the map
+    when its locations are imported or built (geogame.maps.importer.map_refresh_derived), in label
+    order (a PostgreSQL jsonb object does not keep its keys' order)."""
+    return {label: tuple(point) for label, point in sorted(m.city_centres.items())}
+
+
+def round_view_count(round):
+    return View.objects.filter(location_id=round.location_id).count()
+
+
+def view_count_note(m):
+    """"Some places on this map have 1 photo, others 3." when the map mixes view counts, else
+    None. Said once for the map (home and play pages), not per round."""
+    counts = sorted(
+        set(
+            Location.objects.filter(map=m, views__isnull=False)
+            .annotate(n=Count("views"))
+            .values_list("n", flat=True)
+        )
+    )
+    if len(counts) < 2:
+        return None
+    first, rest = counts[0], " or ".join(str(n) for n in counts[1:])
+    return f"Some places on this map have {first} photo{'s' if first > 1 else ''}, others {rest}."
+
+
+def round_public(round):
+    """What a player sees of a round before guessing: opaque image URLs and the
+    clock. Nothing here may reveal the location (see tests/test_anticheat.py)."""
+    n = round_view_count(round)
+    return {
+        "index": round.index,
+        "number": round.index + 1,
+        "views": [
+            {
+                "url": reverse("view-image", args=[round.image_key, i]),
+                "thumb": reverse("view-thumb", args=[round.image_key, i]),
+            }
+            for i in range(n)
+        ],
+        "started_at": round.started_at.isoformat(),
+        "deadline": round.deadline.isoformat() if round.deadline else None,
+        "guess_url": reverse("api-guess", args=[round.game.public_id, round.index]),
+    }
+
+
+def guess_result(guess):
+    """What a player sees after guessing: the answer, the score and the credits."""
+    loc = guess.round.location
+    views = list(loc.views.all())
+    return {
+        "round": guess.round.index,
+        "answer": {"lat": loc.lat, "lon": loc.lon, "city": loc.city, "country": loc.country},
+        "guess": None
+        if guess.lat is None
+        else {"lat": guess.lat, "lon": guess.lon, "city": guess.city or None},
+        "timed_out": guess.timed_out,
+        "distance_km": guess.distance_km,
+        "points": guess.points,
+        "correct": guess.correct,
+        "time_taken_s": round(guess.time_taken_s, 1),
+        "attribution": {
+            "source": loc.source,
+            "source_id": loc.source_id,
+            "license": loc.license,
+            "attribution": loc.attribution,
+            "captured_at": loc.captured_at,
+            "views": len(views),
+        },
+    }
+
+
+def game_total_points(game, player=None):
+    player = player or game.player
+    return Guess.objects.filter(round__game=game, player=player).aggregate(t=Sum("points"))["t"] or 0
+
+
+def opponent_total_points(game):
+    """The opponent's points over the rounds the player has finished (guessed or timed out): the
+    machine guesses as soon as a round starts, and a total with the open round in it would give
+    that round's points away (they invert to a distance from the opponent's pin)."""
+    finished = Guess.objects.filter(round__game=game, player=game.player).values("round_id")
+    return (
+        Guess.objects.filter(round__game=game, player_id=game.opponent_id, round_id__in=finished).aggregate(
+            t=Sum("points")
+        )["t"]
+        or 0
+    )
+
+
+def opponent_result(round):
+    """The machine's guess for a round, for showing after the player's own guess.
+    {"pending": True} while the worker is still on it."""
+    guess = Guess.objects.filter(round=round, player_id=round.game.opponent_id).first()
+    if guess is None:
+        return {"name": round.game.opponent.display_name, "pending": True}
+    return {
+        "name": round.game.opponent.display_name,
+        "pending": False,
+        "guess": None
+        if guess.lat is None
+        else {"lat": guess.lat, "lon": guess.lon, "city": guess.city or None},
+        "timed_out": guess.timed_out,
+        "distance_km": guess.distance_km,
+        "points": guess.points,
+        "correct": guess.correct,
+    }
+
+
+def game_state(game, current_round):
+    """The JSON the play page polls: the current round and, once guessed, its result."""
+    guess = None
+    if current_round is not None:
+        guess = Guess.objects.filter(round=current_round, player=game.player).first()
+    played = Guess.objects.filter(round__game=game, player=game.player).count()
+    state = {
+        "game": str(game.public_id),
+        "mode": game.mode,
+        "rounds_total": game.rounds_total,
+        "rounds_played": played,
+        "total_points": game_total_points(game),
+        "time_limit_s": game.time_limit_s,
+        "finished": played >= game.rounds_total,
+        "summary_url": reverse("game-summary", args=[game.public_id]),
+        "next_url": reverse("api-next-round", args=[game.public_id]),
+        "round": round_public(current_round) if current_round is not None else None,
+        "result": guess_result(guess) if guess is not None else None,
+        # Lets the client count down to round.deadline on the server's clock, also after a reload.
+        "server_time": timezone.now().isoformat(),
+        "opponent": game.opponent.display_name if game.opponent_id else None,
+    }
+    if game.opponent_id:
+        state["opponent_total_points"] = opponent_total_points(game) if state["finished"] else None
+        if guess is not None:
+            # Revealed only once the player's own guess (or timeout) is stored.
+            state["result"]["opponent"] = opponent_result(current_round)
+    if game.mode == Game.CITY:
+        state["candidates"] = list(city_centres(game.map))
+    return state
+
+
+def game_summary_rows(game):
+    guesses = {
+        g.round_id: g
+        for g in Guess.objects.filter(round__game=game, player=game.player).select_related("round__location")
+    }
+    rows = []
+    for r in game.rounds.select_related("location", "game__opponent"):
+        guessed = r.id in guesses
+        rows.append(
+            {
+                "round": r,
+                "guess": guesses.get(r.id),
+                "result": guess_result(guesses[r.id]) if guessed else None,
+                "opponent": opponent_result(r) if guessed and game.opponent_id else None,
+            }
+        )
+    return rows
+
+
+def machine_opponents(m):
+    """[{name, description, unavailable}] for every machine player on map `m`."""
+    from . import machines
+
+    return [
+        {
+            "name": name,
+            "description": machines.description(name),
+            "unavailable": machines.availability(name, m),
+        }
+        for name in machines.names()
+    ]
+
+
+def opponents_for_home(maps):
+    """Each machine player once: playable if it can play at least one map, else listed
+    with the reason it cannot (the server checks the chosen map again)."""
+    merged = {}
+    for item in maps:
+        for o in item["opponents"]:
+            seen = merged.setdefault(o["name"], dict(o))
+            if not o["unavailable"]:
+                seen["unavailable"] = None
+    return list(merged.values())
+
+
+def maps_for_home(rounds=None):
+    """Each map with its counts. `places`: how many locations a human-only game, and a game
+    against the machines (any of those that can play it: places none of them learned from), can
+    use now (geogame.game.location_pools); `rounds`: what a game needs, to say when a map has too few."""
+    from django.conf import settings
+
+    from .location_pools import map_counts
+
+    rounds = rounds or settings.GEOGAME_ROUNDS_PER_GAME
+    maps = []
+    for m in Map.objects.order_by("name"):
+        n = Location.objects.filter(map=m, views__isnull=False).distinct().count()
+        opponents = machine_opponents(m)
+        maps.append(
+            {
+                "map": m,
+                "locations": n,
+                "cities": len(city_centres(m)),
+                "opponents": opponents,
+                "view_note": view_count_note(m),
+                "places": map_counts(m, [o["name"] for o in opponents if not o["unavailable"]]),
+                "rounds": rounds,
+            }
+        )
+    return maps

@@ -1,0 +1,16 @@
+from django.apps import AppConfig
+
+
+class StudiesConfig(AppConfig):
+    """Human-baseline studies: participants play fixed practice and test locations."""
+
+    name = "geogame.studies"
+    label = "studies"
+
+    def ready(self):
+        from geogame.game import hooks, location_pools
+
+        from . import selectors
+
+        location_pools.reservation_source(selectors.open_study_location_ids)
+        hooks.register(fixed_order=selectors.has_fixed_order, may_see_round=selectors.may_see_round)

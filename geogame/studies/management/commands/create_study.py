@@ -1,0 +1,98 @@
+import re
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from django.urls import reverse
+from django.utils import timezone
+
+from geogame.game.models import Game
+from geogame.game.services import GameError
+from geogame.maps.models import Map
+from geogame.studies.services import study_create
+
+DEFAULT_CONSENT = (
+    "This is a study of how well people recognise places from street photos. You will see "
+    "street views and guess where they were taken. We store your answers, how long you took, "
+    "which views you opened, your window size and anything you choose to tell us about "
+    "yourself, under an anonymous id. Nothing else about you is stored. You can stop at any "
+    "time and ask for your answers to be deleted."
+)
+
+
+ERR_CLOSES_AT = (
+    "--closes-at {text!r} is not understood; give an ISO date (2027-01-31, midnight at its start), "
+    "date and time (2027-01-31T18:00, optionally with an offset like +01:00), or a time from now "
+    "(+7d, +12h, +30m)"
+)
+DURATION = re.compile(r"\+(\d{1,5})([dhm])")
+DURATION_UNITS = {"d": "days", "h": "hours", "m": "minutes"}
+
+
+def aware_datetime(text, now=None):
+    """--closes-at: an ISO date or date and time (naive ones in the server's time zone), or a
+    duration from now. Raises CommandError with the accepted forms (argparse's `type=` would turn
+    a CommandError into a traceback, so handle() calls this)."""
+    text = text.strip()
+    duration = DURATION.fullmatch(text)
+    if duration:
+        return (now or timezone.now()) + timedelta(**{DURATION_UNITS[duration[2]]: int(duration[1])})
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise CommandError(ERR_CLOSES_AT.format(text=text)) from None
+    return timezone.make_aware(value) if timezone.is_naive(value) else value
+
+
+class Command(BaseCommand):
+    help = "Create a human-baseline study on a map (seed 003's protocol) and print its link."
+
+    def add_arguments(self, parser):
+        parser.add_argument("map", help="the map's slug")
+        parser.add_argument("--name", required=True)
+        parser.add_argument("--mode", choices=[m for m, _ in Game.MODE_CHOICES], default=Game.CITY)
+        parser.add_argument("--practice", type=int, default=25, help="practice locations (default 25)")
+        parser.add_argument("--test", type=int, default=50, help="test locations (default 50)")
+        parser.add_argument("--time-limit", type=int, default=None, help="seconds per location")
+        parser.add_argument("--consent-file", type=Path, help="consent text (UTF-8); default: a generic text")
+        parser.add_argument("--show-test-answers", action="store_true")
+        parser.add_argument("--hide-practice-answers", action="store_true")
+        parser.add_argument(
+            "--closes-at", help="when the link expires: an ISO date or date and time, or +7d, +12h, +30m"
+        )
+        parser.add_argument("--seed", type=int, default=None, help="draws the study's locations")
+
+    def handle(self, **o):
+        closes_at = None if o["closes_at"] is None else aware_datetime(o["closes_at"])
+        m = Map.objects.filter(slug=o["map"]).first()
+        if m is None:
+            known = ", ".join(Map.objects.values_list("slug", flat=True)) or "none"
+            raise CommandError(f"no map {o['map']!r}; maps: {known}")
+        consent = DEFAULT_CONSENT
+        if o["consent_file"]:
+            try:
+                consent = o["consent_file"].read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise CommandError(f"cannot read the consent file: {exc}") from None
+        try:
+            study = study_create(
+                map=m,
+                name=o["name"],
+                consent_text=consent,
+                mode=o["mode"],
+                practice_count=o["practice"],
+                test_count=o["test"],
+                time_limit_s=o["time_limit"],
+                answers_after_practice=not o["hide_practice_answers"],
+                answers_after_test=o["show_test_answers"],
+                closes_at=closes_at,
+                seed=o["seed"],
+            )
+        except GameError as exc:
+            raise CommandError(exc.message) from None
+        self.stdout.write(
+            f"study '{study.name}' ({study.slug}) on {m.slug}: "
+            f"{study.practice_count} practice + {study.test_count} test locations\n"
+            f"link: {reverse('study-join', args=[study.link_token])}\n"
+            f"staff page: {reverse('staff-study', args=[study.slug])}"
+        )

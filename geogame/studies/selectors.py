@@ -1,0 +1,196 @@
+"""Study reads: what a participant's page may see, the staff's progress page and the export."""
+
+from django.db.models import Count, Q
+from django.urls import reverse
+
+from geogame.game.models import Guess
+from geogame.game.selectors import game_state
+from geogame.maps.rules import city_label
+from players.sessions import study_participant_ids
+
+from . import rules as study_rules
+from .models import Participant, Study
+
+
+def answers_shown(study, index):
+    if study_rules.phase_of(index, study.practice_count) == study_rules.PRACTICE:
+        return study.answers_after_practice
+    return study.answers_after_test
+
+
+def participant_plays_game(public_ids, game_id):
+    """Whether one of these participants (a session's) plays the game: may see its images."""
+    return bool(public_ids) and Participant.objects.filter(game_id=game_id, public_id__in=public_ids).exists()
+
+
+def study_state(participant, current_round):
+    """The play page's state (geogame.game.selectors.game_state) for a participant's trial.
+
+    Test-phase answers are replaced by a bare "recorded" note when the study hides them, and
+    nothing names the underlying game: the participant's id is their only handle."""
+    study = participant.study
+    pid = participant.public_id
+    state = game_state(participant.game, current_round)
+    state.update(
+        game=str(pid),
+        total_points=None,  # a running total would tell a test-phase participant how they did
+        summary_url=reverse("study-done", args=[pid]),
+        next_url=reverse("api-study-next", args=[pid]),
+        study={
+            "name": study.name,
+            "practice_total": study.practice_count,
+            "test_total": study.test_count,
+        },
+    )
+    if current_round is None:
+        return state
+    index = current_round.index
+    phase = study_rules.phase_of(index, study.practice_count)
+    in_phase, of = (
+        (index + 1, study.practice_count)
+        if phase == study_rules.PRACTICE
+        else (index + 1 - study.practice_count, study.test_count)
+    )
+    state["round"].update(
+        guess_url=reverse("api-study-guess", args=[pid, index]),
+        phase=phase,
+        label=f"{phase.capitalize()} {in_phase} / {of}",
+    )
+    if state["result"] is not None and not answers_shown(study, index):
+        state["result"] = hidden_result(state["result"])
+    return state
+
+
+def hidden_result(result):
+    """What a participant sees after answering when the study does not show answers."""
+    return {"round": result["round"], "hidden": True, "timed_out": result["timed_out"]}
+
+
+def study_progress(study):
+    """Participants with how far they are, for the staff's progress page."""
+    correct = Q(player__guesses__correct=True)
+    practice = Q(player__guesses__round__index__lt=study.practice_count)
+    participants = (
+        Participant.objects.filter(study=study)
+        .annotate(
+            answered=Count("player__guesses"),
+            practice_correct=Count("player__guesses", filter=correct & practice),
+            test_correct=Count("player__guesses", filter=correct & ~practice),
+        )
+        .order_by("created_at", "id")
+    )
+    total = study.practice_count + study.test_count
+    rows = [
+        {
+            "participant": p,
+            "answered": p.answered,
+            "total": total,
+            "practice_correct": p.practice_correct,
+            "test_correct": p.test_correct,
+            "finished": p.answered >= total,
+        }
+        for p in participants
+    ]
+    return {
+        "rows": rows,
+        "participants": len(rows),
+        "finished": sum(r["finished"] for r in rows),
+        "answers": sum(r["answered"] for r in rows),
+    }
+
+
+# The data dictionary of the export: every column, in order, with its meaning.
+EXPORT_FIELDS = [
+    ("study", "the study's slug"),
+    ("participant", "anonymous participant id (a random UUID given at consent)"),
+    ("trial", "0-based position of the location in this participant's order (practice first)"),
+    ("phase", "'practice' or 'test'"),
+    ("location_id", "geogame's id of the location (the same for every participant and model)"),
+    ("answer_lat", "latitude of the location, degrees"),
+    ("answer_lon", "longitude of the location, degrees"),
+    ("answer_city", "the location's city as 'City, Country' (empty on maps without cities)"),
+    ("guess_lat", "latitude guessed (city mode: the chosen city's centre); empty if timed out"),
+    ("guess_lon", "longitude guessed (city mode: the chosen city's centre); empty if timed out"),
+    ("guess_city", "the city chosen, city mode only"),
+    ("distance_km", "great-circle (haversine) distance from guess to location, km; empty if timed out"),
+    ("points", "GeoGuessr-style points 0-5000 (geogame.game.scoring)"),
+    ("correct", "city mode: whether the chosen city is the location's city; empty otherwise"),
+    ("timed_out", "whether the time limit ran out before an answer"),
+    ("time_taken_s", "seconds from the trial's start (server clock) to the answer"),
+    ("views_seen", "view numbers (0-based) the participant opened, separated by ';'"),
+    ("view_ms", "milliseconds each view was on screen, by view number, separated by ';'"),
+    ("screen_w", "browser window width in CSS pixels at the answer"),
+    ("screen_h", "browser window height in CSS pixels at the answer"),
+    ("started_at", "when the trial was shown (UTC, ISO 8601)"),
+    ("answered_at", "when the answer was stored (UTC, ISO 8601)"),
+]
+
+
+def export_fields(study):
+    """EXPORT_FIELDS plus one column per optional self-reported question."""
+    return EXPORT_FIELDS + [(f"q_{q['key']}", f"self-reported: {q['label']}") for q in study.questions]
+
+
+def study_rows(study):
+    """One row per stored answer of the study, ordered by participant and trial."""
+    guesses = (
+        Guess.objects.filter(player__participant__study=study)
+        .select_related("round__location", "player__participant")
+        .order_by("player__participant__created_at", "player__participant__id", "round__index")
+    )
+    rows = []
+    for g in guesses:
+        p = g.player.participant
+        loc = g.round.location
+        row = {
+            "study": study.slug,
+            "participant": str(p.public_id),
+            "trial": g.round.index,
+            "phase": study_rules.phase_of(g.round.index, study.practice_count),
+            "location_id": loc.id,
+            "answer_lat": loc.lat,
+            "answer_lon": loc.lon,
+            "answer_city": city_label(loc.city, loc.country) if loc.city else "",
+            "guess_lat": g.lat,
+            "guess_lon": g.lon,
+            "guess_city": g.city,
+            "distance_km": g.distance_km,
+            "points": g.points,
+            "correct": g.correct,
+            "timed_out": g.timed_out,
+            "time_taken_s": g.time_taken_s,
+            "views_seen": ";".join(str(v) for v in g.views_seen),
+            "view_ms": ";".join(str(v) for v in g.view_ms),
+            "screen_w": g.screen_w,
+            "screen_h": g.screen_h,
+            "started_at": g.round.started_at.isoformat(),
+            "answered_at": g.created_at.isoformat(),
+        }
+        for q in study.questions:
+            row[f"q_{q['key']}"] = p.answers.get(q["key"], "")
+        rows.append(row)
+    return rows
+
+
+# -- What the game asks of studies (registered in StudiesConfig.ready) ----------------------------
+
+
+def open_study_location_ids(m, now, game):
+    """An open study's practice and test sets (its participants' own games play them): a reservation
+    source of geogame.game.location_pools."""
+    ids = set()
+    studies = Study.objects.filter(map=m).filter(Q(closes_at__isnull=True) | Q(closes_at__gt=now))
+    for practice, test in studies.values_list("practice_ids", "test_ids"):
+        ids.update(practice or ())
+        ids.update(test or ())
+    return ids
+
+
+def has_fixed_order(game):
+    """A participant's game plays the study's locations in its own fixed order."""
+    return Participant.objects.filter(game=game).exists()
+
+
+def may_see_round(request, round):
+    """The browser of the participant whose round it is may see its images."""
+    return participant_plays_game(study_participant_ids(request), round.game_id)

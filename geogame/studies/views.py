@@ -1,0 +1,314 @@
+"""Study pages: the participant's side (link, consent, trials, withdrawal) and the staff's
+(studies, progress, export). Thin: parse, call geogame.studies.services, respond."""
+
+import io
+import json
+import uuid
+from datetime import datetime
+
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from geogame.common.csv_export import write_csv
+from geogame.common.ratelimit import rate_limited, session_or_address
+from geogame.game import selectors, services
+from geogame.game.models import Game
+from geogame.game.views import json_error, parse_json_object
+from geogame.maps.models import Map
+from players.sessions import STUDY_SESSION_KEY, study_participant_ids
+
+from . import selectors as study_selectors
+from . import services as study_services
+from .models import Participant, Study
+
+SESSION_MAX = 20
+
+
+def _forget(request, public_id):
+    ids = [p for p in study_participant_ids(request) if p != str(public_id)]
+    request.session[STUDY_SESSION_KEY] = ids
+    return ids
+
+
+def _remember(request, participant):
+    """The session may answer for this participant (the resume link says so)."""
+    ids = _forget(request, participant.public_id)
+    request.session[STUDY_SESSION_KEY] = (ids + [str(participant.public_id)])[-SESSION_MAX:]
+
+
+def _own_participant(request, public_id):
+    """The participant, if this session is theirs; else 404 (the same for unknown ids)."""
+    if str(public_id) not in study_participant_ids(request):
+        raise Http404(study_services.ERR_NO_TRIAL)
+    return get_object_or_404(
+        Participant.objects.select_related("study__map", "game__map", "player"), public_id=public_id
+    )
+
+
+def _study_for_link(token):
+    study = Study.objects.select_related("map").filter(link_token=token).first()
+    if study is None:
+        raise Http404("no study has this link")
+    return study
+
+
+@require_http_methods(["GET", "POST"])
+@rate_limited("study")
+def study_join(request, token):
+    study = _study_for_link(token)
+    if not study_services.study_is_open(study):
+        return render(request, "geogame/study_closed.html", {"study": study}, status=410)
+    error = None
+    if request.method == "POST":
+        if request.POST.get("consent") != "yes":
+            error = "Please tick the box to say you agree before you start."
+        else:
+            answers = {q["key"]: request.POST.get(f"q_{q['key']}", "") for q in study.questions}
+            try:
+                participant = study_services.participant_join(study=study, answers=answers)
+            except services.GameError as exc:
+                error = exc.message
+                if exc.status == 410:
+                    return render(request, "geogame/study_closed.html", {"study": study}, status=410)
+            else:
+                _remember(request, participant)
+                return redirect("study-play", public_id=participant.public_id)
+    return render(
+        request,
+        "geogame/study_join.html",
+        {"study": study, "error": error, "form": request.POST if error else {}},
+        status=400 if error else 200,
+    )
+
+
+@require_GET
+def study_play(request, public_id):
+    """The participant's page; opening it is also how they resume on another visit."""
+    participant = Participant.objects.select_related("study", "game").filter(public_id=public_id).first()
+    if participant is None:
+        raise Http404("no such participant (if you withdrew, your answers were deleted)")
+    _remember(request, participant)
+    if participant.finished_at is not None:
+        return redirect("study-done", public_id=public_id)
+    return render(
+        request,
+        "geogame/play.html",
+        {
+            "game": participant.game,
+            "state_url": reverse("api-study-state", args=[public_id]),
+            "participant": participant,
+            "study": participant.study,
+        },
+    )
+
+
+@require_GET
+def study_done(request, public_id):
+    participant = _own_participant(request, public_id)
+    context = {"participant": participant, "study": participant.study}
+    return render(request, "geogame/study_done.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@rate_limited("study", key=session_or_address)
+def study_withdraw(request, public_id):
+    participant = _own_participant(request, public_id)
+    if request.method == "POST":
+        study = participant.study
+        study_services.participant_withdraw(participant)
+        _forget(request, public_id)
+        return render(request, "geogame/study_withdrawn.html", {"study": study})
+    return render(request, "geogame/study_withdraw.html", {"participant": participant})
+
+
+@require_GET
+def api_study_state(request, public_id):
+    participant = _own_participant(request, public_id)
+    current = services.round_shown(game=participant.game)
+    return JsonResponse(study_selectors.study_state(participant, current))
+
+
+@require_POST
+@rate_limited("study", key=session_or_address)
+def api_study_next(request, public_id):
+    participant = _own_participant(request, public_id)
+    current = study_services.trial_current(participant=participant)
+    if current is None:
+        current = participant.game.rounds.order_by("-index").first()
+    return JsonResponse(study_selectors.study_state(participant, current))
+
+
+@require_POST
+@rate_limited("guess", key=session_or_address)
+def api_study_guess(request, public_id, index):
+    participant = _own_participant(request, public_id)
+    try:
+        data = parse_json_object(request)
+        guess, created = study_services.trial_guess(
+            participant=participant,
+            index=index,
+            phase=data.get("phase"),
+            lat=data.get("lat"),
+            lon=data.get("lon"),
+            city=data.get("city"),
+            views_seen=data.get("views_seen"),
+            view_ms=data.get("view_ms"),
+            screen=data.get("screen"),
+        )
+    except ValueError as exc:
+        return json_error(str(exc))
+    except services.GameError as exc:
+        extra = {}
+        if exc.result is not None:
+            result = selectors.guess_result(exc.result)
+            if not study_selectors.answers_shown(participant.study, index):
+                result = study_selectors.hidden_result(result)
+            extra["result"] = result
+        return json_error(exc.message, status=exc.status, **extra)
+    state = study_selectors.study_state(participant, guess.round)
+    state["created"] = created
+    return JsonResponse(state, status=201 if created else 200)
+
+
+@staff_member_required
+@require_http_methods(["GET", "POST"])
+def staff_studies(request):
+    error = None
+    if request.method == "POST":
+        try:
+            study = _create_study_from_form(request.POST)
+            return redirect("staff-study", slug=study.slug)
+        except (ValueError, services.GameError) as exc:
+            error = getattr(exc, "message", None) or str(exc)
+    return render(
+        request,
+        "geogame/staff_studies.html",
+        {
+            "studies": Study.objects.select_related("map").all(),
+            "maps": Map.objects.order_by("name"),
+            "modes": Game.MODE_CHOICES,
+            "error": error,
+            "form": request.POST if error else {},
+        },
+        status=400 if error else 200,
+    )
+
+
+def _int_field(data, name, label, default=None):
+    raw = (data.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{label} must be a whole number") from None
+
+
+def _create_study_from_form(data):
+    m = Map.objects.filter(slug=data.get("map", "")).first()
+    if m is None:
+        raise ValueError("choose one of the maps listed")
+    closes_at = None
+    if (data.get("closes_at") or "").strip():
+        try:
+            closes_at = datetime.fromisoformat(data["closes_at"].strip())
+        except ValueError:
+            raise ValueError("'closes at' must be a date and time like 2027-01-31T18:00") from None
+        if timezone.is_naive(closes_at):
+            closes_at = timezone.make_aware(closes_at)
+    return study_services.study_create(
+        map=m,
+        name=data.get("name", ""),
+        consent_text=data.get("consent_text", ""),
+        mode=data.get("mode") or Game.CITY,
+        practice_count=_int_field(data, "practice_count", "practice locations", 25),
+        test_count=_int_field(data, "test_count", "test locations", 50),
+        time_limit_s=_int_field(data, "time_limit_s", "time limit"),
+        answers_after_practice=data.get("answers_after_practice") == "on",
+        answers_after_test=data.get("answers_after_test") == "on",
+        closes_at=closes_at,
+    )
+
+
+@staff_member_required
+@require_GET
+def staff_study(request, slug):
+    study = get_object_or_404(Study.objects.select_related("map"), slug=slug)
+    return render(
+        request,
+        "geogame/staff_study.html",
+        {
+            "study": study,
+            "progress": study_selectors.study_progress(study),
+            "link": request.build_absolute_uri(reverse("study-join", args=[study.link_token])),
+            "dictionary": study_selectors.export_fields(study),
+        },
+    )
+
+
+@staff_member_required
+@require_GET
+def staff_study_export(request, slug, fmt):
+    study = get_object_or_404(Study, slug=slug)
+    fields = study_selectors.export_fields(study)
+    rows = study_selectors.study_rows(study)
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    if fmt == "json":
+        body = {
+            "study": {
+                "slug": study.slug,
+                "name": study.name,
+                "map": study.map.slug,
+                "mode": study.mode,
+                "practice_count": study.practice_count,
+                "test_count": study.test_count,
+                "time_limit_s": study.time_limit_s,
+                "answers_after_practice": study.answers_after_practice,
+                "answers_after_test": study.answers_after_test,
+                "seed": study.seed,
+                "practice_ids": study.practice_ids,
+                "test_ids": study.test_ids,
+            },
+            "dictionary": [{"column": name, "meaning": meaning} for name, meaning in fields],
+            "rows": rows,
+        }
+        response = HttpResponse(json.dumps(body, indent=1), content_type="application/json")
+        ext = "json"
+    elif fmt in ("csv", "dictionary.csv"):
+        buf = io.StringIO()
+        if fmt == "csv":
+            names = [name for name, _ in fields]
+            write_csv(buf, names, ([row[name] for name in names] for row in rows))
+        else:
+            write_csv(buf, ["column", "meaning"], fields)
+        response = HttpResponse(buf.getvalue(), content_type="text/csv; charset=utf-8")
+        ext = fmt
+    else:
+        raise Http404("export formats: csv, json, dictionary.csv")
+    response["Content-Disposition"] = f'attachment; filename="{study.slug}-{stamp}.{ext}"'
+    return response
+
+
+@staff_member_required
+@require_POST
+def staff_participant_delete(request, slug):
+    """Deletes a withdrawn participant's rows, on their request: they give their anonymous id."""
+    study = get_object_or_404(Study, slug=slug)
+    raw = (request.POST.get("participant") or "").strip()
+    try:
+        public_id = uuid.UUID(raw)
+    except ValueError:
+        public_id = None
+    participant = Participant.objects.filter(study=study, public_id=public_id).first() if public_id else None
+    if participant is None:
+        return HttpResponse(
+            f"No participant of this study has the id {raw!r}; nothing was deleted.",
+            status=404,
+            content_type="text/plain; charset=utf-8",
+        )
+    study_services.participant_withdraw(participant)
+    return redirect(reverse("staff-study", args=[slug]) + "?deleted=" + str(public_id))
