@@ -22,10 +22,10 @@ from django.test import Client
 
 from geogame import background, services
 from geogame.models import Game, Guess, Location
+from harness.worker import Workers, database_url, redis_answers, redis_url_with_db, wait_until, worker_env
 from inference import registry
 from inference.training import train, trained_model_create
 from players.models import Player
-from tests.worker import Workers, database_url, redis_answers, redis_url_with_db, wait_until, worker_env
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 

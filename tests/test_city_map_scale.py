@@ -9,7 +9,7 @@ from geogame.geo import haversine_km
 from geogame.importer import import_map
 from geogame.models import Map
 from geogame.scoring import WORLD_SCALE_KM, map_scale_km, points_for_distance, region_scale_km
-from tests.conftest import make_image_bytes, write_manifest
+from harness.fixture_map import make_image_bytes, write_manifest
 
 MUNICH, AUGSBURG = (48.137, 11.575), (48.366, 10.898)
 

@@ -14,9 +14,9 @@ from django.db import connection
 from django.test import Client
 
 from geogame.stack import REPO, Web, free_port, redis_answers, redis_url_with_db
+from harness.worker import Workers, database_url, worker_env
 from inference.artefacts import META_NAME, WEIGHTS_NAME
 from inference.models import TrainedModel
-from tests.worker import Workers, database_url, worker_env
 
 REDIS_DB = 11
 NOBODY = "redis://127.0.0.1:1/0"  # nothing listens on port 1

@@ -13,7 +13,7 @@ from django.test import Client
 
 from geogame.logs import JsonFormatter
 from geogame.stack import REPO
-from tests.live_server import server_env
+from harness.live_server import server_env
 
 LOG_SOMETHING = """
 import logging

@@ -18,10 +18,10 @@ from geogame.privacy import (
     text_privacy,
     text_score,
 )
+from harness.fixture_map import CITY_TINTS, make_image_bytes
 from inference import privacy_services, registry
 from inference.models import PrivacyCheck, PrivacyCheckPhoto
 from inference.training import train, trained_model_create
-from tests.conftest import CITY_TINTS, make_image_bytes
 
 API = "/api/privacy/"
 PAGE = "/privacy/"

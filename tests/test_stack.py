@@ -32,8 +32,8 @@ from geogame.stack import (
     redis_url_with_db,
     wait_until,
 )
-from tests.conftest import build_fixture_folder
-from tests.duel_stack import Session
+from harness.duel_stack import Session
+from harness.fixture_map import build_fixture_folder
 
 pytestmark = pytest.mark.redis
 

@@ -1,4 +1,4 @@
-"""Faults on the multi-process stack (tests/production_stack.py: several daphne and Celery worker
+"""Faults on the multi-process stack (harness/production_stack.py: several daphne and Celery worker
 processes on PostgreSQL and a private redis-server, all on loopback): a worker killed mid-guess,
 Redis restarted mid-duel, one daphne killed, the database's connections dropped.
 
@@ -15,9 +15,8 @@ import pytest
 
 from geogame.middleware import ERR_DATABASE_UNAVAILABLE
 from geogame.stack import wait_until
-from tests.conftest import scaled
-from tests.duel_stack import Session
-from tests.production_stack import (
+from harness.duel_stack import Session
+from harness.production_stack import (
     DuelPlayer,
     GamePlayer,
     duel_guesses,
@@ -29,6 +28,7 @@ from tests.production_stack import (
     query,
     server_connection,
 )
+from tests.conftest import scaled
 
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(scaled(300))]  # pytest-timeout's bound, scaled
 
