@@ -18,7 +18,8 @@ POSTGRES_TESTS := tests/test_game_api.py tests/test_anticheat.py tests/test_impo
 
 setup: $(VENV)/.installed node_modules/.installed
 
-$(VENV)/.installed: requirements.txt
+# requirements.txt is requirements/dev.txt, which includes worker.txt, which includes web.txt.
+$(VENV)/.installed: requirements.txt requirements/web.txt requirements/worker.txt requirements/dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install -r requirements.txt

@@ -12,7 +12,7 @@ the `at` the publisher stamped on it right after its transaction committed (same
 clock). Lost events: versions a client never received between its first state and the duel's
 final version in the database. The run stops by itself when every duel is over, or after
 --max-seconds. Needs Redis (--redis-url; nothing in it is flushed). Everything else is built
-in a temporary folder (tests/duel_stack.py: SQLite, the fixture map, daphne and the worker).
+in a temporary folder (harness/duel_stack.py: SQLite, the fixture map, daphne and the worker).
 """
 
 import argparse
@@ -226,7 +226,7 @@ def main():
     args = parse_args()
     import redis
 
-    from tests.duel_stack import prepare_database, running_stack
+    from harness.duel_stack import prepare_database, running_stack
 
     redis.Redis.from_url(args.redis_url).ping()
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="geogame-duel-load-")).resolve()

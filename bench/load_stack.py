@@ -303,7 +303,7 @@ def limited_role(max_connections):
     stack would take the shared server's max_connections from everyone else."""
     from psycopg import sql
 
-    from tests.production_stack import server_connection
+    from harness.production_stack import server_connection
 
     role = sql.Identifier(ROLE)
     with server_connection() as admin:
@@ -327,7 +327,7 @@ def machine_cpu():
 
 def lost_guesses(database_url, tally):
     """Games whose stored guesses fall short of what the player was answered, or of the machine's."""
-    from tests.production_stack import query
+    from harness.production_stack import query
 
     stored = defaultdict(lambda: defaultdict(int))
     sql = """SELECT gm.public_id::text, p.kind, count(*) FILTER (WHERE NOT g.timed_out) FROM geogame_guess g
@@ -347,7 +347,7 @@ def lost_guesses(database_url, tally):
 def main():
     args = parse_args()
     from bench.duel_load import cpu_seconds, pct
-    from tests.production_stack import fresh_database_url, missing_services, private_redis, production_stack
+    from harness.production_stack import fresh_database_url, missing_services, private_redis, production_stack
 
     missing = [m for m in missing_services() if args.redis_url is None or "redis" not in m]
     if missing:

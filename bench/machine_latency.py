@@ -7,7 +7,7 @@ nothing). Everything else is built in a temporary folder: a SQLite database (or
 DATABASE_URL when set: give it a scratch database), a synthetic map of 2:1 panoramas
 (three views each once imported) made with the tests' fixture helpers, and an `ensemble`
 player trained on it. Workers are `celery worker --pool threads` subprocesses started with
-tests/worker.py. bench/README.md says what each figure measures.
+harness/worker.py. bench/README.md says what each figure measures.
 """
 
 import argparse
@@ -75,7 +75,7 @@ def configure(args):
 
 def build_panorama_folder(folder, n):
     """`n` locations round the fixture cities, each one tinted 2:1 panorama (three views)."""
-    from tests.conftest import CITY_TINTS, FIXTURE_CITIES, make_image_bytes, write_manifest
+    from harness.fixture_map import CITY_TINTS, FIXTURE_CITIES, make_image_bytes, write_manifest
 
     (folder / "images").mkdir(parents=True, exist_ok=True)
     rows = []
@@ -153,7 +153,7 @@ class BareModel:
 
 def wait_for_guess(rnd):
     from geogame.game.models import Guess
-    from tests.worker import wait_until
+    from harness.worker import wait_until
 
     return wait_until(
         lambda: Guess.objects.filter(round=rnd, player_id=rnd.game.opponent_id).first(),
@@ -369,7 +369,7 @@ def describe_sizes(sizes):
 
 
 def main(argv=None):
-    from tests.worker import redis_answers, redis_url_with_db
+    from harness.worker import redis_answers, redis_url_with_db
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=200, help="latency rounds to measure (default 200)")
@@ -406,9 +406,9 @@ def main(argv=None):
 
     from geogame.maps.importer import import_map
     from geogame.maps.models import Map
+    from harness.worker import Workers, worker_env
     from inference.training import train, trained_model_create
     from players.models import Player
-    from tests.worker import Workers, worker_env
 
     n_locations = max(41, math.ceil(1.5 * (args.games * ROUNDS_PER_GAME + 1)))
     build_panorama_folder(workdir / "map", n_locations)
@@ -472,7 +472,7 @@ def report(args, n_locations, tm, bare, lat, runs, load_before, began, workdir, 
         [
             f"machine-guess benchmark: {os.cpu_count()} CPUs, torch {torch.__version__} on {bare.device} "
             f"({torch.get_num_threads()} threads), {engine}, Redis {args.redis_url}",
-            f"map: {n_locations} synthetic 2:1 panoramas (tests.conftest helpers), 3 views each; "
+            f"map: {n_locations} synthetic 2:1 panoramas (harness.fixture_map helpers), 3 views each; "
             f"player {PLAYER} v{tm.version}",
             f"workers: --pool threads --concurrency {args.games}, "
             f"GEOGAME_BATCH_WAIT_MS={settings.GEOGAME_BATCH_WAIT_MS}, "

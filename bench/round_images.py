@@ -54,9 +54,9 @@ def stored_views_from_sample(folder):
 
 
 def stored_views_generated(n=30):
-    """Textured images of the sample's shapes (tests.conftest.make_image_bytes), a third of them
+    """Textured images of the sample's shapes (harness.fixture_map.make_image_bytes), a third of them
     three-view locations."""
-    from tests.conftest import make_image_bytes
+    from harness.fixture_map import make_image_bytes
 
     shapes = [(2048, 1536), (1920, 1080), (2048, 1152)]
     locations = []

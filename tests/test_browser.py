@@ -1,6 +1,6 @@
 """The game in a real browser: headless Chromium plays the pages served by a real daphne.
 
-The server imports the shared sample photos (tests/live_server.py). OpenStreetMap tiles are
+The server imports the shared sample photos (harness/live_server.py). OpenStreetMap tiles are
 blocked in the browser, so the map must work from the bundled country outlines alone.
 Distances and points are recomputed here with plain math, independently of geogame's code.
 """
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.live_server import headless_chromium, live_server, missing_browser
 from tests.conftest import scaled
-from tests.live_server import headless_chromium, live_server, missing_browser
 
 # pytest-timeout's bound (300 s, pyproject.toml) scaled too: the module's first test also imports
 # the sample into the live server.

@@ -24,10 +24,10 @@ from geogame.common import background
 from geogame.game import services
 from geogame.game.models import Game, Guess
 from geogame.maps.models import Location
+from harness.worker import Workers, database_url, redis_answers, redis_url_with_db, wait_until, worker_env
 from inference import registry
 from inference.training import train, trained_model_create
 from players.models import Player
-from tests.worker import Workers, database_url, redis_answers, redis_url_with_db, wait_until, worker_env
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 

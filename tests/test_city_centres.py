@@ -11,7 +11,7 @@ from geogame.common.geo import spherical_mean
 from geogame.game.selectors import city_centres
 from geogame.maps.importer import import_map
 from geogame.maps.models import Map
-from tests.conftest import make_image_bytes, write_manifest
+from harness.fixture_map import make_image_bytes, write_manifest
 
 pytestmark = pytest.mark.django_db
 

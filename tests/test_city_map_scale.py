@@ -11,7 +11,7 @@ from geogame.game.scoring import points_for_distance
 from geogame.maps.importer import import_map
 from geogame.maps.models import Map
 from geogame.maps.rules import WORLD_SCALE_KM, map_scale_km, region_scale_km
-from tests.conftest import make_image_bytes, write_manifest
+from harness.fixture_map import make_image_bytes, write_manifest
 
 MUNICH, AUGSBURG = (48.137, 11.575), (48.366, 10.898)
 

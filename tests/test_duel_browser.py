@@ -1,5 +1,5 @@
 """A duel in a real browser: headless Chromium plays one duel against the centroid player to
-its end, on a real daphne (tests/duel_stack.py) without Redis, so the in-memory channel layer
+its end, on a real daphne (harness/duel_stack.py) without Redis, so the in-memory channel layer
 and in-process timers carry it. Health is recomputed here from what the page shows."""
 
 import math
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.duel_stack import FIXTURE_MAP, prepare_database, running_stack
-from tests.live_server import headless_chromium, missing_browser
+from harness.duel_stack import FIXTURE_MAP, prepare_database, running_stack
+from harness.live_server import headless_chromium, missing_browser
 
 pytestmark = pytest.mark.browser
 

@@ -1,9 +1,9 @@
 """Duels over real WebSockets: a real daphne, a real Redis channel layer and a real Celery
-worker (subprocesses, tests/duel_stack.py), driven by `websockets` clients holding the
+worker (subprocesses, harness/duel_stack.py), driven by `websockets` clients holding the
 session cookies that the lobby's HTTP pages gave them.
 
 Scores, damage and health are recomputed here with plain math, independently of geogame's
-code. The clock is short (tests/duel_stack settings below), so a whole duel takes seconds.
+code. The clock is short (the stack's settings below), so a whole duel takes seconds.
 """
 
 import math
@@ -21,12 +21,12 @@ import pytest
 from geogame.duels import protocol as protocol
 from geogame.duels import services as services
 from geogame.game import services as game_services
-from tests.duel_stack import Client, Session, prepare_database, running_stack
-from tests.worker import redis_answers, redis_url_with_db
+from harness.duel_stack import Client, Session, prepare_database, running_stack
+from harness.worker import redis_answers, redis_url_with_db
 
 pytestmark = pytest.mark.redis
 
-# Shared with whatever else uses it: each stack has its own queue and channel prefix (tests/duel_stack.py).
+# Shared with whatever else uses it: each stack has its own queue and channel prefix (harness/duel_stack.py).
 REDIS_DB = 9
 ROUND_S = 4
 GRACE_S = 0.3

@@ -213,7 +213,7 @@ def test_the_home_form_rejects_bad_input_and_keeps_the_form(client, fixture_map,
 
 def test_a_map_too_small_for_a_game_is_refused(client, tmp_path):
     from geogame.maps.importer import import_map
-    from tests.conftest import build_fixture_folder
+    from harness.fixture_map import build_fixture_folder
 
     folder = tmp_path / "tiny"
     folder.mkdir()

@@ -13,9 +13,9 @@ import pytest
 from django.db import connection
 from django.test import Client
 
+from harness.worker import Workers, database_url, worker_env
 from inference.artefacts import META_NAME, WEIGHTS_NAME
 from inference.models import TrainedModel
-from tests.worker import Workers, database_url, worker_env
 from tools.stack import REPO, Web, free_port, redis_answers, redis_url_with_db
 
 REDIS_DB = 11

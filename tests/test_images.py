@@ -4,7 +4,7 @@ import pytest
 from PIL import Image
 
 from geogame.maps.images import ImageRejected, encode_jpeg, open_image, serving_variants
-from tests.conftest import make_image_bytes
+from harness.fixture_map import make_image_bytes
 
 LIMITS = dict(max_bytes=5_000_000, max_pixels=20_000_000)
 

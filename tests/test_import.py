@@ -7,7 +7,7 @@ from PIL import Image
 from geogame.maps.importer import import_map
 from geogame.maps.manifest import ManifestError
 from geogame.maps.models import Location, Map, View
-from tests.conftest import build_fixture_folder, make_image_bytes, write_manifest
+from harness.fixture_map import build_fixture_folder, make_image_bytes, write_manifest
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ from django.test import Client
 
 from geogame.maps.importer import import_map
 from geogame.maps.models import Location, Map
-from tests.conftest import make_image_bytes, write_manifest
+from harness.fixture_map import make_image_bytes, write_manifest
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ import pytest
 from django.test import Client
 
 from geogame.common.logs import JsonFormatter
-from tests.live_server import server_env
+from harness.live_server import server_env
 from tools.stack import REPO
 
 LOG_SOMETHING = """

@@ -1,6 +1,6 @@
 """A full game against a trained machine player in a real browser (issue 12).
 
-A real daphne (tests/live_server.py) serves a small city map built here; `manage.py train_player`
+A real daphne (harness/live_server.py) serves a small city map built here; `manage.py train_player`
 trains `ensemble` on its train split. Headless Chromium plays five rounds in city mode. Before each
 guess, once the machine's guess for the round is stored (read from the server's own SQLite
 database, never through HTTP), the summary page's footer must show the machine's points for the
@@ -14,8 +14,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.conftest import build_fixture_folder, write_manifest
-from tests.live_server import headless_chromium, live_server, manage, missing_browser, server_env
+from harness.fixture_map import build_fixture_folder, write_manifest
+from harness.live_server import headless_chromium, live_server, manage, missing_browser, server_env
 
 pytestmark = pytest.mark.browser
 

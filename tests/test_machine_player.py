@@ -176,7 +176,7 @@ def test_commands_reject_unknown_players(trainable_map):
 
 def test_a_map_too_small_to_train_is_a_clear_error(tmp_path):
     from geogame.maps.importer import import_map
-    from tests.conftest import build_fixture_folder
+    from harness.fixture_map import build_fixture_folder
 
     build_fixture_folder(tmp_path, per_city=1)
     m = import_map(tmp_path, name="Six").map

@@ -4,7 +4,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from geogame.maps.models import Location
-from tests.conftest import make_image_bytes
+from harness.fixture_map import make_image_bytes
 
 pytestmark = pytest.mark.django_db
 

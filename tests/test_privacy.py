@@ -20,9 +20,9 @@ from geogame.privacy.scoring import (
     text_privacy,
     text_score,
 )
+from harness.fixture_map import CITY_TINTS, make_image_bytes
 from inference import registry
 from inference.training import train, trained_model_create
-from tests.conftest import CITY_TINTS, make_image_bytes
 
 API = "/api/privacy/"
 PAGE = "/privacy/"

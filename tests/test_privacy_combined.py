@@ -5,9 +5,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from geogame.privacy.scoring import c_star, combined_privacy, text_privacy
+from harness.fixture_map import CITY_TINTS, make_image_bytes
 from inference import registry
 from inference.training import train, trained_model_create
-from tests.conftest import CITY_TINTS, make_image_bytes
 
 STUTTGART = "Stuttgart, Germany"
 

@@ -9,7 +9,7 @@ from PIL import Image
 
 from geogame.game import round_images
 from geogame.game.round_images import SERVED_SIZE, THUMB_SIZE, BytesLRU, plan, render, round_seed
-from tests.conftest import make_image_bytes
+from harness.fixture_map import make_image_bytes
 
 
 @given(

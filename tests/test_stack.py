@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import build_fixture_folder
-from tests.duel_stack import Session
+from harness.duel_stack import Session
+from harness.fixture_map import build_fixture_folder
 from tools.stack import (
     REPO,
     Stack,

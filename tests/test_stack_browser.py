@@ -1,4 +1,4 @@
-"""The main journeys in headless Chromium on the multi-process stack (tests/production_stack.py: two
+"""The main journeys in headless Chromium on the multi-process stack (harness/production_stack.py: two
 daphne and a Celery worker on PostgreSQL and a private redis-server): a classic game against the
 centroid player, whose guesses come from the worker, carried from one daphne to the other mid-game;
 a duel against the centroid player, whose events reach the page through the Redis channel layer;
@@ -10,10 +10,10 @@ import re
 
 import pytest
 
+from harness.duel_stack import FIXTURE_MAP
+from harness.live_server import headless_chromium, missing_browser
+from harness.production_stack import game_guesses, missing_services, private_redis, production_stack, query
 from tests.conftest import build_study_folder
-from tests.duel_stack import FIXTURE_MAP
-from tests.live_server import headless_chromium, missing_browser
-from tests.production_stack import game_guesses, missing_services, private_redis, production_stack, query
 from tests.test_browser import (
     by_id,
     console_errors,

@@ -1,4 +1,4 @@
-"""Faults on the multi-process stack (tests/production_stack.py: several daphne and Celery worker
+"""Faults on the multi-process stack (harness/production_stack.py: several daphne and Celery worker
 processes on PostgreSQL and a private redis-server, all on loopback): a worker killed mid-guess,
 Redis restarted mid-duel, one daphne killed, the database's connections dropped.
 
@@ -14,9 +14,8 @@ import time
 import pytest
 
 from geogame.common.middleware import ERR_DATABASE_UNAVAILABLE
-from tests.conftest import scaled
-from tests.duel_stack import Session
-from tests.production_stack import (
+from harness.duel_stack import Session
+from harness.production_stack import (
     DuelPlayer,
     GamePlayer,
     duel_guesses,
@@ -28,6 +27,7 @@ from tests.production_stack import (
     query,
     server_connection,
 )
+from tests.conftest import scaled
 from tools.stack import wait_until
 
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(scaled(300))]  # pytest-timeout's bound, scaled

@@ -1,7 +1,7 @@
 """A simulated study on a real daphne: 50 participants over real HTTP at once, one participant in
 a real headless Chromium, then the benchmark report over the stored rows.
 
-The server has its own database (tests/live_server.py); everything is read back through the
+The server has its own database (harness/live_server.py); everything is read back through the
 staff export over HTTP, and the figures are recomputed here from those rows with plain Python.
 """
 
@@ -9,17 +9,15 @@ import json
 import math
 import re
 import threading
-import urllib.error
-import urllib.request
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 import pytest
 
+from harness.duel_stack import Session
+from harness.live_server import headless_chromium, live_server, manage, missing_browser, server_env
 from tests.conftest import build_study_folder
-from tests.duel_stack import Session
-from tests.live_server import headless_chromium, live_server, manage, missing_browser, server_env
 
 PARTICIPANTS = 50
 PRACTICE, TEST = 2, 4
@@ -51,26 +49,6 @@ def server(tmp_path_factory):
         manage({**env, "DJANGO_SUPERUSER_PASSWORD": STAFF[1]}, "createsuperuser", "--noinput",
                "--username", STAFF[0], "--email", "staff@example.invalid")  # fmt: skip
         yield SimpleNamespace(url=live.url, log=live.log, study_link=link, env=env, workdir=workdir)
-
-
-def csrf(session):
-    return next(c.value for c in session.jar if c.name == "csrftoken")
-
-
-def api(session, path, body=None):
-    """(status, JSON) of a GET, or of a POST with a JSON body (CSRF header as the page sends it)."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(
-        session.base_url + path, data=data, method="GET" if body is None else "POST"
-    )
-    request.add_header("Content-Type", "application/json")
-    if body is not None:
-        request.add_header("X-CSRFToken", csrf(session))
-    try:
-        with session.opener.open(request, timeout=WAIT_S) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
 
 
 def participant_join(server, familiarity=""):
@@ -106,23 +84,23 @@ def test_fifty_participants_answering_at_once_lose_and_duplicate_nothing(server)
 
     def take_part(arg):
         k, (session, pid) = arg
-        status, state = api(session, f"/api/study/p/{pid}/")
+        status, state = session.api(f"/api/study/p/{pid}/")
         assert status == 200, state
         for trial in range(PRACTICE + TEST):
             assert state["round"]["index"] == trial, state["round"]
             city = state["candidates"][(k + trial) % len(state["candidates"])]
             start_together.wait(timeout=WAIT_S)  # everyone submits this trial at the same moment
             body = {"city": city, "view_ms": [250 * (k + 1)], "screen": {"w": 1000 + k, "h": 700}}
-            status, reply = api(session, state["round"]["guess_url"], body)
+            status, reply = session.api(state["round"]["guess_url"], body)
             # A double click: the same answer sent again must not make a second row.
-            status_again, again = api(session, state["round"]["guess_url"], {"city": state["candidates"][0]})
+            status_again, again = session.api(state["round"]["guess_url"], {"city": state["candidates"][0]})
             with sent_lock:
                 statuses[status] += 1
                 statuses[status_again] += 1
                 sent[(pid, trial)] = city
             assert status == 201, reply
             assert status_again == 200 and again["result"] == reply["result"]
-            status, state = api(session, f"/api/study/p/{pid}/next/", {})
+            status, state = session.api(f"/api/study/p/{pid}/next/", {})
             assert status == 200, state
         assert state["finished"]
 

@@ -6,9 +6,9 @@ import pytest
 from django.core.management import call_command
 
 from geogame.maps.models import Location, Map
+from harness.fixture_map import make_image_bytes, write_manifest
 from inference import registry
 from inference.models import TrainedModel
-from tests.conftest import make_image_bytes, write_manifest
 
 pytestmark = pytest.mark.django_db
 

@@ -3,7 +3,7 @@ markup render as inert literal text on the play page's reveal and in a duel's ro
 map's tooltips included), and the Content-Security-Policy blocks nothing of the site's own.
 
 The duel is the attack as it was found (issue 20): the attacker, with a display name of markup,
-creates a duel over HTTP and plays it over the WebSocket protocol (tests/duel_stack.py), and the
+creates a duel over HTTP and plays it over the WebSocket protocol (harness/duel_stack.py), and the
 victim joins by the invite link in headless Chromium and plays the round to its result."""
 
 import os
@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import build_fixture_folder, write_manifest
-from tests.duel_stack import Client, Session, running_stack
-from tests.live_server import headless_chromium, manage, missing_browser, server_env
+from harness.duel_stack import Client, Session, running_stack
+from harness.fixture_map import build_fixture_folder, write_manifest
+from harness.live_server import headless_chromium, manage, missing_browser, server_env
 
 pytestmark = pytest.mark.browser
 
@@ -57,7 +57,7 @@ IMAGE_LOADED = "const i = document.getElementById('view-image'); return i.comple
 
 
 def hostile_folder(folder):
-    """The fixture map (tests/conftest.py) with markup in every city and country."""
+    """The fixture map (harness/fixture_map.py) with markup in every city and country."""
     rows = build_fixture_folder(folder, panoramas=False)
     for row in rows:
         row["city"] = f"{HOSTILE_CITY} {row['city']}"

@@ -8,8 +8,8 @@ import pytest
 from PIL import Image
 
 from geogame.maps.images import encode_jpeg
+from harness.fixture_map import make_image_bytes
 from inference import preprocessing
-from tests.conftest import make_image_bytes
 
 
 def view_jpeg(size, seed=0):

@@ -16,8 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from tests.conftest import build_fixture_folder
-from tests.duel_stack import FIXTURE_MAP
+from harness.duel_stack import FIXTURE_MAP
+from harness.fixture_map import build_fixture_folder
 from tools.stack import (
     Stack,
     StackProcess,
@@ -184,7 +184,7 @@ class GamePlayer:
     would send it), and every request that failed so is kept in `failed`."""
 
     def __init__(self, webs, name="Ada"):
-        from tests.duel_stack import Session
+        from harness.duel_stack import Session
 
         self.webs, self.current, self.name = list(webs), 0, name
         self.session = Session(self.webs[0].url)
@@ -200,11 +200,9 @@ class GamePlayer:
 
     def call(self, path, body=None):
         """(status, JSON) of a GET, or of a POST of `body`; another daphne if this one is gone."""
-        from tests.test_study_live import api
-
         for _ in range(len(self.webs)):
             try:
-                return api(self.session, path, body)
+                return self.session.api(path, body)
             except OSError as exc:  # refused, reset, or cut off mid-answer (urllib's HTTPError is answered)
                 self.failed.append(f"{'GET' if body is None else 'POST'} {path} on {self.web.name}: {exc}")
                 self.current = (self.current + 1) % len(self.webs)
@@ -269,7 +267,7 @@ class DuelPlayer:
     def _connect(self):
         from websockets.exceptions import WebSocketException
 
-        from tests.duel_stack import Client
+        from harness.duel_stack import Client
 
         tried = []
         for _ in range(len(self.webs)):

@@ -13,13 +13,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.conftest import build_fixture_folder
-from tests.live_server import manage, server_env
-from tests.worker import Workers
+from harness.fixture_map import build_fixture_folder
+from harness.live_server import manage, server_env
+from harness.worker import Workers
 from tools.stack import Stack as ProcessStack
 
 FIXTURE_MAP = ("Fixture world", "fixture-world")
 WAIT_S = 20
+API_WAIT_S = 30  # a JSON API call (Session.api)
 
 
 def prepare_database(workdir):
@@ -108,6 +109,23 @@ class Session:
             # The page's own error message says why (e.g. too few places left to play).
             errors = re.findall(r'class="error[^"]*"[^>]*>\s*([^<]+)', exc.read().decode(errors="replace"))
             raise AssertionError(f"POST {path} answered {exc.code}: {errors}") from None
+
+    def csrf_token(self):
+        return next(c.value for c in self.jar if c.name == "csrftoken")
+
+    def api(self, path, body=None, timeout=API_WAIT_S):
+        """(status, JSON) of a GET, or of a POST with a JSON body (CSRF header as the page sends it)."""
+        data = None if body is None else json.dumps(body).encode()
+        method = "GET" if body is None else "POST"
+        request = urllib.request.Request(self.base_url + path, data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        if body is not None:
+            request.add_header("X-CSRFToken", self.csrf_token())
+        try:
+            with self.opener.open(request, timeout=timeout) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read())
 
     def cookie_header(self):
         return "; ".join(f"{c.name}={c.value}" for c in self.jar)
