@@ -8,8 +8,18 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from players.sessions import clean_display_name, player_for_request
 
-from . import duel_selectors, duel_services, ratelimit, selectors
-from .models import DuelSeat, Map
+from . import duel_protocol, duel_rules, duel_selectors, duel_services, ratelimit, selectors
+from .models import Duel, DuelSeat, Map
+
+# What duel.js must agree on with the server, given to it in the page (json_script).
+DUEL_PAGE_CONFIG = {
+    "start_health": duel_rules.START_HEALTH,
+    "events": duel_protocol.EVENTS,
+    "replies": duel_protocol.REPLIES,
+    "requests": tuple(duel_protocol.PARSERS),
+    "status": {"waiting": Duel.WAITING, "active": Duel.ACTIVE, "finished": Duel.FINISHED},
+    "reasons": {"knockout": duel_rules.KNOCKOUT, "last_round": duel_rules.LAST_ROUND},
+}
 
 
 @require_http_methods(["GET", "POST"])
@@ -63,7 +73,13 @@ def duel_page(request, duel_id):
     return render(
         request,
         "geogame/duel.html",
-        {"duel": duel, "seat": seat, "invite_url": invite_url, "ws_path": f"/ws/duel/{duel.public_id}/"},
+        {
+            "duel": duel,
+            "seat": seat,
+            "invite_url": invite_url,
+            "ws_path": f"/ws/duel/{duel.public_id}/",
+            "duel_config": DUEL_PAGE_CONFIG,
+        },
     )
 
 

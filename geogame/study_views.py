@@ -19,7 +19,7 @@ from . import selectors, services, study_selectors, study_services
 from .csv_export import write_csv
 from .models import Game, Map, Participant, Study
 from .ratelimit import rate_limited, session_or_address
-from .views import json_error, parse_json_object
+from .views import PLAY_PAGE_CONFIG, json_error, parse_json_object
 
 SESSION_MAX = 20
 
@@ -98,6 +98,7 @@ def study_play(request, public_id):
             "state_url": reverse("api-study-state", args=[public_id]),
             "participant": participant,
             "study": participant.study,
+            "play_config": PLAY_PAGE_CONFIG,
         },
     )
 

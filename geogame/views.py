@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from players.sessions import clean_display_name, player_for_request, study_participant_ids
 
-from . import health, json_input, ratelimit, round_images, selectors, services, study_selectors
+from . import health, json_input, ratelimit, round_images, scoring, selectors, services, study_selectors
 from .models import Game, Map, Round, View
 from .ratelimit import rate_limited, session_or_address
 
@@ -108,10 +108,15 @@ def _create_game_from_form(request):
     return services.game_create(player=player, map=m, mode=mode, time_limit_s=time_limit, opponent=opponent)
 
 
+# What play.js must agree on with the server, given to it in the page (json_script).
+PLAY_PAGE_CONFIG = {"max_points": scoring.MAX_POINTS}
+
+
 @require_GET
 def play(request, game_id):
     game = own_game(request, game_id)
     context = {"game": game, "view_note": selectors.view_count_note(game.map)}
+    context["play_config"] = PLAY_PAGE_CONFIG
     return render(request, "geogame/play.html", context)
 
 
