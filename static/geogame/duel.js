@@ -341,7 +341,7 @@
       renderStatuses();
       refreshGuessButton();
       ui.guessActions.hidden = true;
-      ui.result.hidden = false; // before the reveal: the panel takes some of the map's height
+      ui.result.hidden = false;
       guessMap.removePin(); // each seat's guess is drawn as a dot instead
       Object.keys(ui.result.dataset).forEach((k) => delete ui.result.dataset[k]);
       ui.result.dataset.round = r.round;
@@ -368,7 +368,6 @@
           label: `${seatName(g.seat)}: ${formatDistance(g.distance_km)}`,
         });
       });
-      guessMap.reveal(r.answer, marks);
 
       const hurt = r.damage[0] > 0 ? 0 : r.damage[1] > 0 ? 1 : null;
       ui.damage.dataset.damage = r.damage.join(",");
@@ -382,6 +381,7 @@
       else ui.verdict.textContent = mineWon ? "You win the round!" : "You lose the round.";
       ui.verdict.className = `verdict ${hurt === null || mineWon ? "good" : "poor"}`;
       R.answerText(ui, r);
+      guessMap.reveal(r.answer, marks); // last, once the panel has its size: the map makes room for it
       root.dataset.phase = "result";
     }
 

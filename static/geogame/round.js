@@ -21,7 +21,7 @@
   }
 
   /** The server's clock as this page sees it. Each observation (a server timestamp and when it
-   * arrived here) bounds the offset from above by the network delay; the smallest one is kept. */
+   * arrived here) gives the clocks' difference plus that message's delay; the smallest is kept. */
   function serverClock() {
     let offsetMs = null;
     return {
@@ -84,7 +84,7 @@
 
   /** The views of the place: a thumbnail button per view and the photo shown. Keeps which views
    * were opened (ascending view numbers) and how long each was on screen while `counting()`.
-   * `lightbox` ({box, image, close}) is optional: the play page enlarges the photo, the duel not. */
+   * `lightbox` ({box, image, close, openers}) is optional: the play page enlarges the photo, the duel not. */
   function viewStrip({ root, image, buttons, lightbox, counting }) {
     let views = [];
     let index = 0;
@@ -195,6 +195,7 @@
     container.tabIndex = -1;
     let pin = null;
     let layer = null; // the reveal's markers and lines
+    let answerMarker = null;
     let fit = null; // what the reveal keeps in view: [answer, ...guesses]
 
     function place(latlng, { locked = false } = {}) {
@@ -229,12 +230,14 @@
       fit = null;
     }
 
+    // Views are set without animation: while Leaflet animates a zoom it drops any other view it
+    // is given, so a fit made during one (the panel growing, a reload's reset) would be lost.
     function fitReveal() {
       if (fit.length > 1) {
         // Room at the sides and top for the answer's label.
-        map.fitBounds(L.latLngBounds(fit), { padding: [80, 50], maxZoom: 15 });
+        map.fitBounds(L.latLngBounds(fit), { padding: [80, 50], maxZoom: 15, animate: false });
       } else {
-        map.setView(fit[0], 5);
+        map.setView(fit[0], 5, { animate: false });
       }
     }
 
@@ -268,7 +271,7 @@
       reset() {
         removePin();
         clearReveal();
-        map.fitBounds(window.geogame.worldView);
+        map.fitBounds(window.geogame.worldView, { animate: false });
       },
       removePin,
       /** The result: the answer (named by placeLabel) and each guess's mark, joined to it by the
@@ -284,7 +287,7 @@
           );
           addMark(mark);
         });
-        L.circleMarker(at, { ...ANSWER_STYLE, className: "answer-marker" })
+        answerMarker = L.circleMarker(at, { ...ANSWER_STYLE, className: "answer-marker" })
           .bindTooltip(textLabel(placeLabel(answer)), ANSWER_TOOLTIP)
           .addTo(layer);
         fit = [at, ...marks.map((m) => m.at)];
@@ -293,7 +296,9 @@
       /** One more mark on the reveal, not joined to the answer nor kept in view (the machine
        * opponent's guess, which may arrive after the reveal). */
       addMark(mark) {
-        if (layer) addMark(mark);
+        if (!layer) return;
+        addMark(mark);
+        answerMarker.bringToFront(); // a guess close to the answer must not hide it
       },
     };
   }
