@@ -103,6 +103,8 @@ def test_a_duel_against_the_centroid_player_played_to_its_end(server, browser, t
     wait(driver).until(lambda d: "/duels/" in d.current_url and d.current_url.rstrip("/").count("/") == 4)
     root = by_id(driver, "duel")
     wait(driver).until(lambda d: data(by_id(d, "map"), "outlines") == "loaded")
+    # The names come with the socket's first state, which may arrive after the map's outlines.
+    wait(driver).until(lambda d: by_id(d, "seat-name-0").text != "…")
     assert by_id(driver, "seat-name-0").text == "Ada (you)"
     assert by_id(driver, "seat-name-1").text == "centroid (machine)"
 

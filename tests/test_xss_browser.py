@@ -41,10 +41,12 @@ document.addEventListener("securitypolicyviolation", (e) => {
 });
 """
 VIOLATIONS = "return JSON.parse(sessionStorage.getItem('csp-violations') || '[]')"
-# Evidence that markup became elements: an <img src=x>, a <b> or a <script> without a src.
+# Evidence that markup became elements: an <img src=x>, a <b> or a <script> without a src (other
+# than the server's data for the page, a JSON tag from json_script, which never runs).
 INJECTED = """
+const runs = (e) => e.tagName === "SCRIPT" && !e.src && e.type !== "application/json";
 return [...document.querySelectorAll("img, b, script")]
-  .filter((e) => e.getAttribute("src") === "x" || e.tagName === "B" || (e.tagName === "SCRIPT" && !e.src))
+  .filter((e) => e.getAttribute("src") === "x" || e.tagName === "B" || runs(e))
   .map((e) => e.outerHTML)
 """
 # Every marker on the map gets a mouseover, which opens its (non-permanent) tooltip too.

@@ -11,9 +11,21 @@ from geogame.game import selectors
 from geogame.maps.models import Map
 from players.sessions import clean_display_name, player_for_request
 
+from . import protocol as duel_protocol
+from . import rules as duel_rules
 from . import selectors as duel_selectors
 from . import services as duel_services
-from .models import DuelSeat
+from .models import Duel, DuelSeat
+
+# What duel.js must agree on with the server, given to it in the page (json_script).
+DUEL_PAGE_CONFIG = {
+    "start_health": duel_rules.START_HEALTH,
+    "events": duel_protocol.EVENTS,
+    "replies": duel_protocol.REPLIES,
+    "requests": tuple(duel_protocol.PARSERS),
+    "status": {"waiting": Duel.WAITING, "active": Duel.ACTIVE, "finished": Duel.FINISHED},
+    "reasons": {"knockout": duel_rules.KNOCKOUT, "last_round": duel_rules.LAST_ROUND},
+}
 
 
 @require_http_methods(["GET", "POST"])
@@ -67,7 +79,13 @@ def duel_page(request, duel_id):
     return render(
         request,
         "geogame/duel.html",
-        {"duel": duel, "seat": seat, "invite_url": invite_url, "ws_path": f"/ws/duel/{duel.public_id}/"},
+        {
+            "duel": duel,
+            "seat": seat,
+            "invite_url": invite_url,
+            "ws_path": f"/ws/duel/{duel.public_id}/",
+            "duel_config": DUEL_PAGE_CONFIG,
+        },
     )
 
 

@@ -15,7 +15,7 @@ from geogame.common.ratelimit import rate_limited, session_or_address
 from geogame.maps.models import Map, View
 from players.sessions import clean_display_name, player_for_request
 
-from . import hooks, round_images, selectors, services
+from . import hooks, round_images, scoring, selectors, services
 from .models import Game, Round
 
 MAX_JSON_BYTES = 10_000
@@ -110,10 +110,15 @@ def _create_game_from_form(request):
     return services.game_create(player=player, map=m, mode=mode, time_limit_s=time_limit, opponent=opponent)
 
 
+# What play.js must agree on with the server, given to it in the page (json_script).
+PLAY_PAGE_CONFIG = {"max_points": scoring.MAX_POINTS}
+
+
 @require_GET
 def play(request, game_id):
     game = own_game(request, game_id)
     context = {"game": game, "view_note": selectors.view_count_note(game.map)}
+    context["play_config"] = PLAY_PAGE_CONFIG
     return render(request, "geogame/play.html", context)
 
 

@@ -17,7 +17,7 @@ from geogame.common.csv_export import write_csv
 from geogame.common.ratelimit import rate_limited, session_or_address
 from geogame.game import selectors, services
 from geogame.game.models import Game
-from geogame.game.views import json_error, parse_json_object
+from geogame.game.views import PLAY_PAGE_CONFIG, json_error, parse_json_object
 from geogame.maps.models import Map
 from players.sessions import STUDY_SESSION_KEY, study_participant_ids
 
@@ -102,6 +102,7 @@ def study_play(request, public_id):
             "state_url": reverse("api-study-state", args=[public_id]),
             "participant": participant,
             "study": participant.study,
+            "play_config": PLAY_PAGE_CONFIG,
         },
     )
 

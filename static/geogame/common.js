@@ -1,5 +1,6 @@
 /* Helpers shared by geogame's pages (play, summary, duel): the offline world map, great-circle
- * lines and number formatting, as `window.geogame`. Plain browser JavaScript, no build step. */
+ * lines and number formatting, as `window.geogame`. Plain browser JavaScript, no build step.
+ * The round UI that the play and duel pages share is round.js, on top of this. */
 (function () {
   "use strict";
 
@@ -11,6 +12,7 @@
   const OUTLINE_OVER_TILES = { color: "#8a97a5", weight: 1, opacity: 0.3, fillOpacity: 0 };
   const ANSWER_STYLE = { radius: 9, color: "#ffffff", weight: 3, fillColor: "#1a7f37", fillOpacity: 1 };
   const GUESS_STYLE = { radius: 8, color: "#ffffff", weight: 3, fillColor: "#2463eb", fillOpacity: 1 };
+  const OPPONENT_STYLE = { radius: 8, color: "#ffffff", weight: 3, fillColor: "#c2410c", fillOpacity: 1 };
   const LINE_STYLE = { color: "#c2410c", weight: 3, dashArray: "6 8" };
   const WORLD_VIEW = [[-58, -180], [78, 180]]; // the inhabited world, less the polar seas
 
@@ -166,7 +168,7 @@
     formatDistance,
     formatPoints,
     placeLabel,
-    styles: { answer: ANSWER_STYLE, guess: GUESS_STYLE, line: LINE_STYLE },
+    styles: { answer: ANSWER_STYLE, guess: GUESS_STYLE, opponent: OPPONENT_STYLE, line: LINE_STYLE },
     worldView: WORLD_VIEW,
   };
 })();

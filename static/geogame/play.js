@@ -1,34 +1,26 @@
-/* geogame's play and summary pages. Plain browser JavaScript, no build step.
+/* geogame's play page: one game over its state JSON, on the shared round UI (round.js).
  *
  * The play page knows nothing about a round until it fetches the state JSON
  * (geogame/selectors.py: game_state). The answer reaches the browser only in
  * `state.result`, after the guess; nothing here may guess at it before.
- * A study participant's page is the same page over geogame/study_selectors.py: study_state,
+ * A study participant's page is the same page over geogame/studies/selectors.py: study_state,
  * whose result may be `{hidden: true}` (no answer shown) and whose total is null.
  */
 (function () {
   "use strict";
 
-  const { $, el, textLabel, worldMap, greatCircle, formatDistance, formatPoints, placeLabel } = window.geogame;
-  const { answer: ANSWER_STYLE, guess: GUESS_STYLE, line: LINE_STYLE } = window.geogame.styles;
-  const WORLD_VIEW = window.geogame.worldView;
-  const OPPONENT_STYLE = { radius: 8, color: "#ffffff", weight: 3, fillColor: "#c2410c", fillOpacity: 1 };
+  const { $, el, formatDistance, formatPoints, placeLabel } = window.geogame;
+  const R = window.geogame.round;
+  const { guess: GUESS_STYLE, opponent: OPPONENT_STYLE } = window.geogame.styles;
   const OPPONENT_POLL_MS = 1000;
   const OPPONENT_POLLS = 30;
   const EXPIRE_POLLS = 10; // GETs after the clock runs out, one a second, until the server records it
 
-  // -- The play page --------------------------------------------------------------------------------
-
   function playPage(root) {
     const mode = root.dataset.mode;
+    const { max_points: MAX_POINTS } = R.serverData("play-config");
     const ui = {
-      message: $("message"),
       image: $("view-image"),
-      viewButtons: $("view-buttons"),
-      enlarge: $("enlarge"),
-      lightbox: $("lightbox"),
-      lightboxImage: $("lightbox-image"),
-      lightboxClose: $("lightbox-close"),
       mapEl: $("map"),
       cityChoices: $("city-choices"),
       guessActions: $("guess-actions"),
@@ -42,7 +34,6 @@
       opponent: $("result-opponent"),
       next: $("next-round"),
       summaryLink: $("summary-link"),
-      timer: $("timer"),
       total: $("total-points"),
       roundNumber: $("round-number"),
       roundsTotal: $("rounds-total"),
@@ -51,23 +42,26 @@
     const game = {
       state: null,
       roundNumber: null,
-      viewIndex: 0,
-      viewsSeen: new Set(),
-      viewMs: [], // time each view has been on screen this round
-      viewShownAt: null, // when the current view was shown (performance.now())
-      marker: null,
-      revealLayer: null,
-      revealView: null, // [answer, guess or null]: what the reveal keeps in view
       busy: false, // a guess or next-round request is on its way
-      clockOffsetMs: 0, // client clock minus server clock
-      timerId: null,
       opponentPoll: null, // timer while the machine opponent is still thinking
     };
 
-    const map = worldMap(ui.mapEl, root.dataset.worldUrl);
-    // Focusable by click (not by Tab): after placing a pin, Enter goes to the page, not to a
-    // view button that still has the focus.
-    ui.mapEl.tabIndex = -1;
+    const showMessage = R.messageLine($("message"));
+    const clock = R.serverClock();
+    const timer = R.countdown($("timer"), clock);
+    const views = R.viewStrip({
+      root,
+      image: ui.image,
+      buttons: $("view-buttons"),
+      lightbox: { box: $("lightbox"), image: $("lightbox-image"), close: $("lightbox-close"), openers: [$("enlarge")] },
+      counting: guessing,
+    });
+    const guessMap = R.guessMap({
+      container: ui.mapEl,
+      worldUrl: root.dataset.worldUrl,
+      canPlace: () => mode === "coordinates" && guessing(),
+      onPin: refreshGuessButton,
+    });
     if (mode === "city") {
       ui.mapEl.hidden = true; // no pin to place: the map appears at the reveal
       ui.guessActions.hidden = true;
@@ -128,16 +122,12 @@
       return request(root.dataset.stateUrl, "GET");
     }
 
-    function showMessage(text) {
-      ui.message.textContent = text;
-      ui.message.hidden = !text;
-    }
-
     // -- Applying a state
 
     function applyState(reply) {
       const state = reply.data;
       game.state = state;
+      clock.observe(Date.parse(state.server_time), reply.arrivedAt);
       if (state.total_points !== null) {
         ui.total.textContent = state.total_points.toLocaleString("en");
         ui.total.dataset.points = state.total_points;
@@ -152,160 +142,56 @@
       }
       if (round.number !== game.roundNumber) startRound(state);
       if (state.result) showResult(state);
-      else startTimer(state, reply);
+      else timer.start(round.deadline, timeUp);
     }
 
     function startRound(state) {
       const round = state.round;
       clearTimeout(game.opponentPoll);
       ui.opponent.hidden = true;
-      ui.opponent.textContent = "";
-      ["points", "lat", "lon"].forEach((k) => delete ui.opponent.dataset[k]);
       game.roundNumber = round.number;
-      game.viewsSeen = new Set();
-      game.viewMs = round.views.map(() => 0);
-      game.viewShownAt = null;
       game.busy = false;
-      if (game.marker) map.removeLayer(game.marker);
-      game.marker = null;
-      if (game.revealLayer) map.removeLayer(game.revealLayer);
-      game.revealLayer = null;
-      game.revealView = null;
-      delete ui.mapEl.dataset.markerLat;
-      delete ui.mapEl.dataset.markerLon;
-      ui.result.hidden = true;
+      guessMap.reset();
       // Forget the last round's answer: the page holds nothing about this round's until the guess.
-      [ui.verdict, ui.distance, ui.points, ui.answer, ui.credit].forEach((node) => (node.textContent = ""));
-      delete ui.distance.dataset.km;
-      delete ui.points.dataset.points;
-      ["answerLat", "answerLon", "guessLat", "guessLon", "correct", "timedOut", "hidden"].forEach(
-        (k) => delete ui.result.dataset[k]
-      );
-      ui.submit.disabled = true;
-      ui.submit.textContent = "Place a pin on the map";
+      R.clearResult(ui.result, [ui.verdict, ui.distance, ui.points, ui.answer, ui.credit, ui.opponent]);
+      refreshGuessButton();
       if (mode === "city") {
         ui.mapEl.hidden = true;
         renderCityChoices(state.candidates || []);
       } else {
         ui.guessActions.hidden = false;
-        map.fitBounds(WORLD_VIEW);
       }
-      renderViewButtons(round.views);
-      showView(0);
-      // Warm the cache so switching views is instant; only opening a view counts as seeing it.
-      round.views.slice(1).forEach((v) => {
-        new Image().src = v.url;
-      });
+      views.start(round.views);
     }
 
-    // -- Views
-
-    function renderViewButtons(views) {
-      ui.viewButtons.replaceChildren();
-      ui.viewButtons.hidden = views.length < 2;
-      views.forEach((view, i) => {
-        const button = el("button", {
-          type: "button",
-          id: `view-btn-${i}`,
-          class: "view-btn",
-          "aria-label": `View ${i + 1}`,
-          "aria-pressed": "false",
-        });
-        button.append(el("img", { src: view.thumb, alt: "" }), el("span", { class: "view-num" }, String(i + 1)));
-        button.addEventListener("click", () => showView(i));
-        ui.viewButtons.append(button);
-      });
-    }
-
-    function showView(i) {
-      const views = game.state.round.views;
-      if (!views.length) return;
-      const index = ((i % views.length) + views.length) % views.length;
-      countViewTime();
-      game.viewIndex = index;
-      game.viewShownAt = performance.now();
-      game.viewsSeen.add(index);
-      ui.image.src = views[index].url;
-      ui.image.dataset.index = index;
-      ui.image.alt = `A street view of the place to find (view ${index + 1} of ${views.length})`;
-      ui.lightboxImage.src = views[index].url;
-      root.dataset.viewsSeen = viewsSeen().join(",");
-      ui.viewButtons.querySelectorAll(".view-btn").forEach((b, k) => {
-        b.classList.toggle("active", k === index);
-        b.setAttribute("aria-pressed", String(k === index));
-      });
-    }
-
-    function viewsSeen() {
-      return [...game.viewsSeen].sort((a, b) => a - b);
-    }
-
-    // Adds the time since the current view was shown to its count (while guessing only).
-    function countViewTime() {
-      if (game.viewShownAt === null || !guessing()) return;
-      const now = performance.now();
-      game.viewMs[game.viewIndex] += Math.round(now - game.viewShownAt);
-      game.viewShownAt = now;
-    }
-
-    function openLightbox() {
-      ui.lightbox.hidden = false;
-      ui.lightboxClose.focus();
-    }
-
-    function closeLightbox() {
-      ui.lightbox.hidden = true;
-    }
-
-    ui.image.addEventListener("click", openLightbox);
-    ui.enlarge.addEventListener("click", openLightbox);
-    ui.lightboxClose.addEventListener("click", closeLightbox);
-    ui.lightbox.addEventListener("click", (e) => {
-      if (e.target === ui.lightbox) closeLightbox();
-    });
-
-    // -- Guessing on the map
+    // -- Guessing
 
     function guessing() {
       return game.state && game.state.round && !game.state.result && !game.busy;
     }
 
-    function placeMarker(latlng) {
-      // Leaflet gives longitudes beyond ±180 left or right of the main world; the server wants [-180, 180].
-      const ll = L.latLng(Math.max(-90, Math.min(90, latlng.lat)), latlng.lng).wrap();
-      if (!game.marker) {
-        game.marker = L.marker(ll, { draggable: true, keyboard: false, title: "Your guess" }).addTo(map);
-        game.marker.on("dragend", () => placeMarker(game.marker.getLatLng()));
-      } else {
-        game.marker.setLatLng(ll);
-      }
-      ui.mapEl.dataset.markerLat = ll.lat;
-      ui.mapEl.dataset.markerLon = ll.lng;
-      ui.submit.disabled = false;
-      ui.submit.textContent = "Guess";
+    function refreshGuessButton() {
+      ui.submit.disabled = !(guessing() && guessMap.hasPin());
+      ui.submit.textContent = guessMap.hasPin() ? "Guess" : "Place a pin on the map";
     }
 
-    map.on("click", (e) => {
-      if (mode === "coordinates" && guessing()) placeMarker(e.latlng);
-    });
-
-    function submitMarker() {
-      if (!game.marker || !guessing()) return;
-      const ll = game.marker.getLatLng();
+    function submitPin() {
+      if (!guessMap.hasPin() || !guessing()) return false;
+      const ll = guessMap.pinAt();
       submitGuess({ lat: ll.lat, lon: ll.lng });
+      return true;
     }
 
     async function submitGuess(guess) {
-      countViewTime();
-      game.viewShownAt = null;
+      views.pause();
       game.busy = true;
-      ui.submit.disabled = true;
-      if (game.marker) game.marker.dragging.disable(); // the pin stays where it was sent
-      ui.cityChoices.querySelectorAll("button").forEach((b) => (b.disabled = true));
+      refreshGuessButton();
+      guessMap.lockPin(true); // the pin stays where it was sent
+      setCityChoices({ disabled: true });
       const body = {
         ...guess,
-        views_seen: viewsSeen(),
-        view_ms: game.viewMs,
+        views_seen: views.seen(),
+        view_ms: views.viewMs(),
         screen: { w: window.innerWidth, h: window.innerHeight },
       };
       if (game.state.round.phase) body.phase = game.state.round.phase;
@@ -313,20 +199,15 @@
       if (!reply) {
         game.busy = false;
         if (!game.state.result) {
-          game.viewShownAt = performance.now(); // still guessing: keep counting
-          ui.submit.disabled = !game.marker;
-          if (game.marker) game.marker.dragging.enable();
-          ui.cityChoices.querySelectorAll("button").forEach((b) => {
-            b.disabled = false;
-            b.classList.remove("chosen");
-          });
+          views.resume(); // still guessing: keep counting
+          refreshGuessButton();
+          guessMap.lockPin(false);
+          setCityChoices({ disabled: false });
         }
       }
     }
 
-    ui.submit.addEventListener("click", submitMarker);
-
-    // -- Guessing a city
+    ui.submit.addEventListener("click", submitPin);
 
     function renderCityChoices(candidates) {
       ui.cityChoices.replaceChildren();
@@ -344,47 +225,18 @@
       });
     }
 
-    // -- The clock
-
-    function startTimer(state, reply) {
-      const round = state.round;
-      stopTimer();
-      if (!round.deadline) {
-        ui.timer.hidden = true;
-        return;
-      }
-      // Offset of the client clock from the server's, taken when the state arrived. The state's
-      // server_time gives it directly; without it, the round's start does, though only for a
-      // round that has just started (after a reload it would also count the time already played).
-      game.clockOffsetMs = reply.arrivedAt - Date.parse(state.server_time || round.started_at);
-      const deadline = Date.parse(round.deadline);
-      ui.timer.hidden = false;
-      const tick = () => {
-        const left = deadline - (Date.now() - game.clockOffsetMs);
-        const s = Math.max(0, Math.ceil(left / 1000));
-        ui.timer.textContent = `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
-        ui.timer.dataset.seconds = s;
-        ui.timer.classList.toggle("urgent", s <= 10);
-        if (left <= 0) {
-          stopTimer();
-          timeUp();
-        }
-      };
-      tick();
-      if (ui.timer.dataset.seconds !== "0") game.timerId = setInterval(tick, 250);
-    }
-
-    function stopTimer() {
-      if (game.timerId !== null) clearInterval(game.timerId);
-      game.timerId = null;
+    /** Enables or disables the city buttons; `right` marks the answer's. */
+    function setCityChoices({ disabled, right }) {
+      ui.cityChoices.querySelectorAll("button").forEach((b) => {
+        b.disabled = disabled;
+        if (!disabled) b.classList.remove("chosen");
+        if (right !== undefined) b.classList.toggle("right", b.dataset.city === right);
+      });
     }
 
     function timeUp() {
       if (!guessing()) return;
-      if (mode === "coordinates" && game.marker) {
-        submitMarker(); // within the server's grace period
-        return;
-      }
+      if (mode === "coordinates" && submitPin()) return; // within the server's grace period
       // No guess: ask again until the server has recorded the timeout (it waits out a short grace).
       const round = game.roundNumber;
       let polls = 0;
@@ -400,24 +252,22 @@
 
     function showResult(state) {
       const result = state.result;
-      stopTimer();
-      ui.timer.hidden = true;
+      timer.hide();
       game.busy = false;
-      ui.submit.disabled = true;
+      refreshGuessButton();
       ui.guessActions.hidden = true;
+      ui.next.hidden = state.finished;
+      ui.next.disabled = false;
+      ui.summaryLink.hidden = !state.finished;
+      ui.summaryLink.href = state.summary_url;
       if (result.hidden) {
-        showRecorded(state);
+        showRecorded(result);
         return;
       }
-      ui.cityChoices.querySelectorAll("button").forEach((b) => {
-        b.disabled = true;
-        b.classList.toggle("right", b.dataset.city === placeLabel(result.answer));
-      });
-
-      const answer = [result.answer.lat, result.answer.lon];
+      setCityChoices({ disabled: true, right: placeLabel(result.answer) });
       const guess = result.guess ? [result.guess.lat, result.guess.lon] : null;
-      ui.result.dataset.answerLat = answer[0];
-      ui.result.dataset.answerLon = answer[1];
+      ui.result.dataset.answerLat = result.answer.lat;
+      ui.result.dataset.answerLon = result.answer.lon;
       if (guess) {
         ui.result.dataset.guessLat = guess[0];
         ui.result.dataset.guessLon = guess[1];
@@ -426,35 +276,32 @@
       if (result.correct !== null && result.correct !== undefined) ui.result.dataset.correct = result.correct;
 
       ui.verdict.textContent = verdict(result);
-      ui.verdict.className = `verdict ${result.points >= 2500 ? "good" : "poor"}`;
+      ui.verdict.className = `verdict ${result.points >= MAX_POINTS / 2 ? "good" : "poor"}`;
       ui.distance.textContent = formatDistance(result.distance_km);
       ui.distance.dataset.km = result.distance_km === null ? "" : result.distance_km;
       ui.points.textContent = formatPoints(result.points);
       ui.points.dataset.points = result.points;
-      ui.answer.textContent = `The place: ${placeLabel(result.answer)}`;
-      ui.credit.textContent = credit(result.attribution);
-      ui.next.hidden = state.finished;
-      ui.next.disabled = false;
-      ui.summaryLink.hidden = !state.finished;
-      ui.summaryLink.href = state.summary_url;
+      R.answerText(ui, result);
       // Last, once the panel has its final size: the map shrinks to make room for it.
       ui.result.hidden = false;
-      drawReveal(answer, guess, result);
+      ui.mapEl.hidden = false;
+      const marks = !guess
+        ? []
+        : mode === "coordinates"
+          ? [{ at: guess, pin: true }]
+          : [{ at: guess, style: GUESS_STYLE, className: "guess-marker", label: `Your pick: ${result.guess.city}` }];
+      guessMap.reveal(result.answer, marks);
       showOpponent(result.opponent);
     }
 
     // A study's test trial: the answer is recorded, and not shown.
-    function showRecorded(state) {
-      ui.cityChoices.querySelectorAll("button").forEach((b) => (b.disabled = true));
-      if (game.marker && game.marker.dragging) game.marker.dragging.disable();
+    function showRecorded(result) {
+      setCityChoices({ disabled: true });
+      guessMap.lockPin(true);
       ui.result.dataset.hidden = "true";
-      ui.verdict.textContent = state.result.timed_out ? "Time's up — recorded as no answer." : "Answer recorded.";
+      ui.verdict.textContent = result.timed_out ? "Time's up — recorded as no answer." : "Answer recorded.";
       ui.verdict.className = "verdict";
       ui.answer.textContent = "Answers are not shown in this part of the study.";
-      ui.next.hidden = state.finished;
-      ui.next.disabled = false;
-      ui.summaryLink.hidden = !state.finished;
-      ui.summaryLink.href = state.summary_url;
       ui.result.hidden = false;
     }
 
@@ -484,10 +331,9 @@
           : `${formatDistance(opponent.distance_km)} away`
         : "no guess in time";
       ui.opponent.textContent = `${opponent.name}: ${where}, ${formatPoints(opponent.points)}`;
-      if (opponent.guess && game.revealLayer) {
-        L.circleMarker([opponent.guess.lat, opponent.guess.lon], { ...OPPONENT_STYLE, className: "opponent-marker" })
-          .bindTooltip(textLabel(opponent.name))
-          .addTo(game.revealLayer);
+      if (opponent.guess) {
+        const at = [opponent.guess.lat, opponent.guess.lon];
+        guessMap.addMark({ at, style: OPPONENT_STYLE, className: "opponent-marker", label: opponent.name });
       }
     }
 
@@ -496,61 +342,12 @@
       if (mode === "city") {
         return result.correct ? "Correct!" : `Not quite — you picked ${result.guess.city}.`;
       }
-      if (result.points >= 4500) return "Superb!";
-      if (result.points >= 3000) return "Close!";
-      if (result.points >= 1000) return "Not bad.";
+      const share = result.points / MAX_POINTS;
+      if (share >= 0.9) return "Superb!";
+      if (share >= 0.6) return "Close!";
+      if (share >= 0.2) return "Not bad.";
       return "Far off this time.";
     }
-
-    function credit(a) {
-      const parts = [`Photo: ${a.source} ${a.source_id}`];
-      if (a.license) parts.push(a.license);
-      if (a.attribution) parts.push(a.attribution);
-      if (a.captured_at) parts.push(`captured ${a.captured_at.slice(0, 10)}`);
-      return parts.join(" · ");
-    }
-
-    function drawReveal(answer, guess, result) {
-      if (mode === "city") ui.mapEl.hidden = false;
-      map.invalidateSize(); // the layout just changed; fit to the map's new size
-      if (game.revealLayer) map.removeLayer(game.revealLayer);
-      const layer = L.layerGroup().addTo(map);
-      game.revealLayer = layer;
-      if (guess && mode === "coordinates") {
-        if (!game.marker) game.marker = L.marker(guess, { title: "Your guess", keyboard: false }).addTo(map);
-        game.marker.setLatLng(guess);
-        if (game.marker.dragging) game.marker.dragging.disable();
-      } else if (guess) {
-        L.circleMarker(guess, { ...GUESS_STYLE, className: "guess-marker" })
-          .bindTooltip(textLabel(`Your pick: ${result.guess.city}`))
-          .addTo(layer);
-      }
-      if (guess) {
-        L.polyline(greatCircle(guess, answer), { ...LINE_STYLE, interactive: false, className: "reveal-line" }).addTo(
-          layer
-        );
-      }
-      L.circleMarker(answer, { ...ANSWER_STYLE, className: "answer-marker" })
-        .bindTooltip(textLabel(placeLabel(result.answer)), { permanent: true, direction: "top", offset: [0, -8] })
-        .addTo(layer);
-      game.revealView = [answer, guess];
-      fitReveal();
-    }
-
-    function fitReveal() {
-      const [answer, guess] = game.revealView;
-      if (guess) {
-        // Room at the sides and top for the answer's label.
-        map.fitBounds(L.latLngBounds([guess, answer]), { padding: [80, 50], maxZoom: 15 });
-      } else {
-        map.setView(answer, 5);
-      }
-    }
-
-    // Keep the whole reveal in view when the map changes size (a phone turned, a window resized).
-    map.on("resize", () => {
-      if (game.revealView) fitReveal();
-    });
 
     // -- Next round
 
@@ -564,67 +361,17 @@
       if (reply) ui.image.scrollIntoView({ block: "nearest" });
     });
 
-    // -- Keyboard: Left/Right switch views, Enter guesses (or moves on), Escape closes the enlarged view
-
-    document.addEventListener("keydown", (e) => {
-      if (e.altKey || e.ctrlKey || e.metaKey) return;
-      const inField = e.target.closest && e.target.closest("input, textarea, select");
-      const onControl = e.target.closest && e.target.closest("button, a, input, textarea, select");
-      if (e.key === "Escape" && !ui.lightbox.hidden) {
-        closeLightbox();
-      } else if ((e.key === "ArrowLeft" || e.key === "ArrowRight") && !inField && game.state) {
-        e.preventDefault();
-        showView(game.viewIndex + (e.key === "ArrowRight" ? 1 : -1));
-      } else if (e.key === "Enter" && !onControl) {
-        if (mode === "coordinates" && game.marker && guessing()) submitMarker();
-        else if (game.state && game.state.result && !ui.next.hidden) ui.next.click();
-        else return;
-        e.preventDefault();
-      }
+    // Enter guesses with the pin, or moves on to the next round.
+    R.keyboard(views, () => {
+      if (mode === "coordinates" && submitPin()) return true;
+      if (!game.state || !game.state.result || ui.next.hidden) return false;
+      ui.next.click();
+      return true;
     });
 
     loadState();
   }
 
-  // -- The summary page -----------------------------------------------------------------------------
-
-  function summaryPage(container) {
-    const map = worldMap(container, container.dataset.worldUrl);
-    const bounds = [];
-    document.querySelectorAll(".summary-row[data-answer-lat]").forEach((row) => {
-      const answer = [Number(row.dataset.answerLat), Number(row.dataset.answerLon)];
-      bounds.push(answer);
-      if (row.dataset.guessLat) {
-        const guess = [Number(row.dataset.guessLat), Number(row.dataset.guessLon)];
-        bounds.push(guess);
-        L.polyline(greatCircle(guess, answer), { ...LINE_STYLE, weight: 2, interactive: false }).addTo(map);
-        L.circleMarker(guess, { ...GUESS_STYLE, radius: 6 })
-          .bindTooltip(textLabel(`Round ${row.dataset.round}: your guess`))
-          .addTo(map);
-      }
-      // The machine opponent's pin: the server writes it only for rounds the player has finished.
-      if (row.dataset.opponentLat) {
-        const pin = [Number(row.dataset.opponentLat), Number(row.dataset.opponentLon)];
-        bounds.push(pin);
-        L.circleMarker(pin, { ...OPPONENT_STYLE, radius: 6, className: "opponent-marker" })
-          .bindTooltip(textLabel(row.dataset.round), {
-            permanent: true,
-            direction: "right",
-            className: "opponent-round",
-          })
-          .bindPopup(textLabel(`Round ${row.dataset.round}: ${container.dataset.opponent || "opponent"}`))
-          .addTo(map);
-      }
-      L.circleMarker(answer, { ...ANSWER_STYLE, radius: 7 })
-        .bindTooltip(textLabel(`Round ${row.dataset.round}`))
-        .addTo(map);
-    });
-    // No animation: the outlines arrive while it would run, and paths added mid-zoom land misplaced.
-    if (bounds.length) map.fitBounds(L.latLngBounds(bounds), { padding: [30, 30], maxZoom: 10, animate: false });
-  }
-
   const playRoot = $("game");
   if (playRoot) playPage(playRoot);
-  const summaryMap = $("summary-map");
-  if (summaryMap) summaryPage(summaryMap);
 })();
