@@ -13,10 +13,11 @@ from geogame.selectors import machine_opponents
 from . import selectors
 from .models import TrainedModel
 from .registry import LEARNED
-from .training import TrainingError, trained_model_create
+from .training import TrainingError, trained_model_create, trained_models_fail_stale
 
 
 def _models_json(m):
+    trained_models_fail_stale(m=m)
     return [
         {
             "player": tm.player_name,
@@ -35,6 +36,7 @@ def _models_json(m):
 @require_http_methods(["GET", "POST"])
 def map_players(request, slug):
     m = get_object_or_404(Map, slug=slug)
+    trained_models_fail_stale(m=m)  # a run whose worker died shows as failed, not training
     error = None
     if request.method == "POST":
         try:
