@@ -47,9 +47,9 @@ WORKER_ARGS = ("-I", "bench.machine_latency")
 def geogame_batch_sizes(state):
     """{batch size: batches run} of this worker's micro-batchers, per player name.
     The batchers live in the worker only; the bench asks for this over remote control."""
-    from inference.services import _batchers
+    from inference.services import _pool
 
-    return {b.player.name: b.batch_sizes() for b in list(_batchers.values())}
+    return {name: b.batch_sizes() for (name, _map_id), b in _pool.batchers().items()}
 
 
 def configure(args):

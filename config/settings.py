@@ -362,6 +362,19 @@ GEOGAME_CLIP_PRETRAINED = env_str("GEOGAME_CLIP_PRETRAINED")
 # pass, waiting at most this long for company (only while more rounds are being prepared).
 GEOGAME_BATCH_MAX = env_int("GEOGAME_BATCH_MAX", 16)
 GEOGAME_BATCH_WAIT_MS = env_int("GEOGAME_BATCH_WAIT_MS", 10)
+# A player's batcher idle this long stops its thread and lets go of the model (built again on
+# the next guess). A machine guess waits at most this long for its batch's forward pass, then
+# fails with a timeout error (keep it under GEOGAME_TASK_SOFT_TIME_LIMIT_S).
+GEOGAME_BATCHER_IDLE_S = env_float("GEOGAME_BATCHER_IDLE_S", 600.0)
+GEOGAME_MACHINE_GUESS_TIMEOUT_S = env_float("GEOGAME_MACHINE_GUESS_TIMEOUT_S", 30.0)
+# A training run (inference.training) writes a heartbeat every tenth of this; one silent for this
+# long is taken for dead (its worker died): the staff page marks it failed, and a redelivered task
+# takes it over. Shorter than GEOGAME_TASK_VISIBILITY_TIMEOUT_S, so the copy Redis redelivers after
+# a crash early in a run finds it dead and runs it again.
+GEOGAME_TRAINING_STALE_S = env_float("GEOGAME_TRAINING_STALE_S", 120.0)
+for _name in ("GEOGAME_BATCHER_IDLE_S", "GEOGAME_MACHINE_GUESS_TIMEOUT_S", "GEOGAME_TRAINING_STALE_S"):
+    if globals()[_name] <= 0:
+        raise ImproperlyConfigured(f"{_name} must be a positive number of seconds, got {globals()[_name]!r}")
 # glibc malloc settings for Celery workers that keep the model's activation memory between
 # forward passes (inference.runtime.tune_allocator); off: glibc's defaults.
 GEOGAME_MALLOC_TUNING = env_bool("GEOGAME_MALLOC_TUNING", True)

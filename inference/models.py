@@ -8,6 +8,8 @@ class TrainedModel(models.Model):
 
     The weights, label map, config and metrics live in `directory` (see
     inference.artefacts); this row registers them and carries training progress.
+    A run claims the row (claimed_by, claimed_at) and beats (heartbeat_at) while it trains:
+    see inference.training.trained_model_claim.
     """
 
     TRAINING = "training"
@@ -25,6 +27,9 @@ class TrainedModel(models.Model):
     error = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=64, blank=True, default="")  # the run (task id) training it
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["map_id", "player_name", "-version"]

@@ -17,6 +17,9 @@ PLAYERS = {
     "clip": "inference.players.ClipPlayer",
 }
 LEARNED = ("ensemble", "transfer", "hierarchical", "regression")
+# Players (models) a process keeps loaded, least recently used evicted first; inference.services
+# keeps no more batchers than this, so an evicted player's model is freed.
+PLAYERS_LOADED_MAX = 32
 
 
 def player_class(name):
@@ -30,7 +33,7 @@ def availability(name, m):
     return player_class(name).unavailable_reason(m)
 
 
-@functools.lru_cache(maxsize=32)
+@functools.lru_cache(maxsize=PLAYERS_LOADED_MAX)
 def _load(name, map_id, version_key):
     from geogame.maps.models import Map
 

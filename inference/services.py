@@ -2,7 +2,6 @@
 
 import functools
 import logging
-import threading
 import time
 
 from django.conf import settings
@@ -12,13 +11,15 @@ from geogame.game import services as game_services
 from geogame.game.models import Game, Guess, Round
 from players.models import Player
 
-from .batching import MicroBatcher, Reservations
-from .registry import load_player
+from . import batching
+from .batching import BatcherPool, MicroBatcher, Reservations
+from .registry import PLAYERS_LOADED_MAX, load_player
 
 log = logging.getLogger(__name__)
 
-_batchers = {}
-_batchers_lock = threading.Lock()
+# One batcher per loaded player, no more than the registry keeps players: a batcher holds its
+# player's model, so one kept longer than the registry keeps the player would pin the model.
+_pool = BatcherPool(max_batchers=PLAYERS_LOADED_MAX)
 _reservations = Reservations()  # machine guesses this process is preparing
 
 
@@ -30,22 +31,21 @@ def machine_player_get(name):
     return player
 
 
-def _batcher(name, m):
-    """One batcher per loaded player: concurrent rounds of the same player and map
-    share a forward pass."""
+def _submit(name, m, location, *, slot):
+    """Queue `location` for player `name` on map `m`; returns its future. Concurrent rounds of
+    the same player and map share a forward pass."""
     player = load_player(name, m)
-    with _batchers_lock:
-        b = _batchers.get(id(player))
-        if b is None or b.player is not player:
-            b = MicroBatcher(
-                functools.partial(_predict_batch, player),
-                max_batch=settings.GEOGAME_BATCH_MAX,
-                max_wait_s=settings.GEOGAME_BATCH_WAIT_MS / 1000,
-                reservations=_reservations,
-            )
-            b.player = player
-            _batchers[id(player)] = b
-        return b
+
+    def make():
+        return MicroBatcher(
+            functools.partial(_predict_batch, player),
+            max_batch=settings.GEOGAME_BATCH_MAX,
+            max_wait_s=settings.GEOGAME_BATCH_WAIT_MS / 1000,
+            reservations=_reservations,
+            idle_s=settings.GEOGAME_BATCHER_IDLE_S,
+        )
+
+    return _pool.submit((name, m.id), location, owner=player, make=make, slot=slot)
 
 
 def _predict_batch(player, locations):
@@ -78,9 +78,13 @@ def machine_guess_run(*, round_id, player_id):
         existing = Guess.objects.filter(round=rnd, player=player).first()
         if existing is not None:
             return existing
-        future = _batcher(player.machine_name, rnd.game.map).submit(rnd.location, slot=slot)
+        future = _submit(player.machine_name, rnd.game.map, rnd.location, slot=slot)
     submitted = time.perf_counter()
-    prediction = future.result()
+    prediction = batching.result(
+        future,
+        timeout_s=settings.GEOGAME_MACHINE_GUESS_TIMEOUT_S,
+        what=f"machine {player.machine_name}'s prediction for round {round_id}",
+    )
     predicted = time.perf_counter()
     views = list(range(len(rnd.location.views.all())))
     kwargs = (

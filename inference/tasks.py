@@ -1,7 +1,11 @@
+import logging
+
 from celery import shared_task
 from django.conf import settings
 
 from geogame.common.background import RETRY_ON_DATABASE_ERRORS
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(
@@ -20,11 +24,17 @@ def machine_guess(round_id, player_id):
 
 @shared_task(name="inference.train_player", acks_late=True, soft_time_limit=3600, time_limit=3900)
 def train_player(trained_model_id, seed=0):
-    """Train a registered TrainedModel row; a redelivery of a finished one does nothing."""
+    """Train a registered TrainedModel row. Safe to redeliver: the run claims the row first, so a
+    copy that finds it claimed by a live run, or no longer in training, returns without training."""
     from .models import TrainedModel
-    from .training import train
+    from .training import TrainingClaimed, TrainingClaimLost, train
 
     tm = TrainedModel.objects.select_related("map").get(id=trained_model_id)
-    if tm.status != TrainedModel.TRAINING:
+    try:
+        return train(tm, seed=seed).status
+    except TrainingClaimed as exc:
+        log.info("train_player(%s) not run: %s", trained_model_id, exc)
         return tm.status
-    return train(tm, seed=seed).status
+    except TrainingClaimLost:  # logged by train; the run that took it over goes on
+        tm.refresh_from_db()
+        return tm.status

@@ -1,7 +1,15 @@
 """Training a learned player on a map's train split, early-stopped on val."""
 
-from django.db import transaction
-from django.db.models import Max
+import logging
+import os
+import socket
+import threading
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import DatabaseError, transaction
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from geogame.maps.models import Location
@@ -19,6 +27,15 @@ ERR_TOO_FEW = (
     f"{MIN_TRAIN_LOCATIONS} train and {MIN_VAL_LOCATIONS} val locations"
 )
 ERR_NO_CITIES = "map {slug}: the {name} player needs at least two cities among its train locations"
+ERR_CLAIMED = "{tm} is already being trained by {by} (last heartbeat {when}); not starting a second run"
+ERR_NOT_TRAINING = "{tm} is {status}, not waiting to be trained"
+ERR_CLAIM_LOST = "{tm}: another run took it over (this one was silent too long); this run stops"
+ERR_STALE = (
+    "the worker training it stopped: no heartbeat for over {stale_s:g} s "
+    "(GEOGAME_TRAINING_STALE_S); start a new run"
+)
+
+log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG = {
     "hidden": 0,
@@ -35,6 +52,14 @@ PLAYER_CONFIG = {"regression": {"hidden": 256}}
 
 class TrainingError(ValueError):
     pass
+
+
+class TrainingClaimed(TrainingError):
+    """The run was not started: another live run holds the row, or it is no longer in training."""
+
+
+class TrainingClaimLost(Exception):
+    """This run's claim was taken over; it stops and leaves the row to the run that holds it."""
 
 
 def _city_classes(train, val, slug, name):
@@ -146,16 +171,127 @@ def trained_model_create(*, m, name):
         return TrainedModel.objects.create(map=m, player_name=name, version=(latest["v"] or 0) + 1)
 
 
-def train(tm, *, seed=0, progress=None):
-    """Train `tm` (a TrainedModel in `training` state), save its artefact, mark it ready.
+def _stale_before():
+    return timezone.now() - timedelta(seconds=settings.GEOGAME_TRAINING_STALE_S)
 
+
+def trained_model_claim(tm, *, run_id):
+    """Claim `tm` for the run `run_id`, with a conditional UPDATE: only a row in training that no
+    run holds, or whose run has been silent for GEOGAME_TRAINING_STALE_S (its worker died), is
+    claimed. So a redelivered copy of the task (acks_late; Redis hands out again a task held
+    longer than its visibility timeout) does not start a second run into the same artefact
+    folder. Returns whether this run got it."""
+    now = timezone.now()
+    updated = (
+        TrainedModel.objects.filter(id=tm.id, status=TrainedModel.TRAINING)
+        .filter(Q(claimed_at__isnull=True) | Q(heartbeat_at__lt=_stale_before()))
+        .update(claimed_by=run_id, claimed_at=now, heartbeat_at=now, progress=0.0, error="")
+    )
+    return updated == 1
+
+
+def trained_models_fail_stale(*, m=None):
+    """Mark failed the runs in training whose worker stopped beating (see trained_model_claim), so a
+    dead run does not show as training for ever. A row not claimed yet (queued) is left alone.
+    Returns how many were marked."""
+    rows = TrainedModel.objects.filter(
+        status=TrainedModel.TRAINING, claimed_at__isnull=False, heartbeat_at__lt=_stale_before()
+    )
+    if m is not None:
+        rows = rows.filter(map=m)
+    marked = rows.update(
+        status=TrainedModel.FAILED,
+        error=ERR_STALE.format(stale_s=settings.GEOGAME_TRAINING_STALE_S),
+        finished_at=timezone.now(),
+    )
+    if marked:
+        log.warning("marked %d training run(s) failed: no heartbeat from their worker", marked)
+    return marked
+
+
+def new_run_id():
+    """Names the process that trains (host:pid) and is unique per run, so that two copies of one
+    task never pass for the same run."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class _Heartbeat:
+    """Writes the row's heartbeat_at every tenth of GEOGAME_TRAINING_STALE_S from a thread of its
+    own: the main thread may be busy for long in one step (the backbone over a new map's views).
+    `lost` is set once the row is seen held by another run or no longer in training."""
+
+    def __init__(self, tm_id, run_id):
+        self.mine = TrainedModel.objects.filter(id=tm_id, claimed_by=run_id, status=TrainedModel.TRAINING)
+        self.tm_id = tm_id
+        self.every_s = settings.GEOGAME_TRAINING_STALE_S / 10
+        self.lost = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="geogame-training-heartbeat", daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        # Not joined: a beat waiting on a database lock must not hold up the run's end. A beat
+        # after the end changes nothing (the row is no longer in training).
+        self._stop.set()
+
+    def _run(self):
+        from django.db import connection
+
+        try:
+            while not self._stop.wait(self.every_s):
+                try:
+                    self._beat()
+                except DatabaseError as exc:  # the next beat tries again
+                    log.warning("training run %s: heartbeat not written (%s)", self.tm_id, exc)
+                if self.lost.is_set():
+                    return
+        finally:
+            connection.close()
+
+    def _beat(self):
+        # Read first: a row this connection cannot see (created in a transaction not committed
+        # yet, as in tests) is not written to, nor taken as lost.
+        if not TrainedModel.objects.filter(id=self.tm_id).exists():
+            return
+        if self.mine.update(heartbeat_at=timezone.now()) != 1:
+            self.lost.set()
+
+
+def train(tm, *, seed=0, progress=None, run_id=None):
+    """Claim `tm` (a TrainedModel in `training` state), train it, save its artefact, mark it ready.
+
+    0. Claim it for this run (TrainingClaimed when another live run holds it, or it is done);
+       a heartbeat thread keeps the claim while the run goes on.
     1. Features for the train and val splits (cached), targets and label map.
     2. Train the head with early stopping on the val loss.
     3. Save weights + label map + config + metrics + the ids of the train and val locations;
-       evaluate on val; mark ready.
+       evaluate on val; mark ready. Every write is conditional on the claim: a run that lost it
+       (TrainingClaimLost) stops before it writes the artefact.
     """
+    run_id = run_id or new_run_id()
+    if not trained_model_claim(tm, run_id=run_id):
+        tm.refresh_from_db()
+        if tm.status != TrainedModel.TRAINING:
+            raise TrainingClaimed(ERR_NOT_TRAINING.format(tm=tm, status=tm.status))
+        raise TrainingClaimed(ERR_CLAIMED.format(tm=tm, by=tm.claimed_by, when=tm.heartbeat_at))
+    log.info("%s: training, run %s", tm, run_id)
+    with _Heartbeat(tm.id, run_id) as heartbeat:
+        return _train_claimed(tm, seed=seed, progress=progress, run_id=run_id, heartbeat=heartbeat)
+
+
+def _train_claimed(tm, *, seed, progress, run_id, heartbeat):
     from .evaluation import evaluate_players
     from .heads import build_head, train_head
+
+    ours = TrainedModel.objects.filter(id=tm.id, claimed_by=run_id)
+    training = ours.filter(status=TrainedModel.TRAINING)
+
+    def still_ours(updated=1):
+        if updated != 1:
+            raise TrainingClaimLost(ERR_CLAIM_LOST.format(tm=tm))
 
     m = tm.map
     try:
@@ -170,7 +306,8 @@ def train(tm, *, seed=0, progress=None):
         max_epochs = config["max_epochs"]
 
         def on_epoch(row):
-            TrainedModel.objects.filter(id=tm.id).update(progress=min(0.99, row["epoch"] / max_epochs))
+            beat = timezone.now()
+            still_ours(training.update(progress=min(0.99, row["epoch"] / max_epochs), heartbeat_at=beat))
             if progress:
                 progress(row)
 
@@ -205,25 +342,28 @@ def train(tm, *, seed=0, progress=None):
             "metrics": metrics,
             artefacts.TRAINED_ON_KEY: trained_on,
         }
+        still_ours(0 if heartbeat.lost.is_set() else 1)
         artefacts.save_artefact(directory, state_dict=head.state_dict(), meta=meta)
-        TrainedModel.objects.filter(id=tm.id).update(
+        updated = training.update(
             directory=str(directory),
             status=TrainedModel.READY,
             progress=1.0,
             metrics=metrics,
             finished_at=timezone.now(),
         )
+        still_ours(updated)
         tm.refresh_from_db()
         val_table = evaluate_players(m, [tm.player_name], split=Location.VAL)
         metrics["val"].update({k: v for k, v in val_table[0].items() if k not in ("player", "available")})
-        TrainedModel.objects.filter(id=tm.id).update(metrics=metrics)
+        still_ours(ours.update(metrics=metrics))
         artefacts.save_artefact(directory, state_dict=head.state_dict(), meta=dict(meta, metrics=metrics))
         tm.refresh_from_db()
         return tm
+    except TrainingClaimLost:
+        log.warning("%s", ERR_CLAIM_LOST.format(tm=tm))
+        raise
     except Exception as exc:
-        TrainedModel.objects.filter(id=tm.id).update(
-            status=TrainedModel.FAILED, error=str(exc), finished_at=timezone.now()
-        )
+        ours.update(status=TrainedModel.FAILED, error=str(exc), finished_at=timezone.now())
         raise
 
 

@@ -11,10 +11,11 @@ from geogame.maps.models import Map
 
 from .models import TrainedModel
 from .registry import LEARNED
-from .training import TrainingError, trained_model_create
+from .training import TrainingError, trained_model_create, trained_models_fail_stale
 
 
 def _models_json(m):
+    trained_models_fail_stale(m=m)
     return [
         {
             "player": tm.player_name,
@@ -33,6 +34,7 @@ def _models_json(m):
 @require_http_methods(["GET", "POST"])
 def map_players(request, slug):
     m = get_object_or_404(Map, slug=slug)
+    trained_models_fail_stale(m=m)  # a run whose worker died shows as failed, not training
     error = None
     if request.method == "POST":
         try:

@@ -25,7 +25,8 @@ from geogame.game import services
 from geogame.game.models import Game, Guess
 from geogame.maps.models import Location
 from harness.worker import Workers, database_url, redis_answers, redis_url_with_db, wait_until, worker_env
-from inference import registry
+from inference import artefacts, registry
+from inference.models import TrainedModel
 from inference.training import train, trained_model_create
 from players.models import Player
 
@@ -36,6 +37,9 @@ VISIBILITY_TIMEOUT_S = 5
 GUESS_TIMEOUT_S = 60
 TASK = "inference.machine_guess"
 TASK_LINE = re.compile(r"Task inference\.machine_guess\[([0-9a-f-]+)\] (received|succeeded)[^\n]*")
+TRAIN_TASK = "inference.train_player"
+TRAIN_SUCCEEDED = re.compile(r"Task inference\.train_player\[[0-9a-f-]+\] succeeded")
+TRAIN_TIMEOUT_S = 300
 
 
 def expected_points(lat1, lon1, lat2, lon2, scale_km):
@@ -282,3 +286,26 @@ def test_a_trained_player_plays_through_the_worker(trainable_map, workers, setti
         (here,) = in_process.predict([Location.objects.get(id=rnd.location_id)])
         assert (guess.lat, guess.lon) == pytest.approx((here.lat, here.lon), abs=1e-6)  # the same model ran
     assert services.round_next(game=game) is None
+
+
+def test_two_deliveries_of_one_training_request_train_once(trainable_map, workers):
+    """Two copies of one train_player task (Redis hands a task out again once it has been held
+    longer than the visibility timeout, as a long run is) taken by one worker's threads together:
+    one trains; the other finds the row claimed (or already ready) and returns without training."""
+    tm = trained_model_create(m=trainable_map, name="ensemble")
+    background.enqueue(TRAIN_TASK, tm.id)  # outside a transaction: sent at once
+    background.enqueue(TRAIN_TASK, tm.id)
+    worker = workers.start("solo")  # after both are queued, so its threads take them together
+
+    wait_until(
+        lambda: len(TRAIN_SUCCEEDED.findall(worker.log())) >= 2,
+        timeout_s=TRAIN_TIMEOUT_S,
+        what="both copies of the training task to finish",
+    )
+    tm.refresh_from_db()
+    assert tm.status == TrainedModel.READY, tm.error
+    log = worker.log()
+    assert log.count(f"{tm}: training, run ") == 1
+    assert f"train_player({tm.id}) not run" in log
+    folder = artefacts.artefact_dir(trainable_map.slug, "ensemble", 1)
+    assert sorted(p.name for p in folder.parent.iterdir()) == ["v1"] and str(folder) == tm.directory

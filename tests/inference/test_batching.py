@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from inference.batching import MicroBatcher, Reservations
+from inference.batching import BatcherClosed, BatcherPool, BatchTimeout, MicroBatcher, Reservations, result
 
 HOUR = 3600.0
 RESULT_TIMEOUT_S = 30
@@ -123,3 +123,95 @@ def test_a_batch_function_returning_the_wrong_count_fails_its_requests():
 def test_max_batch_must_be_positive():
     with pytest.raises(ValueError, match="at least 1"):
         MicroBatcher(lambda items: items, max_batch=0)
+
+
+# -- Bounded memory: batchers stop when idle, a pool keeps a bounded number, waits time out ------
+
+
+class Owner:
+    """Stands for a loaded player: what a pool's batcher is made for."""
+
+
+def make_doubler(idle_s=None):
+    return lambda: MicroBatcher(Recorder(), max_wait_s=HOUR, idle_s=idle_s)
+
+
+def test_a_batcher_idle_past_its_limit_stops_its_thread_and_lets_go_of_its_function():
+    batcher = MicroBatcher(Recorder(), max_wait_s=HOUR, idle_s=0.05)
+    assert batcher.submit(1).result(timeout=RESULT_TIMEOUT_S) == 2
+    assert batcher.join(RESULT_TIMEOUT_S), "the idle batcher's thread did not stop"
+    assert batcher.closed and batcher.fn is None  # the model it served can be freed
+    with pytest.raises(BatcherClosed):
+        batcher.submit(2)
+
+
+def test_a_closed_batcher_runs_what_was_queued_then_stops():
+    release, started = threading.Event(), threading.Event()
+
+    def fn(items):
+        started.set()
+        release.wait(RESULT_TIMEOUT_S)
+        return items
+
+    batcher = MicroBatcher(fn, max_batch=1, max_wait_s=HOUR)
+    first = batcher.submit("a")
+    assert started.wait(RESULT_TIMEOUT_S)
+    second = batcher.submit("b")
+    batcher.close()
+    release.set()
+    assert [first.result(timeout=RESULT_TIMEOUT_S), second.result(timeout=RESULT_TIMEOUT_S)] == ["a", "b"]
+    assert batcher.join(RESULT_TIMEOUT_S)
+
+
+def test_a_pool_builds_a_fresh_batcher_in_place_of_one_that_idled_out():
+    pool, owner = BatcherPool(max_batchers=4), Owner()
+    assert pool.submit("p", 1, owner=owner, make=make_doubler(idle_s=0.05)).result(RESULT_TIMEOUT_S) == 2
+    (first,) = pool.batchers().values()
+    assert first.join(RESULT_TIMEOUT_S)
+    assert pool.submit("p", 2, owner=owner, make=make_doubler(idle_s=0.05)).result(RESULT_TIMEOUT_S) == 4
+    (second,) = pool.batchers().values()
+    assert second is not first and first.fn is None
+
+
+def test_a_pool_keeps_at_most_max_batchers_and_stops_the_least_recently_used():
+    pool, owners = BatcherPool(max_batchers=2), {k: Owner() for k in "abc"}
+    for key in "abac":  # "b" is now the least recently used
+        assert pool.submit(key, 1, owner=owners[key], make=make_doubler()).result(RESULT_TIMEOUT_S) == 2
+        if key == "b":
+            evicted = pool.batchers()["b"]
+    assert list(pool.batchers()) == ["a", "c"]
+    assert evicted.join(RESULT_TIMEOUT_S) and evicted.fn is None
+    assert all(b.is_running() for b in pool.batchers().values())
+    pool.close_all()
+
+
+def test_a_pool_replaces_a_keys_batcher_when_the_player_was_loaded_again():
+    pool = BatcherPool(max_batchers=2)
+    pool.submit("p", 1, owner=Owner(), make=make_doubler()).result(RESULT_TIMEOUT_S)
+    (old,) = pool.batchers().values()
+    pool.submit("p", 1, owner=Owner(), make=make_doubler()).result(RESULT_TIMEOUT_S)
+    (new,) = pool.batchers().values()
+    assert new is not old and old.join(RESULT_TIMEOUT_S)
+    pool.close_all()
+
+
+def test_a_stuck_batch_raises_a_timeout_error_instead_of_hanging_and_its_queued_request_is_dropped():
+    release, started = threading.Event(), threading.Event()
+    batches = []
+
+    def fn(items):
+        batches.append(list(items))
+        started.set()
+        release.wait(RESULT_TIMEOUT_S)
+        return items
+
+    batcher = MicroBatcher(fn, max_batch=1, max_wait_s=HOUR)
+    running = batcher.submit("stuck")
+    assert started.wait(RESULT_TIMEOUT_S)
+    queued = batcher.submit("behind it")
+    with pytest.raises(BatchTimeout, match=r"round 7's prediction: no result within 0\.05 s"):
+        result(queued, timeout_s=0.05, what="round 7's prediction")
+    release.set()
+    assert running.result(timeout=RESULT_TIMEOUT_S) == "stuck"
+    assert batcher.submit("later").result(timeout=RESULT_TIMEOUT_S) == "later"
+    assert batches == [["stuck"], ["later"]]  # the request whose caller gave up never ran
