@@ -32,7 +32,7 @@ from django.conf import settings  # noqa: E402
 
 if not settings.REDIS_URL:
     # No Celery workers to run the retention purge (players/retention.py): this process does, on its
-    # background timer thread. With Redis the workers run it (config/celery.py).
+    # background timer thread. With Redis the workers run it (players/apps.py, on worker_ready).
     from players.retention import schedule_purge  # noqa: E402
 
     schedule_purge()

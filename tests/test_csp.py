@@ -15,6 +15,7 @@ from django.test import Client
 
 from geogame.benchmarks.models import BenchmarkReport
 from geogame.duels.models import Duel
+from geogame.maps.importer import map_refresh_city_centres
 from geogame.maps.models import Location
 from geogame.studies import services as study_services
 from geogame.studies.models import Participant, Study
@@ -89,6 +90,7 @@ def hostile_map(study_map):
         loc.city = f"{HOSTILE_PLACE} {loc.city}"
         loc.country = f"{HOSTILE_PLACE} {loc.country}"
         loc.save(update_fields=["city", "country"])
+    map_refresh_city_centres(study_map)  # as an import of that manifest would
     return study_map
 
 
