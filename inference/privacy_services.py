@@ -3,6 +3,7 @@ were taken, before they are posted. Nothing is stored unless the user opts in.""
 
 import contextlib
 import threading
+import uuid
 from datetime import timedelta
 
 from django.conf import settings
@@ -12,13 +13,18 @@ from django.core.validators import slug_re
 from django.db import transaction
 from django.utils import timezone
 
-from geogame import images, privacy, text_input
+from geogame import background, images, privacy, text_input
 from geogame.models import Map
 
 from .dataset import MAX_VIEWS as MAX_PHOTOS  # views of one place, as many as the players see
 from .models import PrivacyCheck, PrivacyCheckPhoto
+from .registry import availability
 
 PLAYER = "hierarchical"
+IMAGE_SCORE_TASK = "inference.privacy_image_score"
+# Photos wait here (decoded, re-encoded without metadata) for the image score's worker, and are
+# deleted once the request has its answer or gives up.
+PENDING_DIR = "privacy-pending"
 # Uploads are decoded no larger than this on their long side: the model resizes the short side to
 # 256 (a 8:1 panorama keeps it), a kept copy is 1024 (images.DISPLAY_LONG_SIDE).
 UPLOAD_LONG_SIDE = 2048
@@ -46,6 +52,18 @@ class PrivacyInputError(ValueError):
 ERR_BUSY = "the privacy check is busy with other photos; try again in {retry_after} s"
 BUSY_WAIT_S = 1.0  # a request waits this long for a slot, then is told to come back
 BUSY_RETRY_AFTER_S = 5
+
+
+ERR_NO_ANSWER = "no model worker scored the photo in time; try again in {retry_after} s"
+NO_ANSWER_RETRY_AFTER_S = 30
+
+
+class PrivacyNoAnswer(PrivacyInputError):
+    """No worker returned the image score within GEOGAME_PRIVACY_SCORE_TIMEOUT_S (503 with Retry-After)."""
+
+    def __init__(self):
+        super().__init__(ERR_NO_ANSWER.format(retry_after=NO_ANSWER_RETRY_AFTER_S), status=503)
+        self.retry_after = NO_ANSWER_RETRY_AFTER_S
 
 
 class PrivacyBusy(PrivacyInputError):
@@ -108,7 +126,8 @@ def privacy_check_run(*, photos, caption="", map_slug="", keep=False):
     1. Check the caption's length and decode each photo under the image limits (type, size,
        pixel count, decompression bombs: geogame.images.open_image). Each photo's EXIF GPS is
        read from the bytes as sent, before anything is re-encoded.
-    2. Image score from the map's hierarchical player; where there is none the result says why.
+    2. Image score from the map's hierarchical player, computed by a worker (image_score); where
+       there is none the result says why.
     3. Text score of the caption, and the combined score: the caption with the photo's city.
     4. Only if `keep`: store the caption, the result and the photos re-encoded without metadata.
     """
@@ -142,7 +161,7 @@ def privacy_check_run(*, photos, caption="", map_slug="", keep=False):
         if position is not None:
             gps.append({"photo": index, "lat": position[0], "lon": position[1]})
 
-    image = _image_result(decoded, m) if decoded else None
+    image = image_score(decoded, m) if decoded else None
     text = privacy.text_privacy(caption)
     if image and image["available"]:
         combined = privacy.combined_privacy(
@@ -170,15 +189,51 @@ def privacy_check_run(*, photos, caption="", map_slug="", keep=False):
     return result
 
 
+def image_score(decoded, m):
+    """The hierarchical player's verdict on the decoded photos, or why there is none. The model
+    runs in the IMAGE_SCORE_TASK (a Celery worker, or a model process: never in the web process);
+    the photos reach it as files in PENDING_DIR, deleted once the answer is in or given up on."""
+    if m is None:
+        return {"available": False, "reason": REASON_NO_MAP}
+    reason = availability(PLAYER, m)  # no trained model: no need to ask a worker
+    if reason:
+        return {"available": False, "map": m.slug, "reason": reason}
+    batch = uuid.uuid4().hex
+    names = []
+    try:
+        for index, im in enumerate(decoded):
+            data = images.encode_jpeg(im, quality=95, compact=False)
+            names.append(default_storage.save(f"{PENDING_DIR}/{batch}-{index}.jpg", ContentFile(data)))
+        timeout_s = settings.GEOGAME_PRIVACY_SCORE_TIMEOUT_S
+        return background.wait_for(IMAGE_SCORE_TASK, m.id, names, timeout_s=timeout_s)
+    except background.NoAnswer:
+        raise PrivacyNoAnswer() from None
+    finally:
+        for name in names:
+            default_storage.delete(name)
+
+
+def privacy_image_score_run(*, map_id, photo_names):
+    """The IMAGE_SCORE_TASK's body: the stored photos scored by the map's hierarchical player."""
+    m = Map.objects.filter(id=map_id).first()
+    if m is None:
+        return {"available": False, "reason": ERR_UNKNOWN_MAP.format(slug=map_id)}
+    decoded = []
+    for name in photo_names:
+        if not name.startswith(f"{PENDING_DIR}/"):
+            raise ValueError(f"not a pending privacy photo: {name!r}")
+        with default_storage.open(name, "rb") as f:
+            decoded.append(decode_photo(f.read()))
+    return _image_result(decoded, m)
+
+
 def _image_result(decoded, m):
-    """The hierarchical player's verdict on the photos, or why there is none."""
+    """The hierarchical player's verdict on the photos, or why there is none (loads the model)."""
     from .artefacts import ArtefactError
     from .heads import DEFAULT_CITY_CUTOFF
     from .players import PlayerUnavailable
     from .registry import load_player
 
-    if m is None:
-        return {"available": False, "reason": REASON_NO_MAP}
     try:
         prediction = load_player(PLAYER, m).predict_images(decoded)
     except (PlayerUnavailable, ArtefactError) as exc:
