@@ -2,6 +2,7 @@
 were taken, before they are posted. Nothing is stored unless the user opts in."""
 
 import contextlib
+import io
 import threading
 import uuid
 from datetime import timedelta
@@ -22,9 +23,10 @@ from .registry import availability
 
 PLAYER = "hierarchical"
 IMAGE_SCORE_TASK = "inference.privacy_image_score"
-# Photos wait here (decoded, re-encoded without metadata) for the image score's worker, and are
+# Photos wait here (decoded, as PNG without metadata) for the image score's worker, and are
 # deleted once the request has its answer or gives up.
 PENDING_DIR = "privacy-pending"
+PENDING_MAX_AGE = timedelta(hours=1)  # older ones were left by a web process that died waiting
 # Uploads are decoded no larger than this on their long side: the model resizes the short side to
 # 256 (a 8:1 panorama keeps it), a kept copy is 1024 (images.DISPLAY_LONG_SIDE).
 UPLOAD_LONG_SIDE = 2048
@@ -35,6 +37,7 @@ ERR_TOO_MANY_PHOTOS = "send at most {limit} photos (views of one place); got {n}
 ERR_PHOTO = "photo {index}: {reason}"
 ERR_PHOTO_TOO_BIG = "photo {index}: file is {size} bytes; the limit is {limit}"
 ERR_UNKNOWN_MAP = "unknown map {slug!r}"
+REASON_PHOTOS_GONE = "the photos were deleted before a worker scored them (the request gave up waiting)"
 REASON_NO_MAP = "no map chosen: pick a map whose hierarchical player is trained to score the photo"
 WARN_GPS = (
     "Photo {index} carries GPS coordinates in its EXIF data ({lat:.5f}, {lon:.5f}): whoever gets "
@@ -202,8 +205,7 @@ def image_score(decoded, m):
     names = []
     try:
         for index, im in enumerate(decoded):
-            data = images.encode_jpeg(im, quality=95, compact=False)
-            names.append(default_storage.save(f"{PENDING_DIR}/{batch}-{index}.jpg", ContentFile(data)))
+            names.append(default_storage.save(f"{PENDING_DIR}/{batch}-{index}.png", ContentFile(_png(im))))
         timeout_s = settings.GEOGAME_PRIVACY_SCORE_TIMEOUT_S
         return background.wait_for(IMAGE_SCORE_TASK, m.id, names, timeout_s=timeout_s)
     except background.NoAnswer:
@@ -211,6 +213,13 @@ def image_score(decoded, m):
     finally:
         for name in names:
             default_storage.delete(name)
+
+
+def _png(im):
+    """The decoded pixels, losslessly (the score must not depend on the path) and without metadata."""
+    buf = io.BytesIO()
+    im.convert("RGB").save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
 
 
 def privacy_image_score_run(*, map_id, photo_names):
@@ -222,8 +231,11 @@ def privacy_image_score_run(*, map_id, photo_names):
     for name in photo_names:
         if not name.startswith(f"{PENDING_DIR}/"):
             raise ValueError(f"not a pending privacy photo: {name!r}")
-        with default_storage.open(name, "rb") as f:
-            decoded.append(decode_photo(f.read()))
+        try:
+            with default_storage.open(name, "rb") as f:
+                decoded.append(decode_photo(f.read()))
+        except FileNotFoundError:  # a late delivery: the request gave up and deleted its photos
+            return {"available": False, "map": m.slug, "reason": REASON_PHOTOS_GONE}
     return _image_result(decoded, m)
 
 
@@ -287,6 +299,22 @@ def privacy_checks_delete(checks):
 
 
 def privacy_checks_purge(*, days, now=None):
-    """Delete kept checks older than `days` (GEOGAME_PRIVACY_RETENTION_DAYS); how many."""
-    cutoff = (now or timezone.now()) - timedelta(days=days)
-    return privacy_checks_delete(PrivacyCheck.objects.filter(created_at__lt=cutoff))
+    """Delete kept checks older than `days` (GEOGAME_PRIVACY_RETENTION_DAYS), and pending photos a
+    web process left behind; how many checks."""
+    now = now or timezone.now()
+    privacy_pending_purge(now=now)
+    return privacy_checks_delete(PrivacyCheck.objects.filter(created_at__lt=now - timedelta(days=days)))
+
+
+def privacy_pending_purge(*, now):
+    """Delete photos left in PENDING_DIR for over PENDING_MAX_AGE (their web process died while it
+    waited for the score); how many."""
+    try:
+        names = default_storage.listdir(PENDING_DIR)[1]
+    except FileNotFoundError:
+        return 0
+    paths = [f"{PENDING_DIR}/{name}" for name in names]
+    old = [path for path in paths if default_storage.get_modified_time(path) < now - PENDING_MAX_AGE]
+    for path in old:
+        default_storage.delete(path)
+    return len(old)
