@@ -127,7 +127,13 @@ def _log_failure(task_name, args):
 def model_task_result(task_name, *args):
     """From a task body: model task `task_name(*args)`'s result, computed here in a Celery worker,
     or in a model process when this is the web process running tasks in-process."""
-    if settings.REDIS_URL or not _in_child_process(task_name):
+    if settings.REDIS_URL:
+        from geogame.celery import app
+
+        # Registered in a worker. Not _local_tasks(): its import_default_modules would set Django
+        # up again, and Django's logging configuration would replace the worker's.
+        return app.tasks[task_name].run(*args)
+    if not _in_child_process(task_name):
         return _local_tasks()[task_name].run(*args)
     task = _local_tasks()[task_name]
     timeout_s = getattr(task, "time_limit", None) or settings.CELERY_TASK_TIME_LIMIT
