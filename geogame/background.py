@@ -81,7 +81,7 @@ def _model_processes():
     the tasks declared `runs_model`, each with its own Django set up from the inherited environment."""
     global _model_pool
     with _model_pool_lock:
-        if _model_pool is None:
+        if _model_pool is None or getattr(_model_pool, "_broken", False):  # a child died (OOM): anew
             _model_pool = ProcessPoolExecutor(
                 max_workers=max(1, settings.GEOGAME_LOCAL_MODEL_PROCESSES),
                 mp_context=multiprocessing.get_context("spawn"),
@@ -118,8 +118,7 @@ def _in_child_process(task_name):
 def _log_failure(task_name, args):
     def log_failure(future):
         if not future.cancelled() and future.exception() is not None:
-            exc = future.exception()
-            log.error("background task %s%r failed", task_name, args, exc_info=(type(exc), exc, None))
+            log.error("background task %s%r failed", task_name, args, exc_info=future.exception())
 
     return log_failure
 
