@@ -324,6 +324,12 @@ CELERY_TASK_TIME_LIMIT = env_int("GEOGAME_TASK_TIME_LIMIT_S", 90)
 # An unacknowledged task (its worker died) is handed to another worker after this long.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("GEOGAME_TASK_VISIBILITY_TIMEOUT_S", 300)}
 CELERY_ACCEPT_CONTENT = ["json"]
+# Without REDIS_URL, tasks that run a model (machine guesses, training, the privacy check's image
+# score) run in up to this many child processes of the web process, so that the process serving HTTP
+# never loads torch (geogame.common.background). False runs them in this process (tests on an
+# in-memory database).
+GEOGAME_LOCAL_MODEL_PROCESS = env_bool("GEOGAME_LOCAL_MODEL_PROCESS", True)
+GEOGAME_LOCAL_MODEL_PROCESSES = env_int("GEOGAME_LOCAL_MODEL_PROCESSES", 2)
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -349,6 +355,9 @@ GEOGAME_MAX_IMAGE_PIXELS = env_int("GEOGAME_MAX_IMAGE_PIXELS", 64_000_000)
 GEOGAME_MAX_UPLOAD_PIXELS = env_int("GEOGAME_MAX_UPLOAD_PIXELS", 16_000_000)
 # Uploads decoded and scored at once per process; more wait up to a second, then get 503 + Retry-After.
 GEOGAME_UPLOAD_CONCURRENCY = env_int("GEOGAME_UPLOAD_CONCURRENCY", 2)
+# The privacy check waits this long for its image score (a Celery worker, or the local model process,
+# whose first call loads torch and the model), then answers 503 with Retry-After.
+GEOGAME_PRIVACY_SCORE_TIMEOUT_S = env_float("GEOGAME_PRIVACY_SCORE_TIMEOUT_S", 60.0)
 # Each daphne process keeps its latest per-round image renderings (geogame.game.round_images) in memory,
 # so a reload is not encoded again; bounded by this many MB.
 GEOGAME_ROUND_IMAGE_CACHE_MB = env_int("GEOGAME_ROUND_IMAGE_CACHE_MB", 64)

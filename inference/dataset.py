@@ -8,14 +8,13 @@ from django.core.files.storage import default_storage
 
 from geogame.maps.importer import view_file_name
 from geogame.maps.models import Location
-from geogame.maps.rules import city_label
+from geogame.maps.rules import MAX_VIEWS, city_label
 
 from . import runtime
 from .preprocessing import MODEL_INPUT_SUFFIX, model_input_image
 
 log = logging.getLogger(__name__)
 
-MAX_VIEWS = 3
 
 
 def model_input_name(view_sha256):

@@ -75,6 +75,14 @@ def _data_in_tmp(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _model_tasks_in_this_process(settings):
+    """In-process model tasks run in this test process, which sees the test database (a model process
+    would not: the database may be in memory). Servers the tests start keep the default: a child
+    process (tests/test_web_process_torch_free.py)."""
+    settings.GEOGAME_LOCAL_MODEL_PROCESS = False
+
+
+@pytest.fixture(autouse=True)
 def _no_rate_limit_counts():
     """Rate-limit counters (geogame.common.ratelimit) live in the cache: each test starts with none. Only
     the in-process cache is cleared; a Redis cache may be shared and is left alone."""

@@ -29,6 +29,12 @@ PAGE = "/privacy/"
 
 
 @pytest.fixture(autouse=True)
+def _in_process(settings):
+    """The image score runs in this process (tests/test_privacy_worker.py runs it on a worker)."""
+    settings.REDIS_URL = ""
+
+
+@pytest.fixture(autouse=True)
 def _fresh_player_cache():
     registry._load.cache_clear()
     yield
@@ -362,3 +368,18 @@ def test_image_work_is_bounded_per_process_and_a_full_house_answers_503_at_once(
         holder.join(10)
     assert not holder.is_alive()
     assert post({"image": photo(make_image_bytes())}).status_code == 200
+
+
+def test_photos_a_dead_web_process_left_pending_are_purged_after_an_hour(db, settings):
+    import os
+    import time
+
+    folder = settings.MEDIA_ROOT / privacy_services.PENDING_DIR
+    folder.mkdir(parents=True)
+    left, waiting = folder / "left-0.jpg", folder / "waiting-0.jpg"
+    for path in (left, waiting):
+        path.write_bytes(make_image_bytes())
+    hours_ago = time.time() - privacy_services.PENDING_MAX_AGE.total_seconds() - 60
+    os.utime(left, (hours_ago, hours_ago))
+    privacy_services.privacy_checks_purge(days=30)
+    assert sorted(folder.iterdir()) == [waiting]

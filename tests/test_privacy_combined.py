@@ -12,6 +12,12 @@ from inference.training import train, trained_model_create
 STUTTGART = "Stuttgart, Germany"
 
 
+@pytest.fixture(autouse=True)
+def _in_process(settings):
+    """The image score runs in this process (tests/test_privacy_worker.py runs it on a worker)."""
+    settings.REDIS_URL = ""
+
+
 @pytest.mark.parametrize("caption", ["", "lovely day", "Back in Stuttgart", "Shopping in Charlottesville"])
 @pytest.mark.parametrize("image_score", [0.0, 0.02, 0.3, 0.9, 1.0])
 @pytest.mark.parametrize("city_confidence", [0.2, 0.99])

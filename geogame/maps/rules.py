@@ -6,6 +6,8 @@ import hashlib
 from geogame.common.geo import bounding_box, haversine_km, spherical_mean
 
 WORLD_SCALE_KM = 14916.862
+# Views of one place: three headings 120 degrees apart (a single photo is one view).
+MAX_VIEWS = 3
 
 # A map's locations fall in four splits, in this order along the hash (assign_split): learned players
 # train on `train` and early-stop on `val`; studies draw from `test`; machine games draw from `test`

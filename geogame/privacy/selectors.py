@@ -1,7 +1,7 @@
 """Reads for the privacy check page."""
 
+from geogame.game.machines import availability
 from geogame.maps.models import Map
-from inference.registry import availability
 
 from .services import PLAYER
 

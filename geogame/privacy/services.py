@@ -2,7 +2,9 @@
 were taken, before they are posted. Nothing is stored unless the user opts in."""
 
 import contextlib
+import io
 import threading
+import uuid
 from datetime import timedelta
 
 from django.conf import settings
@@ -12,15 +14,21 @@ from django.core.validators import slug_re
 from django.db import transaction
 from django.utils import timezone
 
-from geogame.common import text_input
+from geogame.common import background, text_input
+from geogame.game import machines
 from geogame.maps import images
 from geogame.maps.models import Map
-from inference.dataset import MAX_VIEWS as MAX_PHOTOS  # views of one place, as many as the players see
+from geogame.maps.rules import MAX_VIEWS as MAX_PHOTOS  # views of one place, as many as the players see
 
 from . import scoring as privacy
 from .models import PrivacyCheck, PrivacyCheckPhoto
 
 PLAYER = "hierarchical"
+IMAGE_SCORE_TASK = "inference.privacy_image_score"
+# Photos wait here (decoded, as PNG without metadata) for the image score's worker, and are
+# deleted once the request has its answer or gives up.
+PENDING_DIR = "privacy-pending"
+PENDING_MAX_AGE = timedelta(hours=1)  # older ones were left by a web process that died waiting
 # Uploads are decoded no larger than this on their long side: the model resizes the short side to
 # 256 (a 8:1 panorama keeps it), a kept copy is 1024 (images.DISPLAY_LONG_SIDE).
 UPLOAD_LONG_SIDE = 2048
@@ -31,6 +39,7 @@ ERR_TOO_MANY_PHOTOS = "send at most {limit} photos (views of one place); got {n}
 ERR_PHOTO = "photo {index}: {reason}"
 ERR_PHOTO_TOO_BIG = "photo {index}: file is {size} bytes; the limit is {limit}"
 ERR_UNKNOWN_MAP = "unknown map {slug!r}"
+REASON_PHOTOS_GONE = "the photos were deleted before a worker scored them (the request gave up waiting)"
 REASON_NO_MAP = "no map chosen: pick a map whose hierarchical player is trained to score the photo"
 WARN_GPS = (
     "Photo {index} carries GPS coordinates in its EXIF data ({lat:.5f}, {lon:.5f}): whoever gets "
@@ -48,6 +57,18 @@ class PrivacyInputError(ValueError):
 ERR_BUSY = "the privacy check is busy with other photos; try again in {retry_after} s"
 BUSY_WAIT_S = 1.0  # a request waits this long for a slot, then is told to come back
 BUSY_RETRY_AFTER_S = 5
+
+
+ERR_NO_ANSWER = "no model worker scored the photo in time; try again in {retry_after} s"
+NO_ANSWER_RETRY_AFTER_S = 30
+
+
+class PrivacyNoAnswer(PrivacyInputError):
+    """No worker returned the image score within GEOGAME_PRIVACY_SCORE_TIMEOUT_S (503 with Retry-After)."""
+
+    def __init__(self):
+        super().__init__(ERR_NO_ANSWER.format(retry_after=NO_ANSWER_RETRY_AFTER_S), status=503)
+        self.retry_after = NO_ANSWER_RETRY_AFTER_S
 
 
 class PrivacyBusy(PrivacyInputError):
@@ -110,7 +131,8 @@ def privacy_check_run(*, photos, caption="", map_slug="", keep=False):
     1. Check the caption's length and decode each photo under the image limits (type, size,
        pixel count, decompression bombs: geogame.maps.images.open_image). Each photo's EXIF GPS is
        read from the bytes as sent, before anything is re-encoded.
-    2. Image score from the map's hierarchical player; where there is none the result says why.
+    2. Image score from the map's hierarchical player, computed by a worker (image_score); where
+       there is none the result says why.
     3. Text score of the caption, and the combined score: the caption with the photo's city.
     4. Only if `keep`: store the caption, the result and the photos re-encoded without metadata.
     """
@@ -144,7 +166,7 @@ def privacy_check_run(*, photos, caption="", map_slug="", keep=False):
         if position is not None:
             gps.append({"photo": index, "lat": position[0], "lon": position[1]})
 
-    image = _image_result(decoded, m) if decoded else None
+    image = image_score(decoded, m) if decoded else None
     text = privacy.text_privacy(caption)
     if image and image["available"]:
         combined = privacy.combined_privacy(
@@ -172,34 +194,34 @@ def privacy_check_run(*, photos, caption="", map_slug="", keep=False):
     return result
 
 
-def _image_result(decoded, m):
-    """The hierarchical player's verdict on the photos, or why there is none."""
-    from inference.artefacts import ArtefactError
-    from inference.heads import DEFAULT_CITY_CUTOFF
-    from inference.players import PlayerUnavailable
-    from inference.registry import load_player
-
+def image_score(decoded, m):
+    """The hierarchical player's verdict on the decoded photos, or why there is none. The model
+    runs in the IMAGE_SCORE_TASK (a Celery worker, or a model process: never in the web process);
+    the photos reach it as files in PENDING_DIR, deleted once the answer is in or given up on."""
     if m is None:
         return {"available": False, "reason": REASON_NO_MAP}
+    reason = machines.availability(PLAYER, m)  # no trained model: no need to ask a worker
+    if reason:
+        return {"available": False, "map": m.slug, "reason": reason}
+    batch = uuid.uuid4().hex
+    names = []
     try:
-        prediction = load_player(PLAYER, m).predict_images(decoded)
-    except (PlayerUnavailable, ArtefactError) as exc:
-        return {"available": False, "map": m.slug, "reason": str(exc)}
-    d = prediction.details
-    return {
-        "available": True,
-        "map": m.slug,
-        "score": round(d["privacy_score"], 4),
-        "cutoff": DEFAULT_CITY_CUTOFF,
-        "city": prediction.city,
-        "city_confidence": round(d["city_confidence"], 4),
-        "district_confidence": round(d["district_confidence"], 4),
-        "district": {"lat": prediction.top_lat, "lon": prediction.top_lon},
-        "top_cities": [dict(c, confidence=round(c["confidence"], 4)) for c in d["top_cities"]],
-        "views": [
-            {k: round(v, 4) if isinstance(v, float) else v for k, v in view.items()} for view in d["views"]
-        ],
-    }
+        for index, im in enumerate(decoded):
+            names.append(default_storage.save(f"{PENDING_DIR}/{batch}-{index}.png", ContentFile(_png(im))))
+        timeout_s = settings.GEOGAME_PRIVACY_SCORE_TIMEOUT_S
+        return background.wait_for(IMAGE_SCORE_TASK, m.id, names, timeout_s=timeout_s)
+    except background.NoAnswer:
+        raise PrivacyNoAnswer() from None
+    finally:
+        for name in names:
+            default_storage.delete(name)
+
+
+def _png(im):
+    """The decoded pixels, losslessly (the score must not depend on the path) and without metadata."""
+    buf = io.BytesIO()
+    im.convert("RGB").save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
 
 
 def privacy_check_keep(*, m, caption, result, photos):
@@ -234,6 +256,22 @@ def privacy_checks_delete(checks):
 
 
 def privacy_checks_purge(*, days, now=None):
-    """Delete kept checks older than `days` (GEOGAME_PRIVACY_RETENTION_DAYS); how many."""
-    cutoff = (now or timezone.now()) - timedelta(days=days)
-    return privacy_checks_delete(PrivacyCheck.objects.filter(created_at__lt=cutoff))
+    """Delete kept checks older than `days` (GEOGAME_PRIVACY_RETENTION_DAYS), and pending photos a
+    web process left behind; how many checks."""
+    now = now or timezone.now()
+    privacy_pending_purge(now=now)
+    return privacy_checks_delete(PrivacyCheck.objects.filter(created_at__lt=now - timedelta(days=days)))
+
+
+def privacy_pending_purge(*, now):
+    """Delete photos left in PENDING_DIR for over PENDING_MAX_AGE (their web process died while it
+    waited for the score); how many."""
+    try:
+        names = default_storage.listdir(PENDING_DIR)[1]
+    except FileNotFoundError:
+        return 0
+    paths = [f"{PENDING_DIR}/{name}" for name in names]
+    old = [path for path in paths if default_storage.get_modified_time(path) < now - PENDING_MAX_AGE]
+    for path in old:
+        default_storage.delete(path)
+    return len(old)

@@ -43,7 +43,8 @@ def _check_from_request(request):
         uploads += found
     for index, upload in enumerate(uploads, 1):
         check_photo_size(index=index, size=upload.size)  # before reading it
-    # Photos are read, decoded and scored holding one of the process's image slots (503 when none frees).
+    # Photos are read and decoded, and their score awaited, holding one of the process's image slots
+    # (503 when none frees, or when no worker returns the score in time).
     with image_work_slot() if uploads else contextlib.nullcontext():
         return privacy_check_run(
             photos=[upload.read() for upload in uploads],
