@@ -32,7 +32,6 @@ class InferenceConfig(AppConfig):
                 availability=registry.availability,
                 excluded_location_ids=registry.excluded_location_ids,
                 machine_player_get=services.machine_player_get,
-                machine_guess_run=services.machine_guess_run,
             )
         )
         map_hooks.register_view_file(MODEL_INPUT_SUFFIX, model_input_npy)

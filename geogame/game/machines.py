@@ -17,7 +17,6 @@ class MachinePlayers:
     availability: Callable  # (name, map) -> None if it can play the map, else why not; UnknownPlayer
     excluded_location_ids: Callable  # (name, map) -> ids of the map's locations it may have learned from
     machine_player_get: Callable  # (name) -> the Player row that guesses for it
-    machine_guess_run: Callable  # (*, round_id, player_id) -> its stored Guess for the round
 
 
 _registered = MachinePlayers(
@@ -26,7 +25,6 @@ _registered = MachinePlayers(
     availability=lambda name, m: _unknown(name),
     excluded_location_ids=lambda name, m: _unknown(name),
     machine_player_get=lambda name: _unknown(name),
-    machine_guess_run=lambda **kwargs: _unknown(kwargs),
 )
 
 
@@ -58,6 +56,3 @@ def excluded_location_ids(name, m):
 def machine_player_get(name):
     return _registered.machine_player_get(name)
 
-
-def machine_guess_run(*, round_id, player_id):
-    return _registered.machine_guess_run(round_id=round_id, player_id=player_id)
