@@ -42,7 +42,7 @@ def test_an_import_stores_each_citys_centre_and_a_request_reads_them_without_a_q
     rows = city_folder(tmp_path / "a", [("Munich", MUNICH), ("Augsburg", AUGSBURG)] * 2)
     import_map(tmp_path / "a", name="Cities", kind=Map.CITY)
     m = Map.objects.get(slug="cities")
-    assert list(m.city_centres) == ["Augsburg, Germany", "Munich, Germany"]
+    assert sorted(m.city_centres) == ["Augsburg, Germany", "Munich, Germany"]  # jsonb keeps no key order
     with django_assert_num_queries(0):
         centres = city_centres(m)
     assert list(centres) == list(expected_centres(rows))
