@@ -11,14 +11,14 @@ from . import selectors
 @staff_member_required
 @require_GET
 def benchmark_list(request):
-    return render(request, "inference/benchmarks.html", {"reports": selectors.benchmark_reports()})
+    return render(request, "benchmarks/benchmarks.html", {"reports": selectors.benchmark_reports()})
 
 
 @staff_member_required
 @require_GET
 def benchmark_report(request, public_id):
     report = get_object_or_404(selectors.benchmark_reports(), public_id=public_id)
-    return render(request, "inference/benchmark_report.html", selectors.benchmark_page(report))
+    return render(request, "benchmarks/benchmark_report.html", selectors.benchmark_page(report))
 
 
 @staff_member_required

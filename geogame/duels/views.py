@@ -40,7 +40,7 @@ def duel_lobby(request):
             return redirect("duel", duel_id=duel.public_id)
     response = render(
         request,
-        "geogame/duel_lobby.html",
+        "duels/duel_lobby.html",
         {
             "maps": selectors.maps_for_home(rounds=duel_services.duel_min_rounds()),
             "player": player_for_request(request),
@@ -78,7 +78,7 @@ def duel_page(request, duel_id):
             invite_url = request.build_absolute_uri(reverse("duel-join", args=[token]))
     return render(
         request,
-        "geogame/duel.html",
+        "duels/duel.html",
         {
             "duel": duel,
             "seat": seat,
@@ -111,7 +111,7 @@ def duel_join(request, token):
         error = duel_services.ERR_BAD_INVITE
     return render(
         request,
-        "geogame/duel_join.html",
+        "duels/duel_join.html",
         {"seat": seat, "host": seat.duel.game.player.display_name, "player": player, "error": error},
         status=400 if error else 200,
     )

@@ -68,7 +68,7 @@ def home(request):
     maps = selectors.maps_for_home()
     response = render(
         request,
-        "geogame/home.html",
+        "game/home.html",
         {
             "maps": maps,
             "opponents": selectors.opponents_for_home(maps),
@@ -119,7 +119,7 @@ def play(request, game_id):
     game = own_game(request, game_id)
     context = {"game": game, "view_note": selectors.view_count_note(game.map)}
     context["play_config"] = PLAY_PAGE_CONFIG
-    return render(request, "geogame/play.html", context)
+    return render(request, "game/play.html", context)
 
 
 @require_GET
@@ -129,7 +129,7 @@ def summary(request, game_id):
     rows = selectors.game_summary_rows(game)
     return render(
         request,
-        "geogame/summary.html",
+        "game/summary.html",
         {
             "game": game,
             "rows": rows,

@@ -56,7 +56,7 @@ def _int(raw, *, default=None, message):
 def _page(request, *, error, form):
     return render(
         request,
-        "geogame/build_map.html",
+        "maps/build_map.html",
         {
             "builds": MapBuild.objects.select_related("map")[:RECENT_BUILDS],
             "providers": MapBuild.PROVIDER_CHOICES,

@@ -85,7 +85,7 @@ def privacy_page(request):
         chosen = next((m["slug"] for m in maps if not m["unavailable"]), "")
     response = render(
         request,
-        "inference/privacy.html",
+        "privacy/privacy.html",
         {
             "maps": maps,
             "chosen_map": chosen,

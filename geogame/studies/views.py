@@ -61,7 +61,7 @@ def _study_for_link(token):
 def study_join(request, token):
     study = _study_for_link(token)
     if not study_services.study_is_open(study):
-        return render(request, "geogame/study_closed.html", {"study": study}, status=410)
+        return render(request, "studies/study_closed.html", {"study": study}, status=410)
     error = None
     if request.method == "POST":
         if request.POST.get("consent") != "yes":
@@ -73,13 +73,13 @@ def study_join(request, token):
             except services.GameError as exc:
                 error = exc.message
                 if exc.status == 410:
-                    return render(request, "geogame/study_closed.html", {"study": study}, status=410)
+                    return render(request, "studies/study_closed.html", {"study": study}, status=410)
             else:
                 _remember(request, participant)
                 return redirect("study-play", public_id=participant.public_id)
     return render(
         request,
-        "geogame/study_join.html",
+        "studies/study_join.html",
         {"study": study, "error": error, "form": request.POST if error else {}},
         status=400 if error else 200,
     )
@@ -96,7 +96,7 @@ def study_play(request, public_id):
         return redirect("study-done", public_id=public_id)
     return render(
         request,
-        "geogame/play.html",
+        "game/play.html",
         {
             "game": participant.game,
             "state_url": reverse("api-study-state", args=[public_id]),
@@ -111,7 +111,7 @@ def study_play(request, public_id):
 def study_done(request, public_id):
     participant = _own_participant(request, public_id)
     context = {"participant": participant, "study": participant.study}
-    return render(request, "geogame/study_done.html", context)
+    return render(request, "studies/study_done.html", context)
 
 
 @require_http_methods(["GET", "POST"])
@@ -122,8 +122,8 @@ def study_withdraw(request, public_id):
         study = participant.study
         study_services.participant_withdraw(participant)
         _forget(request, public_id)
-        return render(request, "geogame/study_withdrawn.html", {"study": study})
-    return render(request, "geogame/study_withdraw.html", {"participant": participant})
+        return render(request, "studies/study_withdrawn.html", {"study": study})
+    return render(request, "studies/study_withdraw.html", {"participant": participant})
 
 
 @require_GET
@@ -187,7 +187,7 @@ def staff_studies(request):
             error = getattr(exc, "message", None) or str(exc)
     return render(
         request,
-        "geogame/staff_studies.html",
+        "studies/staff_studies.html",
         {
             "studies": Study.objects.select_related("map").all(),
             "maps": Map.objects.order_by("name"),
@@ -241,7 +241,7 @@ def staff_study(request, slug):
     study = get_object_or_404(Study.objects.select_related("map"), slug=slug)
     return render(
         request,
-        "geogame/staff_study.html",
+        "studies/staff_study.html",
         {
             "study": study,
             "progress": study_selectors.study_progress(study),
