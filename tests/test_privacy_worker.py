@@ -8,12 +8,12 @@ import pytest
 from django.test import Client
 
 from geogame.privacy import services as privacy_services
+from harness.fixture_map import CITY_TINTS, make_image_bytes
+from harness.worker import wait_until
 from inference import registry
 from inference.training import train, trained_model_create
-from tests.conftest import CITY_TINTS, make_image_bytes
 from tests.test_celery_worker import broker, workers  # noqa: F401  (fixtures)
 from tests.test_privacy import photo
-from tests.worker import wait_until
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 SUCCEEDED = re.compile(r"Task inference\.privacy_image_score\[[0-9a-f-]+\] succeeded")
