@@ -52,6 +52,19 @@ def scaled(seconds):
     return seconds * measured_slow_factor()
 
 
+def pytest_collection_modifyitems(config, items):
+    """pytest-timeout's bound (`timeout` in pyproject.toml) is a wait like the others: scale it for
+    every test that does not set its own, so a test that trains a model beside CPU-bound neighbours
+    is not cut off at a bound measured on an idle machine."""
+    base_s = float(config.getini("timeout") or 0)
+    if not base_s:
+        return
+    bound = pytest.mark.timeout(scaled(base_s))
+    for item in items:
+        if item.get_closest_marker("timeout") is None:
+            item.add_marker(bound)
+
+
 @pytest.fixture(scope="session")
 def slow_factor():
     """measured_slow_factor(), measured once per session; multiply explicit wait bounds by it."""

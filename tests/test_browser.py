@@ -17,9 +17,7 @@ import pytest
 from harness.live_server import headless_chromium, live_server, missing_browser
 from tests.conftest import scaled
 
-# pytest-timeout's bound (300 s, pyproject.toml) scaled too: the module's first test also imports
-# the sample into the live server.
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(scaled(300))]
+pytestmark = pytest.mark.browser
 
 SAMPLE_DIR = Path(
     os.environ.get("GEOGAME_SAMPLE_DIR")

@@ -30,7 +30,7 @@ from harness.production_stack import (
 from tests.conftest import scaled
 from tools.stack import wait_until
 
-pytestmark = [pytest.mark.stack, pytest.mark.timeout(scaled(300))]  # pytest-timeout's bound, scaled
+pytestmark = pytest.mark.stack
 
 ROUNDS = 3
 VISIBILITY_TIMEOUT_S = 3
