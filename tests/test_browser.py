@@ -410,7 +410,7 @@ def test_a_machine_opponents_guess_is_shown_after_the_players_own(server, browse
         result = wait_for_result(driver)
         opponent = by_id(driver, "result-opponent")
         wait(driver).until(lambda d: opponent.get_attribute("data-points"))
-        assert opponent.text.startswith("centroid (machine):")
+        assert opponent.text.startswith("Middle (machine):")
         answer = latlon(result, "answer")
         machine = (float(opponent.get_attribute("data-lat")), float(opponent.get_attribute("data-lon")))
         d = haversine_km(*machine, *answer)

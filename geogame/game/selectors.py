@@ -171,12 +171,15 @@ def game_summary_rows(game):
 
 
 def machine_opponents(m):
-    """[{name, description, unavailable}] for every machine player on map `m`."""
+    """[{name, title, blurb, description, unavailable}] for every machine player on map `m`:
+    `title` and `blurb` are for players, `description` is the technical line."""
     from . import machines
 
     return [
         {
             "name": name,
+            "title": machines.title(name),
+            "blurb": machines.blurb(name),
             "description": machines.description(name),
             "unavailable": machines.availability(name, m),
         }
@@ -184,15 +187,30 @@ def machine_opponents(m):
     ]
 
 
+def machine_players_explained():
+    """[{name, title, blurb, description}] for every machine player, for the page that explains
+    how they play: the technical line lives there, not in the choices."""
+    from . import machines
+
+    return [
+        {
+            "name": name,
+            "title": machines.title(name),
+            "blurb": machines.blurb(name),
+            "description": machines.description(name),
+        }
+        for name in machines.names()
+    ]
+
+
 def opponents_for_home(maps):
-    """Each machine player once: playable if it can play at least one map, else listed
-    with the reason it cannot (the server checks the chosen map again)."""
+    """Each machine player that can play at least one map, once (the server checks the chosen
+    map again). Players that can play none are not offered at all."""
     merged = {}
     for item in maps:
         for o in item["opponents"]:
-            seen = merged.setdefault(o["name"], dict(o))
             if not o["unavailable"]:
-                seen["unavailable"] = None
+                merged.setdefault(o["name"], dict(o))
     return list(merged.values())
 
 

@@ -110,6 +110,12 @@ def _create_game_from_form(request):
     return services.game_create(player=player, map=m, mode=mode, time_limit_s=time_limit, opponent=opponent)
 
 
+@require_safe
+def machines_how(request):
+    """How the machine players play: their technical descriptions, kept off the game's choices."""
+    return render(request, "game/machines.html", {"players": selectors.machine_players_explained()})
+
+
 # What play.js must agree on with the server, given to it in the page (json_script).
 PLAY_PAGE_CONFIG = {"max_points": scoring.MAX_POINTS}
 
