@@ -142,13 +142,25 @@ def game_state(game, current_round):
         "opponent": game.opponent.display_name if game.opponent_id else None,
     }
     if game.opponent_id:
-        state["opponent_total_points"] = opponent_total_points(game) if state["finished"] else None
+        # Over the rounds the player has finished only, so the running total gives nothing away.
+        state["opponent_total_points"] = opponent_total_points(game)
         if guess is not None:
             # Revealed only once the player's own guess (or timeout) is stored.
             state["result"]["opponent"] = opponent_result(current_round)
     if game.mode == Game.CITY:
         state["candidates"] = list(city_centres(game.map))
     return state
+
+
+def game_verdict(game, total, opponent_total, rows):
+    """Against a machine, once every round is played and the machine has guessed in each:
+    {"outcome": "win"|"lose"|"draw", "margin": points}; None before that or without an opponent."""
+    if not game.opponent_id or opponent_total is None:
+        return None
+    if len(rows) < game.rounds_total or any(r["result"] is None or (r["opponent"] or {}).get("pending") for r in rows):
+        return None
+    outcome = "win" if total > opponent_total else "lose" if total < opponent_total else "draw"
+    return {"outcome": outcome, "margin": abs(total - opponent_total)}
 
 
 def game_summary_rows(game):

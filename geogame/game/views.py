@@ -133,15 +133,18 @@ def summary(request, game_id):
     game = own_game(request, game_id)
     services.round_expire_latest(game=game)  # a round whose clock ran out counts as finished
     rows = selectors.game_summary_rows(game)
+    total = selectors.game_total_points(game)
+    opponent_total = selectors.opponent_total_points(game) if game.opponent_id else None
     return render(
         request,
         "game/summary.html",
         {
             "game": game,
             "rows": rows,
-            "total": selectors.game_total_points(game),
-            "opponent_total": selectors.opponent_total_points(game) if game.opponent_id else None,
-            "max_total": 5000 * game.rounds_total,
+            "total": total,
+            "opponent_total": opponent_total,
+            "verdict": selectors.game_verdict(game, total, opponent_total, rows),
+            "max_total": scoring.MAX_POINTS * game.rounds_total,
         },
     )
 

@@ -53,7 +53,15 @@
       root,
       image: ui.image,
       buttons: $("view-buttons"),
-      lightbox: { box: $("lightbox"), image: $("lightbox-image"), close: $("lightbox-close"), openers: [$("enlarge")] },
+      lightbox: {
+        box: $("lightbox"),
+        image: $("lightbox-image"),
+        close: $("lightbox-close"),
+        zoomIn: $("zoom-in"),
+        zoomOut: $("zoom-out"),
+        reset: $("zoom-reset"),
+        openers: [$("enlarge")],
+      },
       counting: guessing,
     });
     const guessMap = R.guessMap({
@@ -131,6 +139,12 @@
       if (state.total_points !== null) {
         ui.total.textContent = state.total_points.toLocaleString("en");
         ui.total.dataset.points = state.total_points;
+      }
+      // The machine's running total, over the rounds this player has finished only.
+      const opponentTotal = $("opponent-total-points");
+      if (opponentTotal && Number.isFinite(state.opponent_total_points)) {
+        opponentTotal.textContent = state.opponent_total_points.toLocaleString("en");
+        opponentTotal.dataset.points = state.opponent_total_points;
       }
       ui.roundsTotal.textContent = state.rounds_total;
       const round = state.round;
@@ -225,12 +239,17 @@
       });
     }
 
-    /** Enables or disables the city buttons; `right` marks the answer's. */
-    function setCityChoices({ disabled, right }) {
+    /** Enables or disables the city buttons; `right` marks the answer's, `picked` the player's
+     * (marked wrong when it is not the answer). */
+    function setCityChoices({ disabled, right, picked }) {
       ui.cityChoices.querySelectorAll("button").forEach((b) => {
         b.disabled = disabled;
         if (!disabled) b.classList.remove("chosen");
         if (right !== undefined) b.classList.toggle("right", b.dataset.city === right);
+        const wrong = picked !== undefined && b.dataset.city === picked && picked !== right;
+        b.classList.toggle("wrong", wrong);
+        if (wrong) b.setAttribute("aria-label", `${b.dataset.city} (your pick, wrong)`);
+        else b.removeAttribute("aria-label");
       });
     }
 
@@ -264,7 +283,11 @@
         showRecorded(result);
         return;
       }
-      setCityChoices({ disabled: true, right: placeLabel(result.answer) });
+      setCityChoices({
+        disabled: true,
+        right: placeLabel(result.answer),
+        picked: result.guess && result.guess.city ? result.guess.city : undefined,
+      });
       const guess = result.guess ? [result.guess.lat, result.guess.lon] : null;
       ui.result.dataset.answerLat = result.answer.lat;
       ui.result.dataset.answerLon = result.answer.lon;
@@ -288,7 +311,7 @@
       const marks = !guess
         ? []
         : mode === "coordinates"
-          ? [{ at: guess, pin: true }]
+          ? [{ at: guess, pin: true, label: `You: ${formatDistance(result.distance_km)}` }]
           : [{ at: guess, style: GUESS_STYLE, className: "guess-marker", label: `Your pick: ${result.guess.city}` }];
       guessMap.reveal(result.answer, marks);
       showOpponent(result.opponent);
@@ -333,7 +356,13 @@
       ui.opponent.textContent = `${opponent.name}: ${where}, ${formatPoints(opponent.points)}`;
       if (opponent.guess) {
         const at = [opponent.guess.lat, opponent.guess.lon];
-        guessMap.addMark({ at, style: OPPONENT_STYLE, className: "opponent-marker", label: opponent.name });
+        guessMap.addMark({
+          at,
+          style: OPPONENT_STYLE,
+          className: "opponent-marker",
+          label: `${opponent.name}: ${formatDistance(opponent.distance_km)}`,
+          line: { color: "#9a3412" },
+        });
       }
     }
 
