@@ -152,7 +152,7 @@ def test_a_photo_and_its_caption_get_the_image_text_and_combined_scores(trainabl
     )
     html = page.content.decode()
     assert page.status_code == 200 and 'id="views"' in html
-    assert "Stuttgart, Germany at" in html and "city, Stuttgart, Germany, added" in html
+    assert "Looks like Stuttgart, Germany (" in html and "city, Stuttgart, Germany, added" in html
 
     # The upload path and the stored-location path give the same verdict on the same views.
     player = registry.load_player("hierarchical", trainable_map)

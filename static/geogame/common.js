@@ -8,8 +8,10 @@
   const OUTLINE_STYLE = { color: "#9aa5b1", weight: 0.8, fillColor: "#f3efe4", fillOpacity: 1 };
   const OUTLINE_OVER_TILES = { color: "#8a97a5", weight: 1, opacity: 0.3, fillOpacity: 0 };
   // Which cities are labelled at each zoom (GeoNames population): more as the map zooms in.
-  const CITY_LABEL_MIN_POPULATION = [5e6, 5e6, 5e6, 2e6, 1e6, 5e5, 2.5e5, 1e5, 5e4];
+  const CITY_LABEL_MIN_POPULATION = [8e6, 8e6, 5e6, 2e6, 1e6, 5e5, 2.5e5, 1e5, 5e4];
   const CITY_LABELS_MAX = 120; // labels drawn at once, the most populous in view first
+  const LABEL_CHAR_PX = 6.5; // about what one character of a label is wide (11px bold)
+  const LABEL_HALF_HEIGHT_PX = 9;
   const ANSWER_STYLE = { radius: 9, color: "#ffffff", weight: 3, fillColor: "#1a7f37", fillOpacity: 1 };
   const GUESS_STYLE = { radius: 8, color: "#ffffff", weight: 3, fillColor: "#2463eb", fillOpacity: 1 };
   const OPPONENT_STYLE = { radius: 8, color: "#ffffff", weight: 3, fillColor: "#c2410c", fillOpacity: 1 };
@@ -81,10 +83,17 @@
       const zoom = Math.max(0, Math.floor(map.getZoom()));
       const minPopulation = CITY_LABEL_MIN_POPULATION[Math.min(zoom, CITY_LABEL_MIN_POPULATION.length - 1)];
       const view = map.getBounds().pad(0.1);
+      const taken = []; // the boxes of the labels drawn so far, in container pixels
       let drawn = 0;
       for (const [name, lat, lon, population] of cities) {
         if (population < minPopulation || drawn >= CITY_LABELS_MAX) break;
         if (!view.contains([lat, lon])) continue;
+        // A label that would overlap a bigger city's is left out.
+        const p = map.latLngToContainerPoint([lat, lon]);
+        const half = (name.length * LABEL_CHAR_PX + 8) / 2;
+        const box = [p.x - half, p.y - LABEL_HALF_HEIGHT_PX, p.x + half, p.y + LABEL_HALF_HEIGHT_PX];
+        if (taken.some((t) => box[0] < t[2] && t[0] < box[2] && box[1] < t[3] && t[1] < box[3])) continue;
+        taken.push(box);
         const label = el("span", { class: "city-label-text" }, name);
         L.marker([lat, lon], {
           pane: "labels",

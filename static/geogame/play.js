@@ -140,12 +140,7 @@
         ui.total.textContent = state.total_points.toLocaleString("en");
         ui.total.dataset.points = state.total_points;
       }
-      // The machine's running total, over the rounds this player has finished only.
-      const opponentTotal = $("opponent-total-points");
-      if (opponentTotal && Number.isFinite(state.opponent_total_points)) {
-        opponentTotal.textContent = state.opponent_total_points.toLocaleString("en");
-        opponentTotal.dataset.points = state.opponent_total_points;
-      }
+      showOpponentTotal(state);
       ui.roundsTotal.textContent = state.rounds_total;
       const round = state.round;
       if (!round) return;
@@ -157,6 +152,14 @@
       if (round.number !== game.roundNumber) startRound(state);
       if (state.result) showResult(state);
       else timer.start(round.deadline, timeUp);
+    }
+
+    /** The machine's running total, over the rounds this player has finished only. */
+    function showOpponentTotal(state) {
+      const node = $("opponent-total-points");
+      if (!node || !Number.isFinite(state.opponent_total_points)) return;
+      node.textContent = state.opponent_total_points.toLocaleString("en");
+      node.dataset.points = state.opponent_total_points;
     }
 
     function startRound(state) {
@@ -338,7 +341,10 @@
           game.opponentPoll = setTimeout(async () => {
             const state = await (await fetch(root.dataset.stateUrl, { credentials: "same-origin" })).json();
             const sameRound = state.round && state.round.number === game.roundNumber;
-            if (sameRound && state.result) showOpponent(state.result.opponent, polls + 1);
+            if (sameRound && state.result) {
+              showOpponentTotal(state);
+              showOpponent(state.result.opponent, polls + 1);
+            }
           }, OPPONENT_POLL_MS);
         }
         return;

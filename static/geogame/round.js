@@ -222,9 +222,29 @@
   function guessMap({ container, worldUrl, canPlace, onPin }) {
     const map = worldMap(container, worldUrl);
     const phone = phoneMap(container);
-    // Focusable by click (not by Tab): after placing a pin, Enter goes to the page, not to a
-    // view button that still has the focus.
-    container.tabIndex = -1;
+    // From the keyboard too: Tab to the map, arrows pan it, + and - zoom, Space puts the pin at
+    // its centre (the crosshair); Enter then guesses (R.keyboard). Clicking also focuses it, so
+    // Enter after a click goes to the page, not to a view button that still has the focus.
+    container.tabIndex = 0;
+    container.setAttribute("role", "region");
+    container.setAttribute(
+      "aria-label",
+      "World map: arrow keys move it, + and - zoom, Space puts your pin at the centre, Enter guesses"
+    );
+    const PAN_PX = 120;
+    container.addEventListener("keydown", (e) => {
+      if (e.target !== container || e.altKey || e.ctrlKey || e.metaKey) return;
+      const pan = { ArrowLeft: [-PAN_PX, 0], ArrowRight: [PAN_PX, 0], ArrowUp: [0, -PAN_PX], ArrowDown: [0, PAN_PX] }[e.key];
+      if (pan) map.panBy(pan, { animate: false });
+      else if (e.key === "+" || e.key === "=") map.zoomIn(1, { animate: false });
+      else if (e.key === "-") map.zoomOut(1, { animate: false });
+      else if (e.key === " ") {
+        if (phone.collapsed()) phone.open(true);
+        else if (canPlace()) place(map.getCenter());
+      } else return;
+      e.preventDefault();
+      e.stopPropagation(); // the arrows move the map here, not switch the views
+    });
     let pin = null;
     let layer = null; // the reveal's markers and lines
     let answerMarker = null;
@@ -277,10 +297,10 @@
     /** A mark on the reveal: a dot with a text tooltip (`label`), or, with `pin`, the player's
      * own pin (locked) where it was sent. */
     function addMark(mark) {
-      const tooltip = { permanent: true, direction: "right", offset: [10, 0], className: "reveal-label", ...(mark.tooltip || {}) };
+      const tooltip = { permanent: true, direction: "auto", offset: [0, 0], className: "reveal-label", ...(mark.tooltip || {}) };
       if (mark.pin) {
         place(L.latLng(mark.at[0], mark.at[1]), { locked: true });
-        if (mark.label) pin.bindTooltip(textLabel(mark.label), { ...tooltip, offset: [12, -20] }).openTooltip();
+        if (mark.label) pin.bindTooltip(textLabel(mark.label), { ...tooltip, offset: [0, -20] }).openTooltip();
         return;
       }
       L.circleMarker(mark.at, { ...mark.style, className: mark.className || "" })
