@@ -137,7 +137,8 @@ CONTENT_SECURITY_POLICY = {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
         "style-src": ["'self'"],
-        "img-src": ["'self'", "data:", *([TILE_ORIGIN] if TILE_ORIGIN else [])],  # data: for the empty favicon
+        # data: for the empty favicon; the tile server's origin only when one is configured
+        "img-src": ["'self'", "data:", *([TILE_ORIGIN] if TILE_ORIGIN else [])],
         "connect-src": ["'self'"],
         "object-src": ["'none'"],
         "base-uri": ["'self'"],

@@ -54,7 +54,8 @@ def settings_with(env):
     code = (
         "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'config.settings');"
         "from django.conf import settings as s; import json;"
-        "print(json.dumps([s.TILE_URL, s.TILE_ATTRIBUTION, s.CONTENT_SECURITY_POLICY['DIRECTIVES']['img-src']]))"
+        "csp = s.CONTENT_SECURITY_POLICY['DIRECTIVES'];"
+        "print(json.dumps([s.TILE_URL, s.TILE_ATTRIBUTION, csp['img-src']]))"
     )
     run = subprocess.run(
         [sys.executable, "-c", code], cwd=REPO, env={**os.environ, **env}, capture_output=True, text=True
@@ -66,7 +67,9 @@ def settings_with(env):
 
 def test_a_configured_tile_server_is_credited_and_allowed_by_the_policy():
     url, credit = "https://tiles.example.org/osm/{z}/{x}/{y}.png", "© OpenStreetMap contributors"
-    tile_url, attribution, img_src = settings_with({"GEOGAME_TILE_URL": url, "GEOGAME_TILE_ATTRIBUTION": credit})
+    tile_url, attribution, img_src = settings_with(
+        {"GEOGAME_TILE_URL": url, "GEOGAME_TILE_ATTRIBUTION": credit}
+    )
     assert (tile_url, attribution) == (url, credit)
     assert img_src == ["'self'", "data:", "https://tiles.example.org"]
 
@@ -75,7 +78,10 @@ def test_a_configured_tile_server_is_credited_and_allowed_by_the_policy():
     "env, message",
     [
         ({"GEOGAME_TILE_URL": "https://tiles.example.org/{z}/{x}/{y}.png"}, "needs GEOGAME_TILE_ATTRIBUTION"),
-        ({"GEOGAME_TILE_URL": "javascript:alert(1)", "GEOGAME_TILE_ATTRIBUTION": "x"}, "must be an http(s) URL"),
+        (
+            {"GEOGAME_TILE_URL": "javascript:alert(1)", "GEOGAME_TILE_ATTRIBUTION": "x"},
+            "must be an http(s) URL",
+        ),
         ({"GEOGAME_TILE_URL": "https://tiles.example.org/tile.png", "GEOGAME_TILE_ATTRIBUTION": "x"}, "{z}"),
     ],
 )

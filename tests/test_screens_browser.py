@@ -58,7 +58,9 @@ def server(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("screens")
     env = server_env(workdir)
     manage(env, "migrate", "--noinput", "-v", "0")
-    manage(env, "import_map", str(sample_or_fixture(workdir / "fixture")), "--name", MAP_NAME, "--no-progress")
+    manage(
+        env, "import_map", str(sample_or_fixture(workdir / "fixture")), "--name", MAP_NAME, "--no-progress"
+    )
     with running_stack(workdir, name="screens", settings=SETTINGS) as stack:
         yield SimpleNamespace(url=stack.url, logs=stack.logs, slug="screens-map")
 
@@ -125,8 +127,8 @@ def snap(driver, shots, name, size):
 def rect(driver, element_id):
     return driver.execute_script(
         "const r = document.getElementById(arguments[0]).getBoundingClientRect();"
-        "return {left: r.left, right: r.right, top: r.top, bottom: r.bottom, width: r.width, height: r.height,"
-        " vw: document.documentElement.clientWidth, vh: window.innerHeight};",
+        "return {left: r.left, right: r.right, top: r.top, bottom: r.bottom, width: r.width,"
+        " height: r.height, vw: document.documentElement.clientWidth, vh: window.innerHeight};",
         element_id,
     )
 
@@ -134,9 +136,9 @@ def rect(driver, element_id):
 def assert_on_screen(driver, element_id, what):
     r = rect(driver, element_id)
     assert r["width"] > 0 and r["height"] > 0, f"{what} is not shown"
-    assert r["left"] >= 0 and r["top"] >= 0 and r["right"] <= r["vw"] + 0.5 and r["bottom"] <= r["vh"] + 0.5, (
-        f"{what} is outside the viewport: {r}"
-    )
+    assert (
+        r["left"] >= 0 and r["top"] >= 0 and r["right"] <= r["vw"] + 0.5 and r["bottom"] <= r["vh"] + 0.5
+    ), f"{what} is outside the viewport: {r}"
 
 
 def assert_photo_fills_its_column(driver, size):
@@ -179,7 +181,9 @@ def place_pin(driver, size, dx=-40, dy=30):
     from selenium.webdriver.common.by import By
 
     the_map = by_id(driver, "map")
-    if size == "phone" and "map-open" not in the_map.find_element(By.XPATH, "./ancestor::*[contains(@class,'play')]").get_attribute("class"):
+    if size == "phone" and "map-open" not in the_map.find_element(
+        By.XPATH, "./ancestor::*[contains(@class,'play')]"
+    ).get_attribute("class"):
         ActionChains(driver).move_to_element_with_offset(the_map, 0, 0).click().perform()
         wait(driver, "the map to grow", lambda d: by_id(d, "map").size["height"] > 300)
     ActionChains(driver).move_to_element_with_offset(the_map, dx, dy).click().perform()
@@ -200,7 +204,9 @@ def start_game(driver, server, opponent="centroid"):
 def test_home_machines_and_a_game_link_in_another_browser(server, shots, size, tmp_path):
     with chromium(tmp_path, size, server) as driver:
         driver.get(server.url + "/")
-        assert [o.get_attribute("value") for o in driver.find_elements("css selector", "#opponent option")] == [
+        assert [
+            o.get_attribute("value") for o in driver.find_elements("css selector", "#opponent option")
+        ] == [
             "",
             "random",
             "centroid",
@@ -229,15 +235,28 @@ def test_a_game_against_a_machine_round_reveal_and_summary(server, shots, size, 
             if number == 1:
                 assert_photo_fills_its_column(driver, size)
                 assert_on_screen(driver, "submit-guess", "the Guess button")
-                wait(driver, "the outlines", lambda d: by_id(d, "map").get_attribute("data-outlines") == "loaded")
+                wait(
+                    driver,
+                    "the outlines",
+                    lambda d: by_id(d, "map").get_attribute("data-outlines") == "loaded",
+                )
                 snap(driver, shots, "round", size)
             place_pin(driver, size)
             if number == 1 and size == "phone":
                 assert_on_screen(driver, "submit-guess", "the Guess button under the grown map")
             by_id(driver, "submit-guess").click()
             wait(driver, "the result", lambda d: by_id(d, "result-points").get_attribute("data-points"))
-            wait(driver, "the machine's pin", lambda d: d.find_elements(By.CSS_SELECTOR, "#map path.opponent-marker"))
-            assert pins_outside_the_map(driver, [".leaflet-marker-icon", "path.answer-marker", "path.opponent-marker"]) == []
+            wait(
+                driver,
+                "the machine's pin",
+                lambda d: d.find_elements(By.CSS_SELECTOR, "#map path.opponent-marker"),
+            )
+            assert (
+                pins_outside_the_map(
+                    driver, [".leaflet-marker-icon", "path.answer-marker", "path.opponent-marker"]
+                )
+                == []
+            )
             labels = [t.text for t in driver.find_elements(By.CSS_SELECTOR, "#map .leaflet-tooltip")]
             assert len(labels) == 3 and any(t.startswith("You:") for t in labels), labels
             assert any(t.startswith("Middle (machine):") for t in labels), labels
@@ -252,7 +271,9 @@ def test_a_game_against_a_machine_round_reveal_and_summary(server, shots, size, 
         wait(driver, "the summary", lambda d: d.find_elements(By.ID, "summary-map"))
         verdict = by_id(driver, "verdict")
         assert verdict.get_attribute("data-outcome") in ("win", "lose", "draw")
-        wait(driver, "the numbered pins", lambda d: by_id(d, "summary-map").get_attribute("data-pins") == "15")
+        wait(
+            driver, "the numbered pins", lambda d: by_id(d, "summary-map").get_attribute("data-pins") == "15"
+        )
         numbers = sorted(int(p.text) for p in driver.find_elements(By.CSS_SELECTOR, "#summary-map .num-pin"))
         assert numbers == sorted(list(range(1, 6)) * 3)
         total = by_id(driver, "summary-total")

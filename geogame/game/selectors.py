@@ -21,7 +21,7 @@ def round_view_count(round):
 
 
 def view_count_note(m):
-    """"Some places on this map have 1 photo, others 3." when the map mixes view counts, else
+    """ "Some places on this map have 1 photo, others 3." when the map mixes view counts, else
     None. Said once for the map (home and play pages), not per round."""
     counts = sorted(
         set(
@@ -157,7 +157,9 @@ def game_verdict(game, total, opponent_total, rows):
     {"outcome": "win"|"lose"|"draw", "margin": points}; None before that or without an opponent."""
     if not game.opponent_id or opponent_total is None:
         return None
-    if len(rows) < game.rounds_total or any(r["result"] is None or (r["opponent"] or {}).get("pending") for r in rows):
+    if len(rows) < game.rounds_total or any(
+        r["result"] is None or (r["opponent"] or {}).get("pending") for r in rows
+    ):
         return None
     outcome = "win" if total > opponent_total else "lose" if total < opponent_total else "draw"
     return {"outcome": outcome, "margin": abs(total - opponent_total)}

