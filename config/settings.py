@@ -6,6 +6,7 @@ DATABASE_URL (e.g. postgres://...) switches the database.
 """
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -118,13 +119,26 @@ if env_bool("GEOGAME_TRUST_X_FORWARDED_PROTO", False):
 # templates (data for scripts goes in data- attributes or json_script), and text from people or
 # files reaches the page only as textContent (README, "Security"). Leaflet sets its styles through
 # the CSSOM, which style-src does not restrict.
-OSM_TILE_ORIGIN = "https://tile.openstreetmap.org"  # static/geogame/common.js draws its tiles when online
+# The base map is offline by default (Natural Earth outlines and GeoNames city labels served by this
+# site). GEOGAME_TILE_URL ("https://tiles.example.org/{z}/{x}/{y}.png", a tile server of your own or
+# a provider whose terms allow your use) draws raster tiles under them, credited with
+# GEOGAME_TILE_ATTRIBUTION (plain text); its origin is added to img-src.
+TILE_URL = env_str("GEOGAME_TILE_URL").strip()
+TILE_ATTRIBUTION = env_str("GEOGAME_TILE_ATTRIBUTION").strip()
+if TILE_URL and not re.match(r"^https?://[^/{}\s]+/\S*\{z\}\S*$", TILE_URL):
+    raise ImproperlyConfigured(
+        f"GEOGAME_TILE_URL must be an http(s) URL with {{z}}, {{x}} and {{y}} in its path, not {TILE_URL!r}"
+    )
+if TILE_URL and not TILE_ATTRIBUTION:
+    raise ImproperlyConfigured("GEOGAME_TILE_URL needs GEOGAME_TILE_ATTRIBUTION: tiles must be credited")
+TILE_ORIGIN = re.match(r"^https?://[^/]+", TILE_URL).group(0) if TILE_URL else None
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
         "style-src": ["'self'"],
-        "img-src": ["'self'", "data:", OSM_TILE_ORIGIN],  # data: for the empty favicon
+        # data: for the empty favicon; the tile server's origin only when one is configured
+        "img-src": ["'self'", "data:", *([TILE_ORIGIN] if TILE_ORIGIN else [])],
         "connect-src": ["'self'"],
         "object-src": ["'none'"],
         "base-uri": ["'self'"],
@@ -192,6 +206,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "geogame.maps.context_processors.basemap",
             ],
         },
     },
@@ -267,6 +282,7 @@ STATICFILES_DIRS = [
     ("vendor/leaflet", NODE_MODULES / "leaflet" / "dist"),
     ("vendor/topojson-client", NODE_MODULES / "topojson-client" / "dist"),
     ("vendor/world-atlas", NODE_MODULES / "world-atlas"),
+    ("vendor/panzoom", NODE_MODULES / "@panzoom" / "panzoom" / "dist"),
 ]
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG

@@ -32,6 +32,8 @@ class InferenceConfig(AppConfig):
                 availability=registry.availability,
                 excluded_location_ids=registry.excluded_location_ids,
                 machine_player_get=services.machine_player_get,
+                title=lambda name: registry.player_class(name).title,
+                blurb=lambda name: registry.player_class(name).blurb,
             )
         )
         map_hooks.register_view_file(MODEL_INPUT_SUFFIX, model_input_npy)

@@ -42,7 +42,9 @@ def stable_seed(*parts):
 
 class MachinePlayer:
     name = ""
-    description = ""
+    title = ""  # the name players see
+    blurb = ""  # one line for players: how it plays, in their words
+    description = ""  # the technical line, for the "How the machines play" page and staff
 
     def __init__(self, m):
         self.map = m
@@ -88,6 +90,8 @@ def train_latlons(m):
 
 class RandomPlayer(MachinePlayer):
     name = "random"
+    title = "Dart"
+    blurb = "Throws a dart somewhere on the map: a baseline to beat."
     description = "uniform over the area of the map's bounding box"
 
     def __init__(self, m):
@@ -113,6 +117,8 @@ class RandomPlayer(MachinePlayer):
 
 class CentroidPlayer(MachinePlayer):
     name = "centroid"
+    title = "Middle"
+    blurb = "Always guesses the same central spot of the map."
     description = "always the one point that maximises mean points over the training split"
 
     def __init__(self, m):
@@ -253,6 +259,8 @@ class TrainedPlayer(MachinePlayer):
 
 class EnsemblePlayer(TrainedPlayer):
     name = "ensemble"
+    title = "Scout"
+    blurb = "Looks at all three views and picks the likeliest city."
     description = "EfficientNet-Lite0 features, class head; logits averaged over the three views (seed 003)"
 
     def view_mask(self, data):
@@ -269,6 +277,8 @@ class EnsemblePlayer(TrainedPlayer):
 
 class TransferPlayer(EnsemblePlayer):
     name = "transfer"
+    title = "Glance"
+    blurb = "Takes a single look at one view, then guesses."
     description = "the same class head on one random view only (seed 003's single-view baseline)"
 
     def view_mask(self, data):
@@ -281,6 +291,8 @@ class TransferPlayer(EnsemblePlayer):
 
 class HierarchicalPlayer(TrainedPlayer):
     name = "hierarchical"
+    title = "Navigator"
+    blurb = "Finds the city first, then narrows down the district."
     description = "city head, then a district head fed with the city output (seed 000); reports privacy"
 
     def __init__(self, m):
@@ -352,6 +364,8 @@ class HierarchicalPlayer(TrainedPlayer):
 
 class RegressionPlayer(TrainedPlayer):
     name = "regression"
+    title = "Compass"
+    blurb = "Points straight at a spot from what it sees."
     description = "regresses a unit-sphere vector from the views' features (seed 001)"
 
     def predict(self, locations):
@@ -364,6 +378,8 @@ class RegressionPlayer(TrainedPlayer):
 
 class ClipPlayer(MachinePlayer):
     name = "clip"
+    title = "Polyglot"
+    blurb = "Matches the scene to descriptions of each city."
     description = "open_clip zero-shot over the map's cities, prompt ensemble, averaged over views (seed 002)"
 
     @classmethod

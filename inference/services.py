@@ -25,10 +25,21 @@ _reservations = Reservations()  # machine guesses this process is preparing
 
 def machine_player_get(name):
     """The Player row that represents machine player `name` (one per name)."""
+    shown = machine_display_name(name)
     player, _ = Player.objects.get_or_create(
-        kind=Player.MACHINE, machine_name=name, defaults={"display_name": f"{name} (machine)"}
+        kind=Player.MACHINE, machine_name=name, defaults={"display_name": shown}
     )
+    if player.display_name != shown:  # a row from before the player-facing names
+        player.display_name = shown
+        player.save(update_fields=["display_name"])
     return player
+
+
+def machine_display_name(name):
+    """What players see for machine player `name`: its title, marked as a machine."""
+    from .registry import player_class
+
+    return f"{player_class(name).title or name} (machine)"
 
 
 def _submit(name, m, location, *, slot):

@@ -211,10 +211,10 @@ def wait_for_reveal_in_view(driver, guess_selector):
     script = """
         const box = document.getElementById('map').getBoundingClientRect();
         const parts = ['#map path.answer-marker', '#map .leaflet-tooltip', arguments[0]]
-            .map((selector) => document.querySelectorAll(selector));
-        if (parts.some((found) => found.length !== 1)) return false;
+            .map((selector) => [...document.querySelectorAll(selector)]);
+        if (parts[0].length !== 1 || parts[2].length !== 1 || parts[1].length < 1) return false;
         if (!document.querySelector('#map path.reveal-line')) return false;
-        return parts.every(([el]) => {
+        return parts.flat().every((el) => {
             const r = el.getBoundingClientRect();
             return r.left >= box.left && r.right <= box.right && r.top >= box.top && r.bottom <= box.bottom;
         });
@@ -408,7 +408,7 @@ def test_a_machine_opponents_guess_is_shown_after_the_players_own(server, browse
         result = wait_for_result(driver)
         opponent = by_id(driver, "result-opponent")
         wait(driver).until(lambda d: opponent.get_attribute("data-points"))
-        assert opponent.text.startswith("centroid (machine):")
+        assert opponent.text.startswith("Middle (machine):")
         answer = latlon(result, "answer")
         machine = (float(opponent.get_attribute("data-lat")), float(opponent.get_attribute("data-lon")))
         d = haversine_km(*machine, *answer)

@@ -163,8 +163,9 @@ def test_every_page_sends_a_strict_policy_beside_the_other_security_headers(page
         directives = policy(response)
         for name, sources in STRICT.items():
             assert directives.get(name) == sources, (label, name, directives.get(name))
-        # Images: the site, the empty favicon (data:) and OpenStreetMap's tiles (common.js).
-        assert directives["img-src"] == {"'self'", "data:", "https://tile.openstreetmap.org"}, label
+        # Images: the site and the empty favicon (data:); no tile server unless GEOGAME_TILE_URL
+        # names one (tests/test_basemap.py).
+        assert directives["img-src"] == {"'self'", "data:"}, label
         # The duel socket: this host only (CSP3 browsers count it as 'self', older ones do not).
         assert directives["connect-src"] == {"'self'", f"ws://{HOST}"}, label
         assert not {"'unsafe-inline'", "'unsafe-eval'", "*"} & set().union(*directives.values()), label

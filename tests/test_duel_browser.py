@@ -106,7 +106,7 @@ def test_a_duel_against_the_centroid_player_played_to_its_end(server, browser, t
     # The names come with the socket's first state, which may arrive after the map's outlines.
     wait(driver).until(lambda d: by_id(d, "seat-name-0").text != "…")
     assert by_id(driver, "seat-name-0").text == "Ada (you)"
-    assert by_id(driver, "seat-name-1").text == "centroid (machine)"
+    assert by_id(driver, "seat-name-1").text == "Middle (machine)"
 
     health, number = [6000, 6000], 0
     while True:
@@ -164,7 +164,7 @@ def test_a_duel_against_the_centroid_player_played_to_its_end(server, browser, t
     else:
         winner = 0 if health[0] > health[1] else 1
         assert data(over, "winner") == str(winner)
-        expected = "You win" if winner == 0 else "centroid (machine) wins"
+        expected = "You win" if winner == 0 else "Middle (machine) wins"
         assert by_id(driver, "winner").text.startswith(expected)
     driver.save_screenshot(str(shots / "duel-over.png"))
     errors = [

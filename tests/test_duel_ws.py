@@ -184,7 +184,7 @@ def test_a_full_duel_against_the_centroid_player_ends_with_the_health_the_rules_
     duel = ada.create_duel(opponent="centroid")
     client = Client(stack, ada, duel)
     state = client.until_type("state")
-    assert state["you"] == 0 and [s["name"] for s in state["seats"]] == ["Ada", "centroid (machine)"]
+    assert state["you"] == 0 and [s["name"] for s in state["seats"]] == ["Ada", "Middle (machine)"]
     assert state["health"] == [6000, 6000] and state["max_rounds"] == MAX_ROUNDS
 
     health, rnd, number = [6000, 6000], first_open_round(client), 0

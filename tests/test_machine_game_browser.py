@@ -94,7 +94,7 @@ def summary_footer(driver, summary_url):
     from selenium.webdriver.common.by import By
 
     driver.get(summary_url)
-    total = driver.find_element(By.ID, "opponent-total").text.strip()
+    total = driver.find_element(By.ID, "opponent-total").get_attribute("data-points")
     pinned = [
         r.get_attribute("data-round") for r in driver.find_elements(By.CSS_SELECTOR, "tr[data-opponent-lat]")
     ]

@@ -152,7 +152,7 @@ def test_a_photo_and_its_caption_get_the_image_text_and_combined_scores(trainabl
     )
     html = page.content.decode()
     assert page.status_code == 200 and 'id="views"' in html
-    assert "Stuttgart, Germany at" in html and "city, Stuttgart, Germany, added" in html
+    assert "Looks like Stuttgart, Germany (" in html and "city, Stuttgart, Germany, added" in html
 
     # The upload path and the stored-location path give the same verdict on the same views.
     player = registry.load_player("hierarchical", trainable_map)
@@ -287,7 +287,7 @@ def test_the_page_keeps_csrf_and_shows_the_result(trainable_map):
     assert page.status_code == 200
     html = page.content.decode()
     assert 'name="csrfmiddlewaretoken"' in html and 'enctype="multipart/form-data"' in html
-    assert "Trainable: unavailable (no trained hierarchical model" in html
+    assert "Trainable: photo check not ready for this map yet" in html
     assert 'id="nav-privacy"' in html
 
     assert client.post(PAGE, {"caption": "Weekend in Philly"}).status_code == 403
@@ -297,6 +297,8 @@ def test_the_page_keeps_csrf_and_shows_the_result(trainable_map):
     html = page.content.decode()
     assert "Philadelphia, Pennsylvania, United States" in html and "colloquial name" in html
     assert "Nothing was stored." in html
+    for developer_word in ("c*", "area term", "README", "unavailable:"):
+        assert developer_word not in html, developer_word
 
     page = client.post(PAGE, {"caption": "x" * (MAX_CAPTION_CHARS + 1), "csrfmiddlewaretoken": token})
     assert page.status_code == 400 and 'id="privacy-error"' in page.content.decode()

@@ -38,11 +38,13 @@ def duel_lobby(request):
         )
         if duel is not None:
             return redirect("duel", duel_id=duel.public_id)
+    maps = selectors.maps_for_home(rounds=duel_services.duel_min_rounds())
     response = render(
         request,
         "duels/duel_lobby.html",
         {
-            "maps": selectors.maps_for_home(rounds=duel_services.duel_min_rounds()),
+            "maps": maps,
+            "opponents": selectors.opponents_for_home(maps),
             "player": player_for_request(request),
             "error": error,
             "form": request.POST if error else {},

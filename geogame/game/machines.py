@@ -17,6 +17,8 @@ class MachinePlayers:
     availability: Callable  # (name, map) -> None if it can play the map, else why not; UnknownPlayer
     excluded_location_ids: Callable  # (name, map) -> ids of the map's locations it may have learned from
     machine_player_get: Callable  # (name) -> the Player row that guesses for it
+    title: Callable = lambda name: name  # (name) -> the name players see
+    blurb: Callable = lambda name: ""  # (name) -> one line for players, without technical terms
 
 
 _registered = MachinePlayers(
@@ -43,6 +45,15 @@ def names():
 
 def description(name):
     return _registered.description(name)
+
+
+def title(name):
+    """The name players see ("Scout"); the registry name ("ensemble") stays the id."""
+    return _registered.title(name) or name
+
+
+def blurb(name):
+    return _registered.blurb(name)
 
 
 def availability(name, m):

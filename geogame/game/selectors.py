@@ -21,7 +21,7 @@ def round_view_count(round):
 
 
 def view_count_note(m):
-    """"Some places on this map have 1 photo, others 3." when the map mixes view counts, else
+    """ "Some places on this map have 1 photo, others 3." when the map mixes view counts, else
     None. Said once for the map (home and play pages), not per round."""
     counts = sorted(
         set(
@@ -142,13 +142,27 @@ def game_state(game, current_round):
         "opponent": game.opponent.display_name if game.opponent_id else None,
     }
     if game.opponent_id:
-        state["opponent_total_points"] = opponent_total_points(game) if state["finished"] else None
+        # Over the rounds the player has finished only, so the running total gives nothing away.
+        state["opponent_total_points"] = opponent_total_points(game)
         if guess is not None:
             # Revealed only once the player's own guess (or timeout) is stored.
             state["result"]["opponent"] = opponent_result(current_round)
     if game.mode == Game.CITY:
         state["candidates"] = list(city_centres(game.map))
     return state
+
+
+def game_verdict(game, total, opponent_total, rows):
+    """Against a machine, once every round is played and the machine has guessed in each:
+    {"outcome": "win"|"lose"|"draw", "margin": points}; None before that or without an opponent."""
+    if not game.opponent_id or opponent_total is None:
+        return None
+    if len(rows) < game.rounds_total or any(
+        r["result"] is None or (r["opponent"] or {}).get("pending") for r in rows
+    ):
+        return None
+    outcome = "win" if total > opponent_total else "lose" if total < opponent_total else "draw"
+    return {"outcome": outcome, "margin": abs(total - opponent_total)}
 
 
 def game_summary_rows(game):
@@ -171,12 +185,15 @@ def game_summary_rows(game):
 
 
 def machine_opponents(m):
-    """[{name, description, unavailable}] for every machine player on map `m`."""
+    """[{name, title, blurb, description, unavailable}] for every machine player on map `m`:
+    `title` and `blurb` are for players, `description` is the technical line."""
     from . import machines
 
     return [
         {
             "name": name,
+            "title": machines.title(name),
+            "blurb": machines.blurb(name),
             "description": machines.description(name),
             "unavailable": machines.availability(name, m),
         }
@@ -184,15 +201,30 @@ def machine_opponents(m):
     ]
 
 
+def machine_players_explained():
+    """[{name, title, blurb, description}] for every machine player, for the page that explains
+    how they play: the technical line lives there, not in the choices."""
+    from . import machines
+
+    return [
+        {
+            "name": name,
+            "title": machines.title(name),
+            "blurb": machines.blurb(name),
+            "description": machines.description(name),
+        }
+        for name in machines.names()
+    ]
+
+
 def opponents_for_home(maps):
-    """Each machine player once: playable if it can play at least one map, else listed
-    with the reason it cannot (the server checks the chosen map again)."""
+    """Each machine player that can play at least one map, once (the server checks the chosen
+    map again). Players that can play none are not offered at all."""
     merged = {}
     for item in maps:
         for o in item["opponents"]:
-            seen = merged.setdefault(o["name"], dict(o))
             if not o["unavailable"]:
-                seen["unavailable"] = None
+                merged.setdefault(o["name"], dict(o))
     return list(merged.values())
 
 

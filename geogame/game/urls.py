@@ -6,6 +6,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("livez", views.livez, name="livez"),
+    path("machines/", views.machines_how, name="machines-how"),
     path("play/<uuid:game_id>/", views.play, name="play"),
     path("games/<uuid:game_id>/summary/", views.summary, name="game-summary"),
     path("api/games/<uuid:game_id>/", views.api_game_state, name="api-game"),

@@ -110,6 +110,12 @@ def _create_game_from_form(request):
     return services.game_create(player=player, map=m, mode=mode, time_limit_s=time_limit, opponent=opponent)
 
 
+@require_safe
+def machines_how(request):
+    """How the machine players play: their technical descriptions, kept off the game's choices."""
+    return render(request, "game/machines.html", {"players": selectors.machine_players_explained()})
+
+
 # What play.js must agree on with the server, given to it in the page (json_script).
 PLAY_PAGE_CONFIG = {"max_points": scoring.MAX_POINTS}
 
@@ -127,15 +133,18 @@ def summary(request, game_id):
     game = own_game(request, game_id)
     services.round_expire_latest(game=game)  # a round whose clock ran out counts as finished
     rows = selectors.game_summary_rows(game)
+    total = selectors.game_total_points(game)
+    opponent_total = selectors.opponent_total_points(game) if game.opponent_id else None
     return render(
         request,
         "game/summary.html",
         {
             "game": game,
             "rows": rows,
-            "total": selectors.game_total_points(game),
-            "opponent_total": selectors.opponent_total_points(game) if game.opponent_id else None,
-            "max_total": 5000 * game.rounds_total,
+            "total": total,
+            "opponent_total": opponent_total,
+            "verdict": selectors.game_verdict(game, total, opponent_total, rows),
+            "max_total": scoring.MAX_POINTS * game.rounds_total,
         },
     )
 

@@ -4,12 +4,14 @@
 (function () {
   "use strict";
 
-  const OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png";
-  const OSM_ATTRIBUTION =
-    '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors';
-  const OUTLINE_ATTRIBUTION = 'Outlines: <a href="https://www.naturalearthdata.com/">Natural Earth</a>';
-  const OUTLINE_STYLE = { color: "#8a97a5", weight: 1, fillColor: "#f3efe4", fillOpacity: 1 };
+  const OUTLINE_ATTRIBUTION = 'Map: <a href="https://www.naturalearthdata.com/">Natural Earth</a>, <a href="https://www.geonames.org/">GeoNames</a>';
+  const OUTLINE_STYLE = { color: "#9aa5b1", weight: 0.8, fillColor: "#f3efe4", fillOpacity: 1 };
   const OUTLINE_OVER_TILES = { color: "#8a97a5", weight: 1, opacity: 0.3, fillOpacity: 0 };
+  // Which cities are labelled at each zoom (GeoNames population): more as the map zooms in.
+  const CITY_LABEL_MIN_POPULATION = [8e6, 8e6, 5e6, 2e6, 1e6, 5e5, 2.5e5, 1e5, 5e4];
+  const CITY_LABELS_MAX = 120; // labels drawn at once, the most populous in view first
+  const LABEL_CHAR_PX = 6.5; // about what one character of a label is wide (11px bold)
+  const LABEL_HALF_HEIGHT_PX = 9;
   const ANSWER_STYLE = { radius: 9, color: "#ffffff", weight: 3, fillColor: "#1a7f37", fillOpacity: 1 };
   const GUESS_STYLE = { radius: 8, color: "#ffffff", weight: 3, fillColor: "#2463eb", fillOpacity: 1 };
   const OPPONENT_STYLE = { radius: 8, color: "#ffffff", weight: 3, fillColor: "#c2410c", fillOpacity: 1 };
@@ -59,9 +61,65 @@
     }
   }
 
-  /** A Leaflet map with the Natural Earth country outlines, which work offline; OpenStreetMap
-   * tiles are added underneath only if a probe tile loads. */
+  /** The page's base map settings (geogame.maps.context_processors.basemap, in base.html). */
+  function basemapConfig() {
+    const node = document.getElementById("basemap-config");
+    return node ? JSON.parse(node.textContent) || {} : {};
+  }
+
+  /** `text` with &, <, > and " escaped: Leaflet writes attributions as HTML. */
+  function escapeHtml(text) {
+    return String(text).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
+  }
+
+  /** City names by zoom, from the site's cached GeoNames layer: the most populous cities in view
+   * above the zoom's population threshold, redrawn when the map stops moving. Labels take no
+   * clicks (a click places the pin) and are DOM text, never HTML. */
+  function cityLabels(map, url) {
+    const layer = L.layerGroup().addTo(map);
+    let cities = [];
+    function redraw() {
+      layer.clearLayers();
+      const zoom = Math.max(0, Math.floor(map.getZoom()));
+      const minPopulation = CITY_LABEL_MIN_POPULATION[Math.min(zoom, CITY_LABEL_MIN_POPULATION.length - 1)];
+      const view = map.getBounds().pad(0.1);
+      const taken = []; // the boxes of the labels drawn so far, in container pixels
+      let drawn = 0;
+      for (const [name, lat, lon, population] of cities) {
+        if (population < minPopulation || drawn >= CITY_LABELS_MAX) break;
+        if (!view.contains([lat, lon])) continue;
+        // A label that would overlap a bigger city's is left out.
+        const p = map.latLngToContainerPoint([lat, lon]);
+        const half = (name.length * LABEL_CHAR_PX + 8) / 2;
+        const box = [p.x - half, p.y - LABEL_HALF_HEIGHT_PX, p.x + half, p.y + LABEL_HALF_HEIGHT_PX];
+        if (taken.some((t) => box[0] < t[2] && t[0] < box[2] && box[1] < t[3] && t[1] < box[3])) continue;
+        taken.push(box);
+        const label = el("span", { class: "city-label-text" }, name);
+        L.marker([lat, lon], {
+          pane: "labels",
+          interactive: false,
+          keyboard: false,
+          icon: L.divIcon({ className: "city-label", html: label, iconSize: null }),
+        }).addTo(layer);
+        drawn++;
+      }
+      map.getContainer().dataset.cityLabels = String(drawn);
+    }
+    fetch(url)
+      .then((r) => r.json())
+      .then((data) => {
+        cities = data.cities || [];
+        redraw();
+        map.on("moveend zoomend", redraw);
+      })
+      .catch(() => {}); // without labels the map still works
+  }
+
+  /** A Leaflet map that works offline: Natural Earth 1:50m country outlines (`worldUrl`) and city
+   * labels by zoom; raster tiles underneath only where the server names a tile server
+   * (GEOGAME_TILE_URL, with its attribution). */
   function worldMap(container, worldUrl) {
+    const config = basemapConfig();
     const map = L.map(container, {
       minZoom: 1,
       maxZoom: 18,
@@ -79,13 +137,15 @@
     // The outlines get a pane of their own between the tiles (200) and the markers and lines
     // (400): they load last, and would otherwise be drawn over what is already on the map.
     map.createPane("outlines").style.zIndex = 350;
+    map.createPane("labels").style.zIndex = 380;
+    map.getPane("labels").style.pointerEvents = "none";
     const outline = L.geoJSON(null, {
       pane: "outlines",
       style: OUTLINE_STYLE,
       interactive: false, // clicks go through to the map
       attribution: OUTLINE_ATTRIBUTION,
     }).addTo(map);
-    fetch(worldUrl)
+    fetch(config.outlines_url || worldUrl)
       .then((r) => r.json())
       .then((topo) => {
         const countries = topojson.feature(topo, topo.objects.countries);
@@ -93,15 +153,24 @@
         outline.addData(countries);
         container.dataset.outlines = "loaded";
       });
-    const probe = new Image();
-    probe.onload = () => {
-      L.tileLayer(OSM_TILES, { maxZoom: 19, attribution: OSM_ATTRIBUTION }).addTo(map);
+    if (config.cities_url) cityLabels(map, config.cities_url);
+    if (config.tile_url) {
+      L.tileLayer(config.tile_url, { maxZoom: 19, attribution: escapeHtml(config.tile_attribution || "") }).addTo(map);
       outline.setStyle(OUTLINE_OVER_TILES);
-      container.dataset.tiles = "osm";
-    };
-    // No onerror: offline (or blocked), the outlines are the map.
-    probe.src = OSM_TILES.replace("{z}", "0").replace("{x}", "0").replace("{y}", "0");
+      outline.options.style = OUTLINE_OVER_TILES;
+      container.dataset.tiles = "configured";
+    }
     return map;
+  }
+
+  /** A round-numbered dot (`kind`: answer, guess or opponent; styled in style.css), its number
+   * DOM text; `title` says what it is on hover. */
+  function numberedPin(at, number, kind, title) {
+    return L.marker(at, {
+      title,
+      keyboard: false,
+      icon: L.divIcon({ className: `num-pin num-pin-${kind}`, html: el("span", {}, String(number)), iconSize: [22, 22] }),
+    });
   }
 
   /** Points along the great circle from a to b ([lat, lon] in degrees), cut where it crosses the
@@ -164,6 +233,7 @@
     el,
     textLabel,
     worldMap,
+    numberedPin,
     greatCircle,
     formatDistance,
     formatPoints,

@@ -53,7 +53,15 @@
       root,
       image: ui.image,
       buttons: $("view-buttons"),
-      lightbox: { box: $("lightbox"), image: $("lightbox-image"), close: $("lightbox-close"), openers: [$("enlarge")] },
+      lightbox: {
+        box: $("lightbox"),
+        image: $("lightbox-image"),
+        close: $("lightbox-close"),
+        zoomIn: $("zoom-in"),
+        zoomOut: $("zoom-out"),
+        reset: $("zoom-reset"),
+        openers: [$("enlarge")],
+      },
       counting: guessing,
     });
     const guessMap = R.guessMap({
@@ -132,6 +140,7 @@
         ui.total.textContent = state.total_points.toLocaleString("en");
         ui.total.dataset.points = state.total_points;
       }
+      showOpponentTotal(state);
       ui.roundsTotal.textContent = state.rounds_total;
       const round = state.round;
       if (!round) return;
@@ -143,6 +152,14 @@
       if (round.number !== game.roundNumber) startRound(state);
       if (state.result) showResult(state);
       else timer.start(round.deadline, timeUp);
+    }
+
+    /** The machine's running total, over the rounds this player has finished only. */
+    function showOpponentTotal(state) {
+      const node = $("opponent-total-points");
+      if (!node || !Number.isFinite(state.opponent_total_points)) return;
+      node.textContent = state.opponent_total_points.toLocaleString("en");
+      node.dataset.points = state.opponent_total_points;
     }
 
     function startRound(state) {
@@ -225,12 +242,17 @@
       });
     }
 
-    /** Enables or disables the city buttons; `right` marks the answer's. */
-    function setCityChoices({ disabled, right }) {
+    /** Enables or disables the city buttons; `right` marks the answer's, `picked` the player's
+     * (marked wrong when it is not the answer). */
+    function setCityChoices({ disabled, right, picked }) {
       ui.cityChoices.querySelectorAll("button").forEach((b) => {
         b.disabled = disabled;
         if (!disabled) b.classList.remove("chosen");
         if (right !== undefined) b.classList.toggle("right", b.dataset.city === right);
+        const wrong = picked !== undefined && b.dataset.city === picked && picked !== right;
+        b.classList.toggle("wrong", wrong);
+        if (wrong) b.setAttribute("aria-label", `${b.dataset.city} (your pick, wrong)`);
+        else b.removeAttribute("aria-label");
       });
     }
 
@@ -264,7 +286,11 @@
         showRecorded(result);
         return;
       }
-      setCityChoices({ disabled: true, right: placeLabel(result.answer) });
+      setCityChoices({
+        disabled: true,
+        right: placeLabel(result.answer),
+        picked: result.guess && result.guess.city ? result.guess.city : undefined,
+      });
       const guess = result.guess ? [result.guess.lat, result.guess.lon] : null;
       ui.result.dataset.answerLat = result.answer.lat;
       ui.result.dataset.answerLon = result.answer.lon;
@@ -288,7 +314,7 @@
       const marks = !guess
         ? []
         : mode === "coordinates"
-          ? [{ at: guess, pin: true }]
+          ? [{ at: guess, pin: true, label: `You: ${formatDistance(result.distance_km)}` }]
           : [{ at: guess, style: GUESS_STYLE, className: "guess-marker", label: `Your pick: ${result.guess.city}` }];
       guessMap.reveal(result.answer, marks);
       showOpponent(result.opponent);
@@ -315,7 +341,10 @@
           game.opponentPoll = setTimeout(async () => {
             const state = await (await fetch(root.dataset.stateUrl, { credentials: "same-origin" })).json();
             const sameRound = state.round && state.round.number === game.roundNumber;
-            if (sameRound && state.result) showOpponent(state.result.opponent, polls + 1);
+            if (sameRound && state.result) {
+              showOpponentTotal(state);
+              showOpponent(state.result.opponent, polls + 1);
+            }
           }, OPPONENT_POLL_MS);
         }
         return;
@@ -333,7 +362,13 @@
       ui.opponent.textContent = `${opponent.name}: ${where}, ${formatPoints(opponent.points)}`;
       if (opponent.guess) {
         const at = [opponent.guess.lat, opponent.guess.lon];
-        guessMap.addMark({ at, style: OPPONENT_STYLE, className: "opponent-marker", label: opponent.name });
+        guessMap.addMark({
+          at,
+          style: OPPONENT_STYLE,
+          className: "opponent-marker",
+          label: `${opponent.name}: ${formatDistance(opponent.distance_km)}`,
+          line: { color: "#9a3412" },
+        });
       }
     }
 

@@ -10,7 +10,8 @@
   const { answer: ANSWER_STYLE, line: LINE_STYLE } = window.geogame.styles;
   const URGENT_S = 10; // the countdown turns red from here
   const TICK_MS = 250;
-  const ANSWER_TOOLTIP = { permanent: true, direction: "top", offset: [0, -8] };
+  const ANSWER_TOOLTIP = { permanent: true, direction: "top", offset: [0, -8], className: "reveal-label" };
+  const PHONE_QUERY = "(max-width: 700px)"; // as in style.css
 
   /** Data the server put in the page with Django's json_script: a JSON tag, which the
    * Content-Security-Policy allows where it allows no inline script. */
@@ -143,9 +144,28 @@
       return true;
     }
 
+    // Zoom and pan in the full-screen view (@panzoom/panzoom: it moves the image with CSS
+    // transforms set through the CSSOM, which the Content-Security-Policy allows).
+    let zoom = null;
+    function zoomer() {
+      if (!zoom && window.Panzoom) {
+        zoom = window.Panzoom(lightbox.image, { minScale: 1, maxScale: 8, step: 0.4, cursor: "grab" });
+        lightbox.box.addEventListener("wheel", zoom.zoomWithWheel);
+        lightbox.zoomIn.addEventListener("click", () => zoom.zoomIn());
+        lightbox.zoomOut.addEventListener("click", () => zoom.zoomOut());
+        lightbox.reset.addEventListener("click", () => zoom.reset());
+        lightbox.image.addEventListener("panzoomchange", (e) => {
+          lightbox.box.dataset.scale = e.detail.scale.toFixed(2);
+        });
+      }
+      return zoom;
+    }
+
     if (lightbox) {
       const open = () => {
         lightbox.box.hidden = false;
+        const z = zoomer();
+        if (z) z.reset({ animate: false });
         lightbox.close.focus();
       };
       image.addEventListener("click", open);
@@ -154,6 +174,16 @@
       lightbox.box.addEventListener("click", (e) => {
         if (e.target === lightbox.box) closeLightbox();
       });
+    }
+
+    /** In the full-screen view, + and - zoom and 0 resets; says whether it took the key. */
+    function zoomKey(key) {
+      if (!lightbox || lightbox.box.hidden || !zoomer()) return false;
+      if (key === "+" || key === "=") zoom.zoomIn();
+      else if (key === "-") zoom.zoomOut();
+      else if (key === "0") zoom.reset();
+      else return false;
+      return true;
     }
 
     return {
@@ -183,6 +213,7 @@
         shownAt = performance.now();
       },
       closeLightbox,
+      zoomKey,
     };
   }
 
@@ -190,9 +221,30 @@
    * a click places the pin now; `onPin()` runs whenever the pin moves. */
   function guessMap({ container, worldUrl, canPlace, onPin }) {
     const map = worldMap(container, worldUrl);
-    // Focusable by click (not by Tab): after placing a pin, Enter goes to the page, not to a
-    // view button that still has the focus.
-    container.tabIndex = -1;
+    const phone = phoneMap(container);
+    // From the keyboard too: Tab to the map, arrows pan it, + and - zoom, Space puts the pin at
+    // its centre (the crosshair); Enter then guesses (R.keyboard). Clicking also focuses it, so
+    // Enter after a click goes to the page, not to a view button that still has the focus.
+    container.tabIndex = 0;
+    container.setAttribute("role", "region");
+    container.setAttribute(
+      "aria-label",
+      "World map: arrow keys move it, + and - zoom, Space puts your pin at the centre, Enter guesses"
+    );
+    const PAN_PX = 120;
+    container.addEventListener("keydown", (e) => {
+      if (e.target !== container || e.altKey || e.ctrlKey || e.metaKey) return;
+      const pan = { ArrowLeft: [-PAN_PX, 0], ArrowRight: [PAN_PX, 0], ArrowUp: [0, -PAN_PX], ArrowDown: [0, PAN_PX] }[e.key];
+      if (pan) map.panBy(pan, { animate: false });
+      else if (e.key === "+" || e.key === "=") map.zoomIn(1, { animate: false });
+      else if (e.key === "-") map.zoomOut(1, { animate: false });
+      else if (e.key === " ") {
+        if (phone.collapsed()) phone.open(true);
+        else if (canPlace()) place(map.getCenter());
+      } else return;
+      e.preventDefault();
+      e.stopPropagation(); // the arrows move the map here, not switch the views
+    });
     let pin = null;
     let layer = null; // the reveal's markers and lines
     let answerMarker = null;
@@ -218,7 +270,7 @@
     }
 
     function removePin() {
-      if (pin) map.removeLayer(pin);
+      if (pin) map.removeLayer(pin); // its label goes with it
       pin = null;
       delete container.dataset.markerLat;
       delete container.dataset.markerLon;
@@ -234,8 +286,9 @@
     // is given, so a fit made during one (the panel growing, a reload's reset) would be lost.
     function fitReveal() {
       if (fit.length > 1) {
-        // Room at the sides and top for the answer's label.
-        map.fitBounds(L.latLngBounds(fit), { padding: [80, 50], maxZoom: 15, animate: false });
+        // Room at the sides and top for the labels; less on a phone's small map.
+        const small = container.clientWidth < 500;
+        map.fitBounds(L.latLngBounds(fit), { padding: small ? [40, 30] : [80, 50], maxZoom: 15, animate: false });
       } else {
         map.setView(fit[0], 5, { animate: false });
       }
@@ -244,17 +297,25 @@
     /** A mark on the reveal: a dot with a text tooltip (`label`), or, with `pin`, the player's
      * own pin (locked) where it was sent. */
     function addMark(mark) {
+      const tooltip = { permanent: true, direction: "auto", offset: [0, 0], className: "reveal-label", ...(mark.tooltip || {}) };
       if (mark.pin) {
         place(L.latLng(mark.at[0], mark.at[1]), { locked: true });
+        if (mark.label) pin.bindTooltip(textLabel(mark.label), { ...tooltip, offset: [0, -20] }).openTooltip();
         return;
       }
       L.circleMarker(mark.at, { ...mark.style, className: mark.className || "" })
-        .bindTooltip(textLabel(mark.label), mark.tooltip || {})
+        .bindTooltip(textLabel(mark.label), tooltip)
         .addTo(layer);
     }
 
+    /** The great circle from a mark to the answer: each guess's distance line. */
+    function addLine(mark, at) {
+      L.polyline(greatCircle(mark.at, at), { ...LINE_STYLE, ...(mark.line || {}), interactive: false, className: "reveal-line" }).addTo(layer);
+    }
+
     map.on("click", (e) => {
-      if (canPlace()) place(e.latlng);
+      if (phone.collapsed()) phone.open(true); // on a phone, the first tap grows the small map
+      else if (canPlace()) place(e.latlng);
     });
     // Keep the whole reveal in view when the map changes size (a phone turned, a window resized).
     map.on("resize", () => {
@@ -271,20 +332,21 @@
       reset() {
         removePin();
         clearReveal();
+        phone.revealed(false);
+        phone.open(false);
         map.fitBounds(window.geogame.worldView, { animate: false });
       },
       removePin,
       /** The result: the answer (named by placeLabel) and each guess's mark, joined to it by the
        * great circle. Call once the result panel has its size: the map shrinks to make room. */
       reveal(answer, marks) {
+        phone.revealed(true);
         map.invalidateSize();
         clearReveal();
         layer = L.layerGroup().addTo(map);
         const at = [answer.lat, answer.lon];
         marks.forEach((mark) => {
-          L.polyline(greatCircle(mark.at, at), { ...LINE_STYLE, interactive: false, className: "reveal-line" }).addTo(
-            layer
-          );
+          addLine(mark, at);
           addMark(mark);
         });
         answerMarker = L.circleMarker(at, { ...ANSWER_STYLE, className: "answer-marker" })
@@ -293,13 +355,41 @@
         fit = [at, ...marks.map((m) => m.at)];
         fitReveal();
       },
-      /** One more mark on the reveal, not joined to the answer nor kept in view (the machine
-       * opponent's guess, which may arrive after the reveal). */
+      /** One more guess on the reveal (an opponent's, which may arrive after it): joined to the
+       * answer by its distance line, labelled, and kept in view with the rest. */
       addMark(mark) {
         if (!layer) return;
+        const at = answerMarker.getLatLng();
+        addLine(mark, [at.lat, at.lng]);
         addMark(mark);
         answerMarker.bringToFront(); // a guess close to the answer must not hide it
+        fit.push(mark.at);
+        fitReveal();
       },
+    };
+  }
+
+  /** On a phone (PHONE_QUERY) the guess map is a small overlay on the photo (style.css): a tap on
+   * it or its button (#map-toggle) grows it; the reveal covers the photo. Marks the page's `.play`
+   * with the classes map-open and revealed; on wider screens they change nothing. */
+  function phoneMap(container) {
+    const play = container.closest(".play");
+    const toggle = document.getElementById("map-toggle");
+    const small = window.matchMedia(PHONE_QUERY);
+    const set = (cls, on) => play && play.classList.toggle(cls, on);
+    function open(on) {
+      set("map-open", on);
+      if (toggle) {
+        toggle.setAttribute("aria-expanded", String(on));
+        toggle.textContent = on ? "Smaller map" : "Bigger map";
+      }
+    }
+    if (toggle) toggle.addEventListener("click", () => open(!play.classList.contains("map-open")));
+    return {
+      open,
+      revealed: (on) => set("revealed", on),
+      collapsed: () =>
+        Boolean(play) && play.dataset.mode === "coordinates" && small.matches && !play.classList.contains("map-open") && !play.classList.contains("revealed"),
     };
   }
 
@@ -312,6 +402,8 @@
       const onControl = e.target.closest && e.target.closest("button, a, input, textarea, select");
       if (e.key === "Escape") {
         views.closeLightbox();
+      } else if (views.zoomKey && views.zoomKey(e.key)) {
+        e.preventDefault();
       } else if ((e.key === "ArrowLeft" || e.key === "ArrowRight") && !inField && views.hasViews()) {
         e.preventDefault();
         views.step(e.key === "ArrowRight" ? 1 : -1);
