@@ -11,7 +11,7 @@ from geogame.common import ratelimit
 from geogame.common.ratelimit import rate_limited, session_or_address
 from geogame.game.models import Game
 from geogame.maps.models import Map
-from players.sessions import player_for_request
+from players.sessions import clean_display_name, player_for_request
 
 from . import selectors, services
 
@@ -87,7 +87,11 @@ def challenge_play(request, challenge_id):
     challenge = _challenge_or_404(request, challenge_id)
     if challenge is None:
         return _error_page(request, services.ERR_NO_CHALLENGE, 404)
-    player = player_for_request(request, create=True)
+    try:
+        name = clean_display_name(request.POST.get("display_name"))
+    except ValueError as exc:
+        return _error_page(request, str(exc), 400)
+    player = player_for_request(request, create=True, display_name=name)
     try:
         game = services.challenge_join(challenge=challenge, player=player)
     except services.ChallengeError as exc:
@@ -113,7 +117,7 @@ def daily_home(request):
                 "finished": attempt is not None and selectors.game_finished(attempt.game),
             }
         )
-    return render(request, "challenges/daily_home.html", {"items": items, "today": today})
+    return render(request, "challenges/daily_home.html", {"items": items, "today": today, "viewer": player})
 
 
 @require_POST
@@ -123,8 +127,12 @@ def daily_play(request, slug):
     if m is None:
         return _error_page(request, "no such map", 404)
     try:
+        name = clean_display_name(request.POST.get("display_name"))
+    except ValueError as exc:
+        return _error_page(request, str(exc), 400)
+    try:
         daily = services.daily_get_or_create(m=m)
-        player = player_for_request(request, create=True)
+        player = player_for_request(request, create=True, display_name=name)
         attempt = services.daily_attempt_start(
             daily=daily, player=player, owner=services.attempt_owner(request)
         )
