@@ -86,7 +86,8 @@ def test_the_page_ranks_everyone_and_shows_pins_only_after_finishing(fixture_map
     assert str(first.lat) not in page and first.city not in page  # nothing of the answers yet
     play_rounds(bob, theirs)
     page = bob.get(f"/challenges/{challenge.public_id}/").content.decode()
-    pins = json.loads(re.search(r'id="pins-data" type="application/json">(.*?)</script>', page, re.S).group(1))
+    found = re.search(r'id="pins-data" type="application/json">(.*?)</script>', page, re.S)
+    pins = json.loads(found.group(1))
     assert len(pins) == 5 and pins[0]["answer"]["lat"] == first.lat
     assert {p["lat"] for p in pins[0]["pins"]} == {10.0, first.lat}
     # A visitor who has not played sees the ranking, never the pins.

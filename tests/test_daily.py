@@ -86,7 +86,8 @@ def test_one_attempt_per_browser_and_per_account(fixture_map):
     signup(first)
     play_daily(first, fixture_map)
     second = Client()
-    assert second.post("/accounts/login/", {"username": "ada", "password": "correct horse 9"}).status_code == 302
+    login = second.post("/accounts/login/", {"username": "ada", "password": "correct horse 9"})
+    assert login.status_code == 302
     r = second.post(f"/daily/{fixture_map.slug}/play/")
     assert r.status_code == 409
     assert DailyAttempt.objects.filter(is_machine=False).count() == 2
