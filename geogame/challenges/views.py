@@ -160,15 +160,15 @@ def daily_board(request, slug, day):
     refused = services.daily_leaderboard_check(daily=daily, player=player, owner=owner)
     if refused is not None:
         return _error_page(request, refused.message, refused.status, daily_map=daily.map)
-    rows = selectors.ranking(selectors.daily_attempts(daily))
+    attempts = selectors.daily_attempts(daily)
     attempt = selectors.daily_attempt_of(daily, player, owner)
     return render(
         request,
         "challenges/daily_board.html",
         {
             "daily": daily,
-            "humans": [r for r in rows if not r["is_machine"]],
-            "machines": [r for r in rows if r["is_machine"]],
+            "humans": selectors.ranking(attempts.filter(is_machine=False)),
+            "machines": selectors.ranking(attempts.filter(is_machine=True)),
             "own_game_id": attempt.game_id if attempt else None,
             "is_today": daily.day == selectors.utc_day(),
         },
