@@ -17,8 +17,8 @@ from players.names import check_account_name
 pytestmark = pytest.mark.django_db
 
 
-def start_game(client, m, name="Ada"):
-    r = client.post("/", {"display_name": name, "map": m.slug, "mode": "coordinates", "time_limit": ""})
+def start_game(client, m, name="Ada", mode="coordinates", time_limit=""):
+    r = client.post("/", {"display_name": name, "map": m.slug, "mode": mode, "time_limit": time_limit})
     assert r.status_code == 302, r.content
     return Game.objects.get(public_id=r["Location"].split("/")[2])
 

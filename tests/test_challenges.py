@@ -10,15 +10,9 @@ from django.test import Client
 
 from geogame.challenges.models import Challenge, ChallengeEntry
 from geogame.game.models import Game, Round
-from tests.test_accounts import play_rounds
+from tests.test_accounts import play_rounds, start_game
 
 pytestmark = pytest.mark.django_db
-
-
-def start_game(client, m, name="Ada", mode="coordinates", time_limit=""):
-    r = client.post("/", {"display_name": name, "map": m.slug, "mode": mode, "time_limit": time_limit})
-    assert r.status_code == 302, r.content
-    return Game.objects.get(public_id=r["Location"].split("/")[2])
 
 
 def finished_game(client, m, **kwargs):

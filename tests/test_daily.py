@@ -193,3 +193,23 @@ def test_sharing_a_daily_game_leads_to_its_leaderboard_not_a_challenge(fixture_m
     r = ada.post(f"/challenges/from/{game.public_id}/")
     assert r.status_code == 302 and r["Location"] == f"/daily/{fixture_map.slug}/{today().isoformat()}/"
     assert accept  # the challenge helpers are shared with test_challenges
+
+
+def test_logging_in_brings_the_browsers_daily_attempt_unless_the_account_has_one(fixture_map):
+    account = Client()
+    signup(account)
+    other_map_attempt = Client()
+    game = play_daily(other_map_attempt, fixture_map)
+    # The account has not played today's daily: the browser's attempt becomes the account's.
+    login = other_map_attempt.post("/accounts/login/", {"username": "ada", "password": "correct horse 9"})
+    assert login.status_code == 302
+    attempt = DailyAttempt.objects.get(game=game)
+    assert attempt.player.user.username == "ada" and attempt.owner.startswith("user:")
+    assert account.post(f"/daily/{fixture_map.slug}/play/").status_code == 409  # one per account
+    # A browser that played too, logging in to the account that has: its attempt leaves the ranking.
+    third = Client()
+    extra = play_daily(third, fixture_map)
+    third.post("/accounts/login/", {"username": "ada", "password": "correct horse 9"})
+    assert not DailyAttempt.objects.filter(game=extra).exists()
+    assert Game.objects.filter(id=extra.id, player__user__username="ada").exists()  # still in the history
+    assert DailyAttempt.objects.filter(is_machine=False).count() == 1
