@@ -170,6 +170,7 @@ def daily_board(request, slug, day):
             "humans": selectors.ranking(attempts.filter(is_machine=False)),
             "machines": selectors.ranking(attempts.filter(is_machine=True)),
             "own_game_id": attempt.game_id if attempt else None,
+            "viewer": player,
             "is_today": daily.day == selectors.utc_day(),
         },
     )
