@@ -1,5 +1,7 @@
 """The human player behind a request: one anonymous Player per browser session."""
 
+from django.db import IntegrityError, transaction
+
 from geogame.common.text_input import clean_name
 
 from .models import Player
@@ -20,8 +22,15 @@ def account_player(user):
     has none yet) under the account's username."""
     player = Player.objects.filter(user=user).first()
     if player is None:
-        name = user.get_username()[:DISPLAY_NAME_MAX]
-        player, _ = Player.objects.get_or_create(user=user, defaults={"display_name": name})
+        username = user.get_username()
+        for name in (username[:DISPLAY_NAME_MAX], f"{username[:28]} #{user.id}"):
+            try:
+                with transaction.atomic():
+                    player, _ = Player.objects.get_or_create(user=user, defaults={"display_name": name})
+                return player
+            except IntegrityError:  # another account chose that name
+                continue
+        player = Player.objects.get(user=user)
     return player
 
 

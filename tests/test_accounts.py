@@ -273,3 +273,16 @@ def test_account_service_refuses_a_taken_name_without_touching_the_player(db):
         )
     anon.refresh_from_db()
     assert anon.user_id is None and anon.display_name == "anon"
+
+
+def test_an_account_made_elsewhere_gets_a_player_even_when_its_username_is_anothers_name(db):
+    signup(Client(), username="ada", name="root")
+    get_user_model().objects.create_superuser("root", "root@example.org", "correct horse 9")
+    client = Client()
+    assert (
+        client.post("/accounts/login/", {"username": "root", "password": "correct horse 9"}).status_code
+        == 302
+    )
+    assert client.get("/me/").status_code == 200
+    root = Player.objects.get(user__username="root")
+    assert root.display_name.startswith("root #")
