@@ -5,7 +5,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from geogame.game.models import Guess
+from geogame.game.models import Game, Guess
 
 from . import rules
 from .models import GameResult, PlayerBest
@@ -15,6 +15,10 @@ def result_record(*, game, player, now=None):
     """Write `player`'s result in `game` if all its rounds are in and none is written yet, and
     raise the player's bests it beats."""
     if player.id not in (game.player_id, game.opponent_id):
+        return None
+    # Duels (their own rules and clock) and study games (fixed places, answers kept apart) rank
+    # nowhere here; by relation name, as the duel and study apps are not imported.
+    if not Game.objects.filter(id=game.id, duel__isnull=True, participant__isnull=True).exists():
         return None
     totals = Guess.objects.filter(round__game=game, player=player).aggregate(
         n=Count("id"), points=Sum("points"), time_s=Sum("time_taken_s")
