@@ -170,6 +170,9 @@ INSTALLED_APPS = [
     "geogame.studies",
     "geogame.privacy",
     "geogame.benchmarks",
+    "geogame.accounts",
+    "geogame.challenges",
+    "geogame.leaderboards",
     "inference",
     "axes",  # throttles log-in (the admin's and the staff's): settings below
 ]
@@ -261,6 +264,15 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "players/login_locked.html"
 AXES_VERBOSE = False
+
+# Accounts (geogame/accounts): where log-in sends people, and how password-reset mail goes out (the
+# console by default: the message is printed in the server's log).
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "me"
+EMAIL_BACKEND = env_str("GEOGAME_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env_str("GEOGAME_EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("GEOGAME_EMAIL_PORT", 25)
+DEFAULT_FROM_EMAIL = env_str("GEOGAME_EMAIL_FROM", "geogame@localhost")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -459,6 +471,15 @@ GEOGAME_RATE_LIMITS = {
     "game_session": env_rate("GEOGAME_RATE_LIMIT_GAME_SESSION", "15/600"),
     "duel": env_rate("GEOGAME_RATE_LIMIT_DUEL", "20/600"),
     "duel_session": env_rate("GEOGAME_RATE_LIMIT_DUEL_SESSION", "10/600"),
+    # Accounts and challenge links (geogame/accounts, geogame/challenges): per address, and new
+    # accounts and challenges per browser session too (ratelimit.creation_hit).
+    "signup": env_rate("GEOGAME_RATE_LIMIT_SIGNUP", "10/3600"),
+    "signup_session": env_rate("GEOGAME_RATE_LIMIT_SIGNUP_SESSION", "3/3600"),
+    "login": env_rate("GEOGAME_RATE_LIMIT_LOGIN", "30/600"),
+    "password_reset": env_rate("GEOGAME_RATE_LIMIT_PASSWORD_RESET", "5/3600"),
+    "challenge": env_rate("GEOGAME_RATE_LIMIT_CHALLENGE", "30/600"),
+    "challenge_session": env_rate("GEOGAME_RATE_LIMIT_CHALLENGE_SESSION", "10/600"),
+    "daily": env_rate("GEOGAME_RATE_LIMIT_DAILY", "30/600"),
 }
 # Any message on a duel socket (sync, guess, garbage): bursts of N, N per S seconds on average,
 # per socket, and 10 times that per address in each daphne process (geogame/duels/consumers.py).

@@ -11,5 +11,8 @@ urlpatterns = [
     path("", include("geogame.duels.urls")),
     path("", include("geogame.maps.urls")),
     path("", include("geogame.studies.urls")),
+    path("", include("geogame.accounts.urls")),
+    path("", include("geogame.challenges.urls")),
+    path("", include("geogame.leaderboards.urls")),
     path("admin/", admin.site.urls),
 ]

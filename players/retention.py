@@ -68,7 +68,9 @@ def abandoned_players(*, days, now=None):
     )
     guests = DuelSeat.objects.filter(player__isnull=False).exclude(duel__game__player_id=F("player_id"))
     players = (
-        Player.objects.filter(kind=Player.HUMAN, created_at__lt=cutoff, participant__isnull=True)
+        Player.objects.filter(
+            kind=Player.HUMAN, user__isnull=True, created_at__lt=cutoff, participant__isnull=True
+        )
         .exclude(games__created_at__gte=cutoff)
         .exclude(guesses__created_at__gte=cutoff)
         .exclude(id__in=finished_games)

@@ -1,5 +1,7 @@
 """The human player behind a request: one anonymous Player per browser session."""
 
+from django.db import IntegrityError, transaction
+
 from geogame.common.text_input import clean_name
 
 from .models import Player
@@ -15,12 +17,37 @@ def clean_display_name(raw):
     return clean_name(raw, what="display name", max_chars=DISPLAY_NAME_MAX) or "Player"
 
 
+def account_player(user):
+    """The Player of a logged-in `user`, made on first use (an account made by `createsuperuser`
+    has none yet) under the account's username."""
+    player = Player.objects.filter(user=user).first()
+    if player is None:
+        username = user.get_username()
+        for name in (username[:DISPLAY_NAME_MAX], f"{username[:28]} #{user.id}"):
+            try:
+                with transaction.atomic():
+                    player, _ = Player.objects.get_or_create(user=user, defaults={"display_name": name})
+                return player
+            except IntegrityError:  # another account chose that name
+                continue
+        player = Player.objects.get(user=user)
+    return player
+
+
 def player_for_request(request, *, create=False, display_name=None):
-    """Return the session's Player, creating it when asked. None if there is none."""
+    """Return the request's Player: the account's when logged in (its name is the one chosen for
+    the account, so `display_name` is ignored), else the session's, created when asked. None if
+    there is none."""
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        player = account_player(user)
+        if request.session.get(SESSION_KEY) != player.id:  # the duel socket reads it from the session
+            request.session[SESSION_KEY] = player.id
+        return player
     player_id = request.session.get(SESSION_KEY)
     player = None
     if player_id is not None:
-        player = Player.objects.filter(id=player_id, kind=Player.HUMAN).first()
+        player = Player.objects.filter(id=player_id, kind=Player.HUMAN, user__isnull=True).first()
     if player is None and create:
         player = Player.objects.create(display_name=display_name or "Player")
         request.session[SESSION_KEY] = player.id

@@ -50,8 +50,18 @@ def _local_executor():
         return _executor
 
 
-@functools.cache
+_local_tasks_lock = threading.Lock()
+
+
 def _local_tasks():
+    """The task registry, autodiscovered once. Under a lock: tasks submitted at once (a daily's
+    machine rounds) would otherwise read the registry while another thread is still filling it."""
+    with _local_tasks_lock:
+        return _local_tasks_loaded()
+
+
+@functools.cache
+def _local_tasks_loaded():
     from config.celery import app
 
     app.loader.import_default_modules()  # runs the (lazy) autodiscovery of tasks.py modules

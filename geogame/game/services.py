@@ -91,6 +91,44 @@ def game_create(
     )
 
 
+def game_create_planned(*, player, map: Map, location_ids, mode=Game.COORDINATES, time_limit_s=None):
+    """A new game over `location_ids` in that order (a challenge's, a daily's): the area that
+    plans them checks them against the fair-contest rules (location_pools) and registers the
+    game's order as fixed (hooks.fixed_order), so no round swaps its place for another."""
+    if time_limit_s is not None and not (10 <= time_limit_s <= 600):
+        raise GameError(ERR_BAD_TIME_LIMIT)
+    return Game.objects.create(
+        player=player,
+        map=map,
+        mode=mode,
+        rounds_total=len(location_ids),
+        time_limit_s=time_limit_s,
+        seed=secrets.randbits(62),
+        location_order=list(location_ids),
+    )
+
+
+def machine_game_play(*, game, now=None):
+    """Start every round of `game`, whose player is a machine (a daily's machine attempt), and
+    have the machine guess each through the usual path (the inference.machine_guess task).
+    Safe to call twice: rounds that exist are kept, and a stored guess stops a redelivered task."""
+    now = now or timezone.now()
+    planned = game_location_ids(game)
+    existing = set(game.rounds.values_list("index", flat=True))
+    for index, location_id in enumerate(planned):
+        if index in existing:
+            continue
+        try:
+            with transaction.atomic():
+                rnd = Round.objects.create(
+                    game=game, index=index, location_id=location_id, image_key=secrets.token_urlsafe(32),
+                    started_at=now, deadline=rules.deadline_for(now, game.time_limit_s),
+                )
+        except IntegrityError:
+            continue
+        background.enqueue("inference.machine_guess", rnd.id, game.player_id)
+
+
 def game_machine_names(game):
     """The machine players guessing in `game` (its opponent, or a duel's machine seats)."""
     names = set()

@@ -1,0 +1,18 @@
+from django.apps import AppConfig
+
+
+class ChallengesConfig(AppConfig):
+    """Challenge links and the daily challenge: games over planned places that many people play."""
+
+    name = "geogame.challenges"
+    label = "challenges"
+
+    def ready(self):
+        from geogame.game import hooks, location_pools
+        from players.signals import players_merged
+
+        from . import selectors, services
+
+        location_pools.reservation_source(selectors.daily_location_ids)
+        hooks.register(fixed_order=selectors.has_planned_order)
+        players_merged.connect(services.entries_move, dispatch_uid="geogame.challenges.entries_move")
