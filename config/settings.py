@@ -155,6 +155,7 @@ INSTALLED_APPS = [
     "geogame.duels",
     "geogame.studies",
     "geogame.privacy",
+    "geogame.bots",
     "geogame.benchmarks",
     "inference",
     "axes",  # throttles log-in (the admin's and the staff's): settings below
@@ -430,6 +431,16 @@ GEOGAME_MACHINE_MIN_HUMAN_S = env_float("GEOGAME_MACHINE_MIN_HUMAN_S", 20.0)
 # duel goes on when its timer tasks are lost (a Redis restart drops a worker's ETA tasks); 0: never.
 GEOGAME_DUEL_SWEEP_S = env_float("GEOGAME_DUEL_SWEEP_S", 1.0)
 
+# Bots (geogame/bots, docs/bot-api.md). A bot answers by the round's deadline, or in a round without
+# a timer within GEOGAME_BOT_UNTIMED_ANSWER_S; after GEOGAME_BOT_MISSES_MAX misses in a row it is
+# unavailable (0: never) until it polls again. A long poll waits at most GEOGAME_BOT_POLL_MAX_S and
+# looks at the database every GEOGAME_BOT_POLL_RECHECK_S besides being woken by a new round.
+GEOGAME_BOT_UNTIMED_ANSWER_S = env_float("GEOGAME_BOT_UNTIMED_ANSWER_S", 60.0)
+GEOGAME_BOT_MISSES_MAX = env_int("GEOGAME_BOT_MISSES_MAX", 3)
+GEOGAME_BOT_POLL_MAX_S = env_float("GEOGAME_BOT_POLL_MAX_S", 25.0)
+GEOGAME_BOT_POLL_RECHECK_S = env_float("GEOGAME_BOT_POLL_RECHECK_S", 2.0)
+GEOGAME_BOT_MAX_BODY_BYTES = env_int("GEOGAME_BOT_MAX_BODY_BYTES", 65536)
+
 # Per client and scope (geogame/common/ratelimit.py). A player guesses once a round; uploads and study
 # answers are heavier and anonymous.
 GEOGAME_RATE_LIMITS = {
@@ -443,6 +454,9 @@ GEOGAME_RATE_LIMITS = {
     "game_session": env_rate("GEOGAME_RATE_LIMIT_GAME_SESSION", "15/600"),
     "duel": env_rate("GEOGAME_RATE_LIMIT_DUEL", "20/600"),
     "duel_session": env_rate("GEOGAME_RATE_LIMIT_DUEL_SESSION", "10/600"),
+    # The bot API (geogame/bots), per bot token and per address (every request, a bad token's too).
+    "bot": env_rate("GEOGAME_RATE_LIMIT_BOT", "600/60"),
+    "bot_address": env_rate("GEOGAME_RATE_LIMIT_BOT_ADDRESS", "6000/60"),
 }
 # Any message on a duel socket (sync, guess, garbage): bursts of N, N per S seconds on average,
 # per socket, and 10 times that per address in each daphne process (geogame/duels/consumers.py).

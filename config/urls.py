@@ -11,5 +11,6 @@ urlpatterns = [
     path("", include("geogame.duels.urls")),
     path("", include("geogame.maps.urls")),
     path("", include("geogame.studies.urls")),
+    path("", include("geogame.bots.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,11 @@
+from celery import shared_task
+
+from geogame.common.background import RETRY_ON_DATABASE_ERRORS
+
+
+@shared_task(name="geogame.bot_round_expire", acks_late=True, ignore_result=True, **RETRY_ON_DATABASE_ERRORS)
+def bot_round_expire(round_id, player_id):
+    """A bot's answer deadline has passed: record its miss if it has not answered. Safe to run twice."""
+    from .services import round_expire
+
+    round_expire(round_id=round_id, player_id=player_id)
