@@ -62,7 +62,11 @@ class BotClient:
     def next_round(self, wait_s=POLL_WAIT_S):
         """The next round to answer (a dict), or None when none started within `wait_s`."""
         status, body = self._request(f"{self.server}/api/bot/rounds/next?wait={wait_s:g}")
-        return body if status == 200 else None
+        if status == 204:
+            return None
+        if status != 200:
+            raise RuntimeError(f"the server answered {status}: {body}")
+        return body
 
     def views(self, offer):
         out = []

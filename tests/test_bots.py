@@ -262,7 +262,7 @@ def test_the_token_and_the_address_are_rate_limited(bot_and_token, human, fixtur
     assert response.status_code == 429  # guessing tokens counts against the address
 
 
-@pytest.mark.parametrize("wait", ["-1", "nan", "abc", "1e9"])
+@pytest.mark.parametrize("wait", ["-1", "nan", "abc", "-inf"])
 def test_a_bad_wait_is_refused(bot_and_token, wait):
     _, token = bot_and_token
     response = next_round(token, wait=wait)

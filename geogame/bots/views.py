@@ -23,7 +23,7 @@ from .models import Bot
 ERR_NO_TOKEN = "this API needs the header 'Authorization: Bearer <token>' with the bot's token"
 ERR_BAD_TOKEN = "unknown token"
 ERR_REVOKED = "this bot's token was revoked"
-ERR_WAIT = "'wait' must be a number of seconds between 0 and {most:g}"
+ERR_WAIT = "'wait' must be a number of seconds, 0 or more (the server waits at most GEOGAME_BOT_POLL_MAX_S)"
 ERR_BODY_TOO_BIG = "request body is larger than {most} bytes"
 ERR_BODY = "request body: {reason}"
 ERR_NOT_OBJECT = "request body must be a JSON object"
@@ -69,9 +69,9 @@ def _wait_s(request):
         wait = float(raw)
     except ValueError:
         wait = -1.0
-    if not 0 <= wait <= most:  # NaN fails both
-        raise ValueError(ERR_WAIT.format(most=most))
-    return wait
+    if not wait >= 0:  # NaN too
+        raise ValueError(ERR_WAIT)
+    return min(wait, most)
 
 
 def _start_poll(request):
@@ -92,7 +92,7 @@ def _offer(request, bot):
 
 async def api_next_round(request):
     """GET /api/bot/rounds/next?wait=S: the oldest round the bot has yet to answer, at once, or as
-    soon as one starts within `wait` seconds (default and most GEOGAME_BOT_POLL_MAX_S); 204 if none."""
+    soon as one starts within `wait` seconds (default and cap GEOGAME_BOT_POLL_MAX_S); 204 if none."""
     if request.method != "GET":
         return HttpResponseNotAllowed(["GET"])
     try:
