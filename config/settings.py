@@ -368,6 +368,10 @@ GEOGAME_ROUND_IMAGE_CACHE_MB = env_int("GEOGAME_ROUND_IMAGE_CACHE_MB", 64)
 # Unset weights: the player is listed as unavailable, never played.
 GEOGAME_CLIP_MODEL = env_str("GEOGAME_CLIP_MODEL", "ViT-B-32")
 GEOGAME_CLIP_PRETRAINED = env_str("GEOGAME_CLIP_PRETRAINED")
+# The retrieval player (inference/retrieval.py): how many nearest training places it weighs, and the
+# softmax temperature over their cosine similarities.
+GEOGAME_RETRIEVAL_K = env_int("GEOGAME_RETRIEVAL_K", 10)
+GEOGAME_RETRIEVAL_TEMPERATURE = env_float("GEOGAME_RETRIEVAL_TEMPERATURE", 0.05)
 # Micro-batching of machine guesses in a worker: at most this many rounds per forward
 # pass, waiting at most this long for company (only while more rounds are being prepared).
 GEOGAME_BATCH_MAX = env_int("GEOGAME_BATCH_MAX", 16)
