@@ -18,7 +18,7 @@ from geogame.game.selectors import city_centres
 from geogame.maps.models import Location
 
 from . import placement
-from .clip_zeroshot import looks_like_path
+from .clip_zeroshot import is_hf_folder, is_hf_hub_id, looks_like_path
 from .geocells import haversine_km_np, latlon_to_xyz, xyz_to_latlon
 
 
@@ -422,8 +422,14 @@ class ClipPlayer(MachinePlayer):
         weights = settings.GEOGAME_CLIP_PRETRAINED
         if not weights:
             return "no CLIP weights configured: set GEOGAME_CLIP_PRETRAINED to a checkpoint file or hub id"
-        if not weights.startswith("hf-hub:") and looks_like_path(weights) and not Path(weights).is_file():
-            return f"CLIP checkpoint file not found: {weights}"
+        if (
+            not weights.startswith("hf-hub:")
+            and not is_hf_hub_id(weights)
+            and looks_like_path(weights)
+            and not Path(weights).is_file()
+            and not is_hf_folder(weights)
+        ):
+            return f"CLIP checkpoint file not found: {weights} (nor a transformers folder with config.json)"
         if len(city_centres(m)) < 2:
             return f"map {m.slug} has fewer than two cities to choose from"
         return None

@@ -57,5 +57,3 @@ def _image_result(decoded, m):
             {k: round(v, 4) if isinstance(v, float) else v for k, v in view.items()} for view in d["views"]
         ],
     }
-
-
