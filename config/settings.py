@@ -444,6 +444,8 @@ GEOGAME_BOT_MISSES_MAX = env_int("GEOGAME_BOT_MISSES_MAX", 3)
 GEOGAME_BOT_POLL_MAX_S = env_float("GEOGAME_BOT_POLL_MAX_S", 25.0)
 GEOGAME_BOT_POLL_RECHECK_S = env_float("GEOGAME_BOT_POLL_RECHECK_S", 2.0)
 GEOGAME_BOT_MAX_BODY_BYTES = env_int("GEOGAME_BOT_MAX_BODY_BYTES", 65536)
+# `manage.py benchmark --players bot:NAME` offers the bot each test location as a round of this length.
+GEOGAME_BOT_BENCHMARK_ROUND_S = env_int("GEOGAME_BOT_BENCHMARK_ROUND_S", 60)
 
 # Per client and scope (geogame/common/ratelimit.py). A player guesses once a round; uploads and study
 # answers are heavier and anonymous.

@@ -1,7 +1,9 @@
 """The reference bot (bots/example_bot.py) as its own process against a real daphne, a Celery worker
 and Redis: it plays a classic game and a whole duel, and a revoked token stops it at once."""
 
+import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -152,6 +154,29 @@ def test_the_reference_bot_plays_a_whole_duel(stack, bot):
         rounds += 1
     assert rounds >= 1 and over["reason"] in ("knockout", "last_round")
     client.close()
+
+
+def test_the_benchmark_report_lists_the_bot_with_figures(stack, bot):
+    out = manage({**stack.env, "GEOGAME_BOT_BENCHMARK_ROUND_S": "20"}, "benchmark", "fixture-world",
+                 "--players", "centroid,bot:reference", "--bootstrap", "100")  # fmt: skip
+    report = re.search(r"/benchmarks/([0-9a-f-]{36})/", out)
+    assert report, out
+    row = next(line for line in out.splitlines() if "bot:reference" in line)
+    assert "unavailable" not in row, out
+    data = json.loads(
+        manage(stack.env, "shell", "-c", REPORT_JSON.format(report[1])).strip().splitlines()[-1]
+    )
+    methods = {r["method"]: r for r in data["methods"]}
+    bot_row = methods["bot:reference"]
+    assert bot_row["kind"] == "bot" and bot_row["available"] and bot_row["n"] == data["locations"] >= 1
+    assert bot_row["n_answered"] == bot_row["n"] and bot_row["mean_points"] is not None
+    assert bot_row["median_km"] > 0 and methods["centroid"]["available"]
+
+
+REPORT_JSON = (
+    "import json; from geogame.benchmarks.models import BenchmarkReport; "
+    "print(json.dumps(BenchmarkReport.objects.get(public_id='{}').data))"
+)
 
 
 def test_revoking_the_token_stops_a_waiting_bot_at_once(stack, bot):

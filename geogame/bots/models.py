@@ -32,3 +32,13 @@ class BotPrediction(models.Model):
 
     def __str__(self):
         return f"prediction with guess {self.guess_id}"
+
+
+class BotBenchmarkGame(models.Model):
+    """A game the benchmark plays with a bot on its fixed test locations (never substituted)."""
+
+    game = models.OneToOneField("game.Game", on_delete=models.CASCADE, related_name="bot_benchmark")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"benchmark game {self.game_id}"

@@ -13,7 +13,7 @@ from geogame.game.models import Game, Guess, Round
 from geogame.game.selectors import city_centres, round_view_count
 
 from . import rules
-from .models import Bot
+from .models import Bot, BotBenchmarkGame
 
 ERR_UNKNOWN = "unknown player {name!r}: no bot has this name"
 REASON_REVOKED = "its token was revoked"
@@ -167,3 +167,8 @@ def bot_list():
             }
         )
     return rows
+
+
+def is_benchmark_game(game):
+    """The benchmark's bot games play their places in the order given (geogame.game.hooks.fixed_order)."""
+    return game.opponent_id is not None and BotBenchmarkGame.objects.filter(game_id=game.id).exists()

@@ -2,6 +2,7 @@
 game's one guess path (geogame.game.services.guess_submit) and, in a duel, announced as a machine's is."""
 
 import logging
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -11,11 +12,11 @@ from django.utils import timezone
 from geogame.duels import events as duel_events
 from geogame.duels import services as duel_services
 from geogame.game import services as game_services
-from geogame.game.models import Guess
+from geogame.game.models import Game, Guess
 from players.models import Player
 
 from . import rules, selectors
-from .models import Bot, BotPrediction
+from .models import Bot, BotBenchmarkGame, BotPrediction
 
 log = logging.getLogger(__name__)
 
@@ -171,3 +172,39 @@ def bot_rounds_expire(*, bot, now=None):
     for round_id in overdue:
         round_expire(round_id=round_id, player_id=bot.player_id, now=now)
     return len(overdue)
+
+
+BENCHMARK_PLAYER = "benchmark (bot API)"
+
+
+def bot_benchmark_guesses(*, bot, m, locations, round_s, poll_s=0.05):
+    """Offer the bot each of `locations` in turn, as a timed round of a game of its own (fixed order:
+    the benchmark's places, never substituted), and wait for its answer or the deadline. Returns one
+    Guess (None for a miss) per location, in order; its BotPrediction, if it sent one, is stored."""
+    player = Player.objects.create(display_name=BENCHMARK_PLAYER)
+    with transaction.atomic():
+        game = Game.objects.create(
+            player=player,
+            opponent=bot.player,
+            map=m,
+            mode=Game.COORDINATES,
+            rounds_total=len(locations),
+            time_limit_s=round_s,
+            seed=0,
+            location_order=[loc.id for loc in locations],
+        )
+        BotBenchmarkGame.objects.create(game=game)
+    guesses = []
+    for _ in locations:
+        rnd = game_services.round_next(game=game)
+        due = selectors.answer_due(rnd) + timedelta(seconds=settings.GEOGAME_DEADLINE_GRACE_S)
+        while True:
+            guess = Guess.objects.filter(round=rnd, player=bot.player).first()
+            if guess is not None or timezone.now() > due:
+                break
+            time.sleep(poll_s)
+        if guess is None:
+            guess = round_expire(round_id=rnd.id, player_id=bot.player_id)
+        guesses.append(None if guess is None or guess.timed_out else guess)
+        game_services.round_timeout_record(round=rnd, player=player)  # the next round may start
+    return guesses
