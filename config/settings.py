@@ -446,6 +446,11 @@ GEOGAME_BOT_POLL_RECHECK_S = env_float("GEOGAME_BOT_POLL_RECHECK_S", 2.0)
 GEOGAME_BOT_MAX_BODY_BYTES = env_int("GEOGAME_BOT_MAX_BODY_BYTES", 65536)
 # `manage.py benchmark --players bot:NAME` offers the bot each test location as a round of this length.
 GEOGAME_BOT_BENCHMARK_ROUND_S = env_int("GEOGAME_BOT_BENCHMARK_ROUND_S", 60)
+# Webhooks (geogame/bots/webhooks.py): tries per round, each call's timeout, and the base of the URLs
+# in the offer they send (no request to take it from).
+GEOGAME_BOT_WEBHOOK_ATTEMPTS = env_int("GEOGAME_BOT_WEBHOOK_ATTEMPTS", 3)
+GEOGAME_BOT_WEBHOOK_TIMEOUT_S = env_float("GEOGAME_BOT_WEBHOOK_TIMEOUT_S", 5.0)
+GEOGAME_PUBLIC_URL = env_str("GEOGAME_PUBLIC_URL", "http://127.0.0.1:8000")
 
 # Per client and scope (geogame/common/ratelimit.py). A player guesses once a round; uploads and study
 # answers are heavier and anonymous.

@@ -323,3 +323,92 @@ def test_rules_are_plain_functions():
         rules.check_grid({"rows": 200, "cols": 1, "p": [1] * 200})
     assert rules.check_top_k(None) is None
     assert math.isclose(sum(rules.check_grid({"rows": 1, "cols": 3, "p": [1, 1, 2]})["p"]), 1.0)
+
+
+class FakeWebhook:
+    """A real HTTP server on loopback that answers the first `failures` calls with 500."""
+
+    def __init__(self, failures=0):
+        import http.server
+        import threading
+
+        calls = self.calls = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                calls.append((dict(self.headers), body))
+                self.send_response(500 if len(calls) <= failures else 204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_webhook_gets_each_round_signed_and_retried_after_a_failure(human, fixture_map, settings):
+    import hashlib
+    import hmac
+
+    from geogame.bots import webhooks
+
+    hook = FakeWebhook(failures=1)
+    try:
+        bot, token = services.bot_create(name="hooked", webhook_url=hook.url)
+        settings.GEOGAME_PUBLIC_URL = "https://game.example"
+        _, rnd = game_against(bot, human, fixture_map, time_limit_s=30)
+        waits = []
+        assert webhooks.deliver(round_id=rnd.id, player_id=bot.player_id, sleep=waits.append) == "delivered"
+        assert len(hook.calls) == 2 and waits == [1]
+        headers, body = hook.calls[-1]
+        key = hashlib.sha256(token.encode()).hexdigest().encode()
+        assert headers["X-Geogame-Signature"] == "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
+        assert headers["X-Geogame-Attempt"] == "2"
+        offer = json.loads(body)
+        assert (
+            offer["round"] == rnd.id
+            and offer["guess_url"] == f"https://game.example/api/bot/rounds/{rnd.id}/guess"
+        )
+        assert rnd.location.city not in body.decode()
+        # Answered: nothing more is sent.
+        assert guess(token, rnd.id, {"lat": 1, "lon": 2}).status_code == 201
+        assert (
+            webhooks.deliver(round_id=rnd.id, player_id=bot.player_id, sleep=waits.append)
+            == "answered or due"
+        )
+        assert len(hook.calls) == 2
+    finally:
+        hook.close()
+
+
+def test_a_webhook_that_never_answers_is_tried_a_bounded_number_of_times(human, fixture_map, settings):
+    from geogame.bots import webhooks
+
+    hook = FakeWebhook(failures=99)
+    try:
+        bot, _ = services.bot_create(name="down", webhook_url=hook.url)
+        _, rnd = game_against(bot, human, fixture_map, time_limit_s=30)
+        waits = []
+        assert webhooks.deliver(round_id=rnd.id, player_id=bot.player_id, sleep=waits.append) == "failed"
+        assert len(hook.calls) == settings.GEOGAME_BOT_WEBHOOK_ATTEMPTS == 3 and waits == [1, 2]
+    finally:
+        hook.close()
+
+
+@pytest.mark.parametrize(
+    "url", ["ftp://example.com/hook", "not a url", "javascript:alert(1)", "http://" + "a" * 300]
+)
+def test_a_bad_webhook_url_is_refused_and_no_bot_is_made(url):
+    with pytest.raises(services.BotError, match="webhook URL"):
+        services.bot_create(name="badhook", webhook_url=url)
+    assert (
+        not Bot.objects.exists()
+        and not Player.objects.filter(kind="machine", machine_name="bot:badhook").exists()
+    )

@@ -18,6 +18,8 @@ class Bot(models.Model):
     # Set after GEOGAME_BOT_MISSES_MAX rounds in a row without an answer; cleared when it polls again.
     unavailable_since = models.DateTimeField(null=True, blank=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
+    # Optional: each new round is also POSTed here, signed (geogame.bots.webhooks).
+    webhook_url = models.URLField(max_length=300, blank=True, default="")
 
     def __str__(self):
         return f"bot {self.name}"

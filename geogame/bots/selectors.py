@@ -112,9 +112,10 @@ def answer_due(rnd):
     return rules.answer_deadline(rnd.started_at, rnd.deadline, settings.GEOGAME_BOT_UNTIMED_ANSWER_S)
 
 
-def round_offer(request, rnd, now=None):
+def round_offer(absolute, rnd, now=None):
     """What a bot is shown of a round: its id, deadline and image URLs (the bytes a person is served;
-    geogame.game.round_images), and for a city round the candidate cities. Nothing names the place."""
+    geogame.game.round_images), and for a city round the candidate cities. Nothing names the place.
+    `absolute(path)` makes a URL absolute (request.build_absolute_uri, or the webhook's base URL)."""
     now = now or timezone.now()
     due = answer_due(rnd)
     game = rnd.game
@@ -128,10 +129,9 @@ def round_offer(request, rnd, now=None):
         "seconds_left": round(max(0.0, (due - now).total_seconds()), 3),
         "map": {"name": game.map.name, "scale_km": game.map.scale_km},
         "views": [
-            request.build_absolute_uri(reverse("view-image", args=[rnd.image_key, i]))
-            for i in range(round_view_count(rnd))
+            absolute(reverse("view-image", args=[rnd.image_key, i])) for i in range(round_view_count(rnd))
         ],
-        "guess_url": request.build_absolute_uri(reverse("bot-guess", args=[rnd.id])),
+        "guess_url": absolute(reverse("bot-guess", args=[rnd.id])),
     }
     if game.mode == Game.CITY:
         offer["cities"] = sorted(city_centres(game.map))

@@ -6,9 +6,12 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from geogame.common import background
 from geogame.duels import events as duel_events
 from geogame.duels import services as duel_services
 from geogame.game import services as game_services
@@ -21,12 +24,14 @@ from .models import Bot, BotBenchmarkGame, BotPrediction
 log = logging.getLogger(__name__)
 
 EXPIRE_TASK = "geogame.bot_round_expire"
+WEBHOOK_TASK = "geogame.bot_webhook"
 SEEN_EVERY = timedelta(seconds=10)  # last_seen_at is written at most this often per bot
 
 ERR_NAME_TAKEN = "a bot named {name!r} exists already"
 ERR_NO_SUCH_ROUND = "no such round for this bot"
 ERR_DEADLINE = "the round's answer deadline has passed; a 0-point miss is recorded"
 ERR_NEED_COORDS = "this round needs 'lat' and 'lon'"
+ERR_WEBHOOK_URL = "the webhook URL must be an http:// or https:// URL of at most 300 characters"
 
 
 class BotError(Exception):
@@ -41,9 +46,16 @@ def group_name(player_id):
     return f"bots.{player_id}"
 
 
-def bot_create(*, name, description=""):
+def bot_create(*, name, description="", webhook_url=""):
     """A new bot and its token: (bot, token). Only the token's hash is kept; show the token once."""
     rules.check_name(name)
+    if webhook_url:
+        try:
+            URLValidator(schemes=["http", "https"])(webhook_url)
+        except ValidationError:
+            raise BotError(ERR_WEBHOOK_URL) from None
+        if len(webhook_url) > 300:
+            raise BotError(ERR_WEBHOOK_URL)
     description = (description or "").strip()[:200]
     token = rules.new_token()
     machine_name = rules.NAME_PREFIX + name
@@ -63,6 +75,7 @@ def bot_create(*, name, description=""):
                 player=player,
                 token_hash=rules.token_hash(token),
                 token_hint=token[:10],
+                webhook_url=webhook_url,
             )
     except IntegrityError:  # a concurrent create took the name
         raise BotError(ERR_NAME_TAKEN.format(name=name), status=409) from None
@@ -88,10 +101,12 @@ def bot_seen(*, bot, now=None):
 
 def round_offer(rnd, player):
     """A round `player` (a bot's) plays has started: wake its long polls once the round commits,
-    and record a miss if no answer has come by the answer deadline."""
+    call its webhook if it has one, and record a miss if no answer has come by the answer deadline."""
     duel_events.group_send_after_commit(group_name(player.id), {"type": "bot.round"})
     due = selectors.answer_due(rnd) + timedelta(seconds=settings.GEOGAME_DEADLINE_GRACE_S)
     duel_events.run_at(due + duel_services.TIMER_SLACK, EXPIRE_TASK, rnd.id, player.id)
+    if Bot.objects.filter(player_id=player.id).exclude(webhook_url="").exists():
+        background.enqueue(WEBHOOK_TASK, rnd.id, player.id)
 
 
 def bot_guess(*, bot, round_id, data, now=None):

@@ -87,7 +87,7 @@ def _offer(request, bot):
     if Bot.objects.filter(id=bot.id).exclude(revoked_at=None).exists():
         return None, _unauthorized(ERR_REVOKED)
     rnd = selectors.rounds_to_answer(bot).first()
-    return (selectors.round_offer(request, rnd) if rnd else None), None
+    return (selectors.round_offer(request.build_absolute_uri, rnd) if rnd else None), None
 
 
 async def api_next_round(request):
