@@ -17,6 +17,7 @@ unless HF_HUB_OFFLINE=1 is set) and is reported as ClipUnavailable.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -146,7 +147,8 @@ def load_hf_clip(pretrained, device="cpu") -> Clip:
             model, tokenizer, processor = load(local_only=False)
     except OSError as exc:
         if hub_id is not None:
-            raise ClipUnavailable(f"{ERR_HF_OFFLINE.format(name=hub_id)} ({type(exc).__name__})") from exc
+            detail = f"{type(exc).__name__}: {str(exc)[:300]}"
+            raise ClipUnavailable(f"{ERR_HF_OFFLINE.format(name=hub_id)} ({detail})") from exc
         raise ClipUnavailable(f"could not load the CLIP checkpoint folder {source}: {exc}") from exc
     except Exception as exc:  # a broken config or weights file
         raise ClipUnavailable(
@@ -163,6 +165,7 @@ def load_hf_clip(pretrained, device="cpu") -> Clip:
     return Clip(model, tokenize, preprocess)
 
 
+@functools.cache
 def _hf_module():
     import torch
 

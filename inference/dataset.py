@@ -16,6 +16,7 @@ from .preprocessing import MODEL_INPUT_SUFFIX, model_input_image
 log = logging.getLogger(__name__)
 
 
+
 def model_input_name(view_sha256):
     """Where the backbone's input for the view whose image has this sha256 is stored: written at
     import next to the view (InferenceConfig.ready registers it with geogame.maps.hooks)."""

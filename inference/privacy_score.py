@@ -57,3 +57,5 @@ def _image_result(decoded, m):
             {k: round(v, 4) if isinstance(v, float) else v for k, v in view.items()} for view in d["views"]
         ],
     }
+
+
