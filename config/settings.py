@@ -169,6 +169,7 @@ INSTALLED_APPS = [
     "geogame.duels",
     "geogame.studies",
     "geogame.privacy",
+    "geogame.bots",
     "geogame.benchmarks",
     "geogame.accounts",
     "geogame.challenges",
@@ -395,6 +396,10 @@ GEOGAME_ROUND_IMAGE_CACHE_MB = env_int("GEOGAME_ROUND_IMAGE_CACHE_MB", 64)
 # Unset weights: the player is listed as unavailable, never played.
 GEOGAME_CLIP_MODEL = env_str("GEOGAME_CLIP_MODEL", "ViT-B-32")
 GEOGAME_CLIP_PRETRAINED = env_str("GEOGAME_CLIP_PRETRAINED")
+# The retrieval player (inference/retrieval.py): how many nearest training places it weighs, and the
+# softmax temperature over their cosine similarities.
+GEOGAME_RETRIEVAL_K = env_int("GEOGAME_RETRIEVAL_K", 10)
+GEOGAME_RETRIEVAL_TEMPERATURE = env_float("GEOGAME_RETRIEVAL_TEMPERATURE", 0.05)
 # Micro-batching of machine guesses in a worker: at most this many rounds per forward
 # pass, waiting at most this long for company (only while more rounds are being prepared).
 GEOGAME_BATCH_MAX = env_int("GEOGAME_BATCH_MAX", 16)
@@ -458,6 +463,23 @@ GEOGAME_MACHINE_MIN_HUMAN_S = env_float("GEOGAME_MACHINE_MIN_HUMAN_S", 20.0)
 # duel goes on when its timer tasks are lost (a Redis restart drops a worker's ETA tasks); 0: never.
 GEOGAME_DUEL_SWEEP_S = env_float("GEOGAME_DUEL_SWEEP_S", 1.0)
 
+# Bots (geogame/bots, docs/bot-api.md). A bot answers by the round's deadline, or in a round without
+# a timer within GEOGAME_BOT_UNTIMED_ANSWER_S; after GEOGAME_BOT_MISSES_MAX misses in a row it is
+# unavailable (0: never) until it polls again. A long poll waits at most GEOGAME_BOT_POLL_MAX_S and
+# looks at the database every GEOGAME_BOT_POLL_RECHECK_S besides being woken by a new round.
+GEOGAME_BOT_UNTIMED_ANSWER_S = env_float("GEOGAME_BOT_UNTIMED_ANSWER_S", 60.0)
+GEOGAME_BOT_MISSES_MAX = env_int("GEOGAME_BOT_MISSES_MAX", 3)
+GEOGAME_BOT_POLL_MAX_S = env_float("GEOGAME_BOT_POLL_MAX_S", 25.0)
+GEOGAME_BOT_POLL_RECHECK_S = env_float("GEOGAME_BOT_POLL_RECHECK_S", 2.0)
+GEOGAME_BOT_MAX_BODY_BYTES = env_int("GEOGAME_BOT_MAX_BODY_BYTES", 65536)
+# `manage.py benchmark --players bot:NAME` offers the bot each test location as a round of this length.
+GEOGAME_BOT_BENCHMARK_ROUND_S = env_int("GEOGAME_BOT_BENCHMARK_ROUND_S", 60)
+# Webhooks (geogame/bots/webhooks.py): tries per round, each call's timeout, and the base of the URLs
+# in the offer they send (no request to take it from).
+GEOGAME_BOT_WEBHOOK_ATTEMPTS = env_int("GEOGAME_BOT_WEBHOOK_ATTEMPTS", 3)
+GEOGAME_BOT_WEBHOOK_TIMEOUT_S = env_float("GEOGAME_BOT_WEBHOOK_TIMEOUT_S", 5.0)
+GEOGAME_PUBLIC_URL = env_str("GEOGAME_PUBLIC_URL", "http://127.0.0.1:8000")
+
 # Per client and scope (geogame/common/ratelimit.py). A player guesses once a round; uploads and study
 # answers are heavier and anonymous.
 GEOGAME_RATE_LIMITS = {
@@ -480,6 +502,9 @@ GEOGAME_RATE_LIMITS = {
     "challenge": env_rate("GEOGAME_RATE_LIMIT_CHALLENGE", "30/600"),
     "challenge_session": env_rate("GEOGAME_RATE_LIMIT_CHALLENGE_SESSION", "10/600"),
     "daily": env_rate("GEOGAME_RATE_LIMIT_DAILY", "30/600"),
+    # The bot API (geogame/bots), per bot token and per address (every request, a bad token's too).
+    "bot": env_rate("GEOGAME_RATE_LIMIT_BOT", "600/60"),
+    "bot_address": env_rate("GEOGAME_RATE_LIMIT_BOT_ADDRESS", "6000/60"),
 }
 # Any message on a duel socket (sync, guess, garbage): bursts of N, N per S seconds on average,
 # per socket, and 10 times that per address in each daphne process (geogame/duels/consumers.py).

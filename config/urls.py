@@ -14,5 +14,6 @@ urlpatterns = [
     path("", include("geogame.accounts.urls")),
     path("", include("geogame.challenges.urls")),
     path("", include("geogame.leaderboards.urls")),
+    path("", include("geogame.bots.urls")),
     path("admin/", admin.site.urls),
 ]

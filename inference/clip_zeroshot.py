@@ -5,6 +5,11 @@ embeddings are averaged into one class embedding (CLIP's prompt ensembling). Eve
 location is scored against every class, and the per-view logits are averaged before the
 softmax, as the trained heads do (seed 003).
 
+Two formats load: open_clip's (a state-dict file, an open_clip hub id "hf-hub:org/name", a
+pretrained tag) and Hugging Face transformers' CLIPModel (a checkpoint folder with config.json, or
+a hub id written "hf:org/name", e.g. "hf:geolocal/StreetCLIP"), which is wrapped to the same
+interface (HfClip).
+
 Weights must already be on disk: this machine has no network. A hub id or a pretrained tag
 makes open_clip try to download, which fails (after huggingface_hub's retries, about 45 s,
 unless HF_HUB_OFFLINE=1 is set) and is reported as ClipUnavailable.
@@ -12,6 +17,7 @@ unless HF_HUB_OFFLINE=1 is set) and is reported as ClipUnavailable.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -47,6 +53,19 @@ class Clip(NamedTuple):
     preprocess: object
 
 
+HF_PREFIX = "hf:"  # a transformers hub id, "hf:org/name"; "hf-hub:" is open_clip's own
+
+
+def is_hf_folder(pretrained) -> bool:
+    """Whether `pretrained` is a transformers checkpoint folder (config.json inside). Torch-free."""
+    path = Path(str(pretrained)).expanduser()
+    return path.is_dir() and (path / "config.json").is_file()
+
+
+def is_hf_hub_id(pretrained) -> bool:
+    return str(pretrained).startswith(HF_PREFIX)
+
+
 def looks_like_path(pretrained) -> bool:
     """Whether GEOGAME_CLIP_PRETRAINED names a checkpoint file (rather than a hub id or tag).
     Torch-free, so the web process can list the player without loading torch."""
@@ -62,13 +81,16 @@ def load_clip(model_name: str, pretrained: str | Path, device="cpu") -> Clip:
     an open_clip hub id ("hf-hub:org/name"; `model_name` is then ignored), or an open_clip
     pretrained tag such as "openai"; the last two need the network or a filled local cache.
     """
+    if is_hf_hub_id(pretrained) or is_hf_folder(pretrained):
+        return load_hf_clip(pretrained, device)
     pretrained_str = str(pretrained)
     is_hub = pretrained_str.startswith("hf-hub:")
     if not is_hub and looks_like_path(pretrained):
         path = Path(pretrained).expanduser()
         if not path.is_file():
             raise ClipUnavailable(
-                f"CLIP checkpoint file not found: {path} (for a Hugging Face hub id, write hf-hub:org/name)"
+                f"CLIP checkpoint file not found: {path} (a transformers checkpoint is a folder with "
+                "config.json; hub ids: hf-hub:org/name for open_clip, hf:org/name for transformers)"
             )
         pretrained_str = str(path)
     source = pretrained_str if is_hub else f"{model_name} with weights {pretrained_str}"
@@ -89,6 +111,91 @@ def load_clip(model_name: str, pretrained: str | Path, device="cpu") -> Clip:
         raise ClipUnavailable(f"could not load CLIP {source}: {type(exc).__name__}: {exc}{hint}") from exc
     model.eval()
     return Clip(model, tokenizer, preprocess)
+
+
+ERR_HF_OFFLINE = (
+    "could not load the Hugging Face CLIP checkpoint {name}: it is not in this machine's Hugging Face "
+    "cache and the hub cannot be reached (no network, or HF_HUB_OFFLINE is set). Download the "
+    "checkpoint folder where there is a network and set GEOGAME_CLIP_PRETRAINED to that folder"
+)
+
+
+def load_hf_clip(pretrained, device="cpu") -> Clip:
+    """A transformers CLIPModel (a checkpoint folder, or "hf:org/name") as a Clip: the model wrapped
+    as HfClip, its tokenizer and image processor as open_clip-style callables; or ClipUnavailable."""
+    hub_id = str(pretrained)[len(HF_PREFIX) :] if is_hf_hub_id(pretrained) else None
+    source = hub_id or str(Path(str(pretrained)).expanduser())
+    try:
+        from .compat import import_transformers
+
+        transformers = import_transformers()
+    except ImportError as exc:
+        raise ClipUnavailable(f"transformers is not installed (requirements/worker.txt): {exc}") from exc
+
+    def load(local_only):
+        model = transformers.CLIPModel.from_pretrained(source, local_files_only=local_only)
+        tokenizer = transformers.AutoTokenizer.from_pretrained(source, local_files_only=local_only)
+        processor = transformers.CLIPImageProcessor.from_pretrained(source, local_files_only=local_only)
+        return model, tokenizer, processor
+
+    try:
+        try:
+            model, tokenizer, processor = load(local_only=True)  # a folder, or the hub id's cached copy
+        except OSError:
+            if hub_id is None:
+                raise
+            model, tokenizer, processor = load(local_only=False)
+    except OSError as exc:
+        if hub_id is not None:
+            detail = f"{type(exc).__name__}: {str(exc)[:300]}"
+            raise ClipUnavailable(f"{ERR_HF_OFFLINE.format(name=hub_id)} ({detail})") from exc
+        raise ClipUnavailable(f"could not load the CLIP checkpoint folder {source}: {exc}") from exc
+    except Exception as exc:  # a broken config or weights file
+        raise ClipUnavailable(
+            f"could not load the CLIP checkpoint {source}: {type(exc).__name__}: {exc}"
+        ) from exc
+    model = HfClip(model).to(device).eval()
+
+    def tokenize(texts):
+        return tokenizer(list(texts), padding=True, truncation=True, return_tensors="pt")
+
+    def preprocess(image):
+        return processor(images=image.convert("RGB"), return_tensors="pt")["pixel_values"][0]
+
+    return Clip(model, tokenize, preprocess)
+
+
+@functools.cache
+def _hf_module():
+    import torch
+
+    class HfClip(torch.nn.Module):
+        """A transformers CLIPModel with open_clip's encode_text / encode_image / logit_scale."""
+
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+            self.logit_scale = model.logit_scale
+            self.logit_bias = None
+
+        @staticmethod
+        def _features(output):
+            # transformers returns the projected embeddings, or an output object holding them.
+            return output if isinstance(output, torch.Tensor) else output.pooler_output
+
+        def encode_text(self, tokens, normalize=False):
+            features = self._features(self.model.get_text_features(**tokens))
+            return torch.nn.functional.normalize(features, dim=-1) if normalize else features
+
+        def encode_image(self, pixels, normalize=False):
+            features = self._features(self.model.get_image_features(pixel_values=pixels))
+            return torch.nn.functional.normalize(features, dim=-1) if normalize else features
+
+    return HfClip
+
+
+def HfClip(model):  # noqa: N802  (the class is built on first use: torch is imported lazily)
+    return _hf_module()(model)
 
 
 def label_prompts(city: str, country: str) -> list[str]:

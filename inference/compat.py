@@ -78,3 +78,11 @@ def import_timm():
 def import_open_clip():
     import_torchvision()
     return _import_with_op_stubs("open_clip")
+
+
+def import_transformers():
+    """transformers, whose image models import torchvision on first use: torchvision first."""
+    import_torchvision()
+    import transformers
+
+    return transformers

@@ -18,7 +18,7 @@ from geogame.game.selectors import city_centres
 from geogame.maps.models import Location
 
 from . import placement
-from .clip_zeroshot import looks_like_path
+from .clip_zeroshot import is_hf_folder, is_hf_hub_id, looks_like_path
 from .geocells import haversine_km_np, latlon_to_xyz, xyz_to_latlon
 
 
@@ -137,6 +137,59 @@ class CentroidPlayer(MachinePlayer):
 
     def predict(self, locations):
         return [Prediction(self.lat, self.lon, self.nearest_city(self.lat, self.lon)) for _ in locations]
+
+
+class RetrievalPlayer(MachinePlayer):
+    name = "retrieval"
+    title = "Atlas"
+    blurb = "Recalls the places it has seen that look most alike."
+    description = (
+        "the training places whose backbone features look most like the three views (cosine), "
+        "pin where the expected points over them, weighted by similarity, are highest (PIGEON's refinement)"
+    )
+
+    @classmethod
+    def unavailable_reason(cls, m):
+        return CentroidPlayer.unavailable_reason(m)
+
+    @classmethod
+    def version_key(cls, m):
+        """The training split: a resplit loads the player afresh (its features stay cached)."""
+        ids = Location.objects.filter(map=m, split=Location.TRAIN).order_by("id").values_list("id", flat=True)
+        return stable_seed("retrieval", *ids)
+
+    def __init__(self, m):
+        from .dataset import location_set, split_locations
+        from .retrieval import location_vectors
+
+        super().__init__(m)
+        train = location_set(split_locations(m, Location.TRAIN))  # features from the cache
+        if not len(train):
+            raise PlayerUnavailable(f"map {m.slug} has no training locations with views")
+        self.train_vectors = location_vectors(train.features, train.mask)
+        self.train_latlons = train.latlons
+        self.train_cities = train.cities
+
+    def predict(self, locations):
+        from .dataset import location_set
+        from .retrieval import location_vectors, nearest, refined_pin, similarity_weights
+
+        data = location_set(locations)
+        order, sims = nearest(
+            location_vectors(data.features, data.mask), self.train_vectors, settings.GEOGAME_RETRIEVAL_K
+        )
+        out = []
+        for rows, row_sims in zip(order, sims, strict=True):
+            weights = similarity_weights(row_sims, settings.GEOGAME_RETRIEVAL_TEMPERATURE)
+            guess = refined_pin(self.train_latlons[rows], weights, self.map.scale_km)
+            votes = {}
+            for i, w in zip(rows, weights, strict=True):
+                votes[self.train_cities[i]] = votes.get(self.train_cities[i], 0.0) + w
+            city = max(votes, key=votes.get) if "" not in votes else self.nearest_city(guess.lat, guess.lon)
+            top = self.train_latlons[rows[0]]
+            details = {"similarity": float(row_sims[0]), "expected_points": guess.expected_points}
+            out.append(Prediction(guess.lat, guess.lon, city, float(top[0]), float(top[1]), details))
+        return out
 
 
 def _recorded_location_ids(directory):
@@ -387,8 +440,14 @@ class ClipPlayer(MachinePlayer):
         weights = settings.GEOGAME_CLIP_PRETRAINED
         if not weights:
             return "no CLIP weights configured: set GEOGAME_CLIP_PRETRAINED to a checkpoint file or hub id"
-        if not weights.startswith("hf-hub:") and looks_like_path(weights) and not Path(weights).is_file():
-            return f"CLIP checkpoint file not found: {weights}"
+        if (
+            not weights.startswith("hf-hub:")
+            and not is_hf_hub_id(weights)
+            and looks_like_path(weights)
+            and not Path(weights).is_file()
+            and not is_hf_folder(weights)
+        ):
+            return f"CLIP checkpoint file not found: {weights} (nor a transformers folder with config.json)"
         if len(city_centres(m)) < 2:
             return f"map {m.slug} has fewer than two cities to choose from"
         return None

@@ -15,6 +15,7 @@ PLAYERS = {
     "hierarchical": "inference.players.HierarchicalPlayer",
     "regression": "inference.players.RegressionPlayer",
     "clip": "inference.players.ClipPlayer",
+    "retrieval": "inference.players.RetrievalPlayer",
 }
 LEARNED = ("ensemble", "transfer", "hierarchical", "regression")
 # Players (models) a process keeps loaded, least recently used evicted first; inference.services

@@ -197,7 +197,7 @@ def test_the_report_matches_an_independent_computation_from_the_stored_rows(benc
     locations = list(Location.objects.filter(id__in=study.test_ids).order_by("id"))
     centres = city_centres(bench_map)
     predicted = {}
-    for name in ("random", "centroid", "ensemble"):
+    for name in ("random", "centroid", "ensemble", "retrieval"):
         preds = registry.load_player(name, bench_map).predict(locations)
         predicted[name] = {loc.id: p.city for loc, p in zip(locations, preds, strict=True)}
         km = [
@@ -259,7 +259,7 @@ def test_the_report_matches_an_independent_computation_from_the_stored_rows(benc
         assert p["model_better"] == sum(model[i] > human[i] for i in by_location)
         assert p["human_better"] == sum(model[i] < human[i] for i in by_location)
         assert 0 < p["sign_test_p"] <= 1
-    assert {p["model"] for p in data["paired"]} == {"random", "centroid", "ensemble"}
+    assert {p["model"] for p in data["paired"]} == {"random", "centroid", "ensemble", "retrieval"}
 
     # Every interval holds its point estimate and comes back the same with the same seed.
     for row in data["methods"]:

@@ -29,7 +29,7 @@ WRAPPER = Path(__file__).with_name("torch_free_server.py")
 MAP_NAME, MAP_SLUG = "Torch free", "torch-free"
 STAFF = ("staff", "staff-pass-1234")
 WAIT_S = 120  # the first model task starts a model process: Django, torch and the model load there
-HEAVY = ("torch", "torchvision", "open_clip")
+HEAVY = ("torch", "torchvision", "open_clip", "transformers")
 
 
 def url_pattern_names(patterns=None, prefix=""):
@@ -209,6 +209,22 @@ def exercise_every_view(base_url):
     _, _, page = visit(staff, "request", f"/benchmarks/{report}/", expect=200)
     report_file = re.search(rb"/benchmarks/[0-9a-f-]{36}/files/([^\"<]+)\"", page)[1].decode()
     visit(staff, "request", f"/benchmarks/{report}/files/{report_file}", expect=200)
+
+    # A bot: staff register it (its token shown once); it plays a game against it over the bot API.
+    _, _, page = visit(staff, "form", "/staff/bots/", {"name": "torch-free-bot"}, expect=200)
+    bot = {"Authorization": "Bearer " + re.search(rb'<code id="token">([^<]+)<', page)[1].decode()}
+    game = {"display_name": "Ada", "map": MAP_SLUG, "opponent": "bot:torch-free-bot"}
+    _, url, _ = visit(player, "form", "/", game)
+    bot_game = re.search(r"/play/([0-9a-f-]{36})/$", url)[1]
+    visit(player, "json", f"/api/games/{bot_game}/next/", {}, expect=200)
+    _, _, body = visit(Browser(base_url), "request", "/api/bot/rounds/next?wait=5", headers=bot, expect=200)
+    offer = json.loads(body)
+    visit(Browser(base_url), "request", offer["views"][0].removeprefix(base_url), headers=bot, expect=200)
+    pin = json.dumps({"lat": 48.0, "lon": 9.0}).encode()
+    guess_path = offer["guess_url"].removeprefix(base_url)
+    headers = {**bot, "Content-Type": "application/json"}
+    visit(Browser(base_url), "request", guess_path, data=pin, headers=headers, expect=201)
+    visit(staff, "form", "/staff/bots/torch-free-bot/revoke", {}, expect=200)  # back to the list
 
     # A study (made after the game: it reserves places): join, play a trial, withdraw; its staff pages.
     visit(staff, "request", "/staff/studies/", expect=200)

@@ -14,9 +14,10 @@ report.json (BenchmarkReport.data holds the same, less `id` and `provenance`):
 - `mode`: "city" or "coordinates", how answers were scored; `locations`: how many;
   `cities`: the map's "City, Country" labels; `bootstrap`: {n_resamples, seed, level, method}.
 - `methods` (seed 003's Table 2 plus distances), one row per method, `humans` first:
-  method, label, kind ("human"/"machine"), available, reason (why not, else null), n
-  (answers scored), n_answered (not timed out), participants (humans), artefact_version
-  (trained players), and every FIGURES key with `<key>_ci` = [low, high].
+  method, label, kind ("human", "machine", or "bot": a program on the bot API, misses scored 0),
+  available, reason (why not, else null), n (answers scored), n_answered (not timed out),
+  participants (humans), artefact_version (trained players), and every FIGURES key with
+  `<key>_ci` = [low, high].
 - `participants` (Table 1): participant, finished, practice_n, practice_accuracy,
   practice_mean_points, test_n, test_accuracy, test_accuracy_ci, test_mean_points,
   test_mean_points_ci, test_median_km, test_timed_out.
@@ -46,6 +47,9 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
+from geogame.bots import rules as bot_rules
+from geogame.bots import selectors as bot_selectors
+from geogame.bots import services as bot_services
 from geogame.common.csv_export import write_csv
 from geogame.common.geo import haversine_km
 from geogame.game import scoring
@@ -131,10 +135,39 @@ def _parse_players(names):
         raise BenchmarkError(ERR_NO_PLAYERS)
     for name in names:
         try:
-            player_class(name)
+            bot_selectors.bot_named(name) if _is_bot(name) else player_class(name)
         except UnknownPlayer as exc:
             raise BenchmarkError(str(exc)) from None
     return names
+
+
+def _is_bot(name):
+    return name.startswith(bot_rules.NAME_PREFIX)
+
+
+@dataclass
+class BotAnswer:
+    """A bot's stored pin, shaped as a player's Prediction for machine_outcomes."""
+
+    lat: float
+    lon: float
+    city: str
+
+
+def _bot_predictions(name, m, locations, sc):
+    """(reason it cannot play or None, [BotAnswer or None for a miss]): the bot plays the locations
+    over the bot API (geogame.bots.services.bot_benchmark_guesses), one timed round each."""
+    bot = bot_selectors.bot_named(name)
+    reason = bot_selectors.unavailable_reason(bot)
+    if reason:
+        return reason, None
+    guesses = bot_services.bot_benchmark_guesses(
+        bot=bot, m=m, locations=locations, round_s=settings.GEOGAME_BOT_BENCHMARK_ROUND_S
+    )
+    return None, [
+        None if g is None else BotAnswer(g.lat, g.lon, sc.nearest_city(g.lat, g.lon) if sc.has_cities else "")
+        for g in guesses
+    ]
 
 
 def benchmark_inputs(*, map_slug, study_slug=None):
@@ -188,6 +221,12 @@ def machine_outcomes(predictions, locations, sc):
     km, pts, answered, correct = [], [], [], []
     for p, loc in zip(predictions, locations, strict=True):
         truth = _truth(loc)
+        if p is None:  # a bot's missed deadline: no answer, 0 points, as a participant's timeout
+            km.append(np.nan)
+            pts.append(0)
+            answered.append("")
+            correct.append(False)
+            continue
         if sc.mode == Game.CITY:
             score = scoring.score_city_guess(
                 answer=(loc.lat, loc.lon),
@@ -457,6 +496,26 @@ def build_report(*, m, study, locations, names, boot, command=""):
         )
 
     for name in names:
+        if _is_bot(name):
+            reason, predictions = _bot_predictions(name, m, locations, sc)
+            if reason is not None:
+                players[name] = {"available": False, "reason": reason, "artefact": None}
+                methods.append(_method_row(name, "bot", name, available=False, reason=reason))
+                continue
+            outcomes[name] = machine_outcomes(predictions, locations, sc)
+            players[name] = {"available": True, "reason": None, "artefact": None}
+            answered = sum(p is not None for p in predictions)
+            methods.append(
+                _method_row(
+                    name,
+                    "bot",
+                    name,
+                    n=len(locations),
+                    n_answered=answered,
+                    **boot.figures_ci(outcomes[name]),
+                )
+            )
+            continue
         reason = availability(name, m)
         player = None
         if reason is None:

@@ -50,6 +50,12 @@ def publish(duel, kind, **fields):
     transaction.on_commit(send)
 
 
+def group_send_after_commit(group, message):
+    """Send `message` to channel-layer `group` once the transaction commits (geogame.bots wakes a
+    bot's long poll this way), from any process, as duel events go."""
+    transaction.on_commit(lambda: _group_send(group, message))
+
+
 def _group_send(group, message):
     layer = get_channel_layer()
     try:

@@ -26,7 +26,7 @@ from django.db.models import Exists, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from geogame.common import background
-from geogame.game import location_pools, rules, services
+from geogame.game import location_pools, machines, rules, services
 from geogame.game.models import Game, Guess, Round
 
 from . import events as duel_events
@@ -304,7 +304,9 @@ def _round_start(duel, now):
     duel.round_index, duel.round_open, duel.guessed, duel.next_round_at = index, True, [], None
     _event(duel, "round_started", round=duel_round_public(rnd), multiplier=duel_rules.multiplier(index + 1))
     _schedule_timer(duel, rnd)
-    for seat in duel.seats.filter(player__kind="machine"):
+    for seat in duel.seats.filter(player__kind="machine").select_related("player"):
+        if machines.offer_round(rnd, seat.player):
+            continue  # a bot: it answers over the bot API (geogame.bots), announced like a machine's
         # Computed by a worker right away; announced only after its think time (duel_machine_guessed).
         background.enqueue(MACHINE_GUESS_TASK, rnd.id, seat.player_id)
     return rnd

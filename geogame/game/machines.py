@@ -1,6 +1,9 @@
 """The machine players, as the game sees them. The inference app registers them here when it starts
 (InferenceConfig.ready), so the game, duels and studies reach a machine player without importing
-inference: inference imports the game, never the reverse."""
+inference: inference imports the game, never the reverse.
+
+Other sources of machine players (geogame.bots: programs playing over the bot API) register
+with a name `prefix`: every name that starts with it is theirs, the rest inference's."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +22,11 @@ class MachinePlayers:
     machine_player_get: Callable  # (name) -> the Player row that guesses for it
     title: Callable = lambda name: name  # (name) -> the name players see
     blurb: Callable = lambda name: ""  # (name) -> one line for players, without technical terms
+    # Names starting with it are this source's; "" for the default source (inference).
+    prefix: str = ""
+    # (round, player) -> None: the player fetches its rounds itself and has been told of `round`;
+    # no model task is queued for it. None: a model task computes its guess.
+    offer_round: Callable | None = None
 
 
 _registered = MachinePlayers(
@@ -34,36 +42,58 @@ def _unknown(name):
     raise UnknownPlayer(f"unknown player {name!r}: no machine players are installed")
 
 
+_prefixed = {}  # prefix -> MachinePlayers
+
+
 def register(machine_players):
     global _registered
-    _registered = machine_players
+    if machine_players.prefix:
+        _prefixed[machine_players.prefix] = machine_players
+    else:
+        _registered = machine_players
+
+
+def _source(name):
+    for prefix, source in _prefixed.items():
+        if name.startswith(prefix):
+            return source
+    return _registered
 
 
 def names():
-    return list(_registered.names())
+    return list(_registered.names()) + [n for source in _prefixed.values() for n in source.names()]
 
 
 def description(name):
-    return _registered.description(name)
+    return _source(name).description(name)
 
 
 def title(name):
     """The name players see ("Scout"); the registry name ("ensemble") stays the id."""
-    return _registered.title(name) or name
+    return _source(name).title(name) or name
 
 
 def blurb(name):
-    return _registered.blurb(name)
+    return _source(name).blurb(name)
 
 
 def availability(name, m):
-    return _registered.availability(name, m)
+    return _source(name).availability(name, m)
 
 
 def excluded_location_ids(name, m):
-    return _registered.excluded_location_ids(name, m)
+    return _source(name).excluded_location_ids(name, m)
 
 
 def machine_player_get(name):
-    return _registered.machine_player_get(name)
+    return _source(name).machine_player_get(name)
 
+
+def offer_round(round, player):
+    """Tell machine `player` of its new `round` if it fetches its rounds itself (a bot); True then,
+    and the caller queues no model task for it. False for a player whose guess a model computes."""
+    source = _source(player.machine_name)
+    if source.offer_round is None:
+        return False
+    source.offer_round(round, player)
+    return True

@@ -10,7 +10,7 @@ from geogame.common import background, geo
 from geogame.maps.models import Map
 from geogame.maps.rules import city_label
 
-from . import hooks, location_pools, rules, scoring
+from . import hooks, location_pools, machines, rules, scoring
 from .models import Game, Guess, Round
 from .selectors import city_centres, round_view_count
 
@@ -219,6 +219,20 @@ def round_expire_if_due(*, round, player, now=None):
     return guess
 
 
+def round_timeout_record(*, round, player, now=None):
+    """Record a 0-point timeout for `player` now, whatever the round's own deadline (a bot's answer
+    time in a round without a timer, geogame.bots). Returns (guess, created): a guess already
+    stored stays as it is."""
+    now = now or timezone.now()
+    return _guess_store(
+        round=round,
+        player=player,
+        fields=dict(
+            points=0, timed_out=True, time_taken_s=max(0.0, (now - round.started_at).total_seconds())
+        ),
+    )
+
+
 def round_is_done(*, round, player, now=None):
     if Guess.objects.filter(round=round, player=player).exists():
         return True
@@ -246,7 +260,7 @@ def round_next(*, game, now=None):
                 started_at=now,
                 deadline=rules.deadline_for(now, game.time_limit_s),
             )
-            if game.opponent_id:
+            if game.opponent_id and not machines.offer_round(rnd, game.opponent):
                 # Computed right away, stored, and shown only after the player's guess.
                 background.enqueue("inference.machine_guess", rnd.id, game.opponent_id)
             return rnd
