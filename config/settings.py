@@ -475,6 +475,15 @@ LOGGING = {
         },
         "json": {"()": "geogame.common.logs.JsonFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": GEOGAME_LOG_FORMAT}},
+    # A study participant's resume token in a logged path (django.request's "Not Found: ...") is
+    # written as "[token]" (geogame.common.logs.SecretPathFilter).
+    "filters": {"secret_paths": {"()": "geogame.common.logs.SecretPathFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": GEOGAME_LOG_FORMAT,
+            "filters": ["secret_paths"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("GEOGAME_LOG_LEVEL", "INFO")},
 }

@@ -1,3 +1,4 @@
+import secrets
 import uuid
 
 from django.db import models
@@ -49,6 +50,8 @@ class Study(models.Model):
     # The secret part of the study link.
     link_token = models.CharField(max_length=43, unique=True)
     closes_at = models.DateTimeField(null=True, blank=True)  # the link expires then
+    # Participants who withdrew: their data is gone, the fact is kept (CONSORT-style counts).
+    withdrawn_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -60,12 +63,25 @@ class Study(models.Model):
         return self.name
 
 
+def new_resume_token():
+    return secrets.token_urlsafe(32)
+
+
 class Participant(models.Model):
     """One person taking a study, known only by an anonymous id. Their rounds are the rounds
-    of `game` (practice first, then test); their guesses are those of `player`."""
+    of `game` (practice first, then test); their guesses are those of `player`.
+
+    `public_id` is the id the person reports to the researchers (to withdraw, to be paid): it
+    opens nothing. `resume_token` is the secret in their page's address, the only credential that
+    answers or withdraws for them; it is never shown apart from that address."""
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="participants")
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    resume_token = models.CharField(max_length=43, unique=True, default=new_resume_token, editable=False)
+    # Seeds the participant's location order and each trial's answer-button order (rules).
+    order_seed = models.BigIntegerField(null=True, blank=True)
+    # When they started the test phase from the page that announces it (after the practice).
+    test_started_at = models.DateTimeField(null=True, blank=True)
     player = models.OneToOneField(Player, on_delete=models.CASCADE, related_name="participant")
     game = models.OneToOneField(Game, on_delete=models.CASCADE, related_name="participant")
     answers = models.JSONField(default=dict, blank=True)  # the optional self-reported fields
@@ -78,3 +94,28 @@ class Participant(models.Model):
 
     def __str__(self):
         return f"participant {self.public_id}"
+
+
+class Trial(models.Model):
+    """How one trial was shown to a participant, beside its Round and Guess: when it was last put
+    on screen (its start, or its resumption after the participant left the page), how often, the
+    order of the answer buttons, and what the browser measured (time hidden, focus losses,
+    reaction time from the first image's load)."""
+
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="trials")
+    index = models.PositiveSmallIntegerField()
+    first_shown_at = models.DateTimeField()
+    shown_at = models.DateTimeField()  # the latest display: time_taken_s counts from here
+    displays = models.PositiveSmallIntegerField(default=1)
+    choice_order = models.JSONField(default=list, blank=True)  # city labels, top to bottom
+    hidden_ms = models.PositiveIntegerField(null=True, blank=True)
+    blur_count = models.PositiveIntegerField(null=True, blank=True)
+    rt_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        db_table = "geogame_study_trial"
+        ordering = ["participant_id", "index"]
+        constraints = [models.UniqueConstraint(fields=["participant", "index"], name="one_trial_per_index")]
+
+    def __str__(self):
+        return f"trial {self.index} of {self.participant}"

@@ -32,6 +32,28 @@ def participant_order(practice_ids, test_ids, participant_seed):
     return practice + test
 
 
+def choice_order(candidates, participant_seed, index):
+    """The answer buttons of one trial, top to bottom: the candidates shuffled with the
+    participant's seed and the trial's index, so the order differs per trial and can be rebuilt."""
+    order = sorted(candidates)
+    random.Random(f"{participant_seed}:{index}").shuffle(order)
+    return order
+
+
+def timing(*, first_shown_at, shown_at, answered_at, hidden_ms=None):
+    """(time_taken_s, elapsed_s, away_s) of one answer, in seconds.
+
+    elapsed_s runs from the trial's first display to the answer, on the server's clock; time_taken_s
+    only from its latest display (a participant who left the page and came back resumes the trial
+    then) and without the time the browser reported the page hidden during that display; away_s
+    is the difference."""
+    elapsed = max(0.0, (answered_at - first_shown_at).total_seconds())
+    since_shown = max(0.0, (answered_at - shown_at).total_seconds())
+    hidden = min(since_shown, (hidden_ms or 0) / 1000)
+    taken = since_shown - hidden
+    return round(taken, 3), round(elapsed, 3), round(elapsed - taken, 3)
+
+
 def phase_of(index, practice_count):
     return PRACTICE if index < practice_count else TEST
 

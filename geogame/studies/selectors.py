@@ -3,13 +3,16 @@
 from django.db.models import Count, Q
 from django.urls import reverse
 
-from geogame.game.models import Guess
+from geogame.game.models import Game, Guess
 from geogame.game.selectors import game_state
+from geogame.maps.models import Location
 from geogame.maps.rules import city_label
 from players.sessions import study_participant_ids
 
 from . import rules as study_rules
-from .models import Participant, Study
+from .models import Participant, Study, Trial
+
+NUMBER_WORDS = {0: "no", 1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
 
 
 def answers_shown(study, index):
@@ -18,24 +21,42 @@ def answers_shown(study, index):
     return study.answers_after_test
 
 
-def participant_plays_game(public_ids, game_id):
-    """Whether one of these participants (a session's) plays the game: may see its images."""
-    return bool(public_ids) and Participant.objects.filter(game_id=game_id, public_id__in=public_ids).exists()
+def views_per_location_text(study):
+    """How many views each of the study's locations has, in words for the instructions:
+    "three views", or "one to three views" when they differ."""
+    counts = (
+        Location.objects.filter(id__in=list(study.practice_ids) + list(study.test_ids))
+        .annotate(n=Count("views"))
+        .values_list("n", flat=True)
+    )
+    counts = sorted(set(counts)) or [0]
+    low, high = NUMBER_WORDS.get(counts[0], str(counts[0])), NUMBER_WORDS.get(counts[-1], str(counts[-1]))
+    if low == high:
+        return f"{low} street view{'s' if counts[0] != 1 else ''}"
+    return f"{low} to {high} street views"
+
+
+def participant_plays_game(tokens, game_id):
+    """Whether one of these participants (their resume tokens, a session's) plays the game: may see
+    its images."""
+    return bool(tokens) and Participant.objects.filter(game_id=game_id, resume_token__in=tokens).exists()
 
 
 def study_state(participant, current_round):
     """The play page's state (geogame.game.selectors.game_state) for a participant's trial.
 
     Test-phase answers are replaced by a bare "recorded" note when the study hides them, and
-    nothing names the underlying game: the participant's id is their only handle."""
+    nothing names the underlying game; every address holds the participant's resume token, never
+    the id they report. The answer buttons come in the trial's own recorded order; after the
+    last practice trial the page leads to the one that announces the test."""
     study = participant.study
-    pid = participant.public_id
+    token = participant.resume_token
     state = game_state(participant.game, current_round)
     state.update(
-        game=str(pid),
+        game=token,
         total_points=None,  # a running total would tell a test-phase participant how they did
-        summary_url=reverse("study-done", args=[pid]),
-        next_url=reverse("api-study-next", args=[pid]),
+        summary_url=reverse("study-done", args=[token]),
+        next_url=reverse("api-study-next", args=[token]),
         study={
             "name": study.name,
             "practice_total": study.practice_count,
@@ -52,12 +73,20 @@ def study_state(participant, current_round):
         else (index + 1 - study.practice_count, study.test_count)
     )
     state["round"].update(
-        guess_url=reverse("api-study-guess", args=[pid, index]),
+        guess_url=reverse("api-study-guess", args=[token, index]),
         phase=phase,
         label=f"{phase.capitalize()} {in_phase} / {of}",
     )
+    if "candidates" in state:
+        trial = Trial.objects.filter(participant=participant, index=index).first()
+        if trial is not None and trial.choice_order:
+            state["candidates"] = trial.choice_order
     if state["result"] is not None and not answers_shown(study, index):
         state["result"] = hidden_result(state["result"])
+    last_practice = index == study.practice_count - 1 and study.test_count > 0
+    if state["result"] is not None and last_practice and participant.test_started_at is None:
+        state.update(finished=True, summary_url=reverse("study-test-start", args=[token]))
+        state["summary_label"] = "Continue to the test"
     return state
 
 
@@ -102,7 +131,7 @@ def study_progress(study):
 # The data dictionary of the export: every column, in order, with its meaning.
 EXPORT_FIELDS = [
     ("study", "the study's slug"),
-    ("participant", "anonymous participant id (a random UUID given at consent)"),
+    ("participant", "anonymous participant id (a random UUID given at consent; not a credential)"),
     ("trial", "0-based position of the location in this participant's order (practice first)"),
     ("phase", "'practice' or 'test'"),
     ("location_id", "geogame's id of the location (the same for every participant and model)"),
@@ -114,9 +143,25 @@ EXPORT_FIELDS = [
     ("guess_city", "the city chosen, city mode only"),
     ("distance_km", "great-circle (haversine) distance from guess to location, km; empty if timed out"),
     ("points", "GeoGuessr-style points 0-5000 (geogame.game.scoring)"),
-    ("correct", "city mode: whether the chosen city is the location's city; empty otherwise"),
+    (
+        "correct",
+        "city mode: whether the chosen city is the location's city (false when timed out); empty otherwise",
+    ),
     ("timed_out", "whether the time limit ran out before an answer"),
-    ("time_taken_s", "seconds from the trial's start (server clock) to the answer"),
+    (
+        "time_taken_s",
+        "seconds on screen: from the trial's latest display (its start, or its resumption after the "
+        "participant left the page) to the answer, server clock, less the time the browser reported "
+        "the page hidden",
+    ),
+    ("elapsed_s", "seconds from the trial's first display to the answer, server clock, time away included"),
+    ("away_s", "elapsed_s minus time_taken_s: seconds away from the trial"),
+    ("interrupted", "whether the participant left the trial (page reopened, or tab hidden or unfocused)"),
+    ("displays", "how many times the trial was put on screen (1 unless the page was reopened)"),
+    ("choice_order", "city mode: the answer buttons top to bottom, separated by '|' (shuffled per trial)"),
+    ("hidden_ms", "milliseconds the browser reported the page hidden during the trial's latest display"),
+    ("blur_count", "times the page lost focus or was hidden during the trial's latest display"),
+    ("rt_ms", "browser reaction time: milliseconds from the first view's image load to the answer"),
     ("views_seen", "view numbers (0-based) the participant opened, separated by ';'"),
     ("view_ms", "milliseconds each view was on screen, by view number, separated by ';'"),
     ("screen_w", "browser window width in CSS pixels at the answer"),
@@ -138,10 +183,29 @@ def study_rows(study):
         .select_related("round__location", "player__participant")
         .order_by("player__participant__created_at", "player__participant__id", "round__index")
     )
+    trials = {(t.participant_id, t.index): t for t in Trial.objects.filter(participant__study=study)}
+    city_mode = study.mode == Game.CITY
     rows = []
     for g in guesses:
         p = g.player.participant
         loc = g.round.location
+        trial = trials.get((p.id, g.round.index))
+        if trial is not None:
+            taken, elapsed, away = study_rules.timing(
+                first_shown_at=trial.first_shown_at,
+                shown_at=trial.shown_at,
+                answered_at=g.created_at,
+                hidden_ms=trial.hidden_ms,
+            )
+            if g.timed_out:  # the clock ran on: the trial lasted its time limit
+                taken = elapsed = g.time_taken_s
+                away = 0.0
+        else:
+            taken = elapsed = g.time_taken_s
+            away = 0.0
+        correct = g.correct
+        if city_mode and g.timed_out and correct is None:  # rows stored before timeouts were scored
+            correct = False
         row = {
             "study": study.slug,
             "participant": str(p.public_id),
@@ -156,9 +220,17 @@ def study_rows(study):
             "guess_city": g.city,
             "distance_km": g.distance_km,
             "points": g.points,
-            "correct": g.correct,
+            "correct": correct,
             "timed_out": g.timed_out,
-            "time_taken_s": g.time_taken_s,
+            "time_taken_s": taken,
+            "elapsed_s": elapsed,
+            "away_s": away,
+            "interrupted": bool(trial and (trial.displays > 1 or trial.hidden_ms or trial.blur_count)),
+            "displays": trial.displays if trial else 1,
+            "choice_order": "|".join(trial.choice_order) if trial else "",
+            "hidden_ms": trial.hidden_ms if trial else None,
+            "blur_count": trial.blur_count if trial else None,
+            "rt_ms": trial.rt_ms if trial else None,
             "views_seen": ";".join(str(v) for v in g.views_seen),
             "view_ms": ";".join(str(v) for v in g.view_ms),
             "screen_w": g.screen_w,

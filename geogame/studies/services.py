@@ -6,7 +6,8 @@ rule are those of every game (geogame.game.services)."""
 
 import secrets
 
-from django.db import transaction
+from django.db import models, transaction
+from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -19,14 +20,35 @@ from geogame.maps.models import Location
 from players.models import Player
 
 from . import rules as study_rules
-from .models import Participant, Study, default_study_questions
+from .models import Participant, Study, Trial, default_study_questions
 
 ERR_STUDY_CLOSED = "this study link has expired: the study no longer takes new participants"
 ERR_NO_TRIAL = "no such trial for this participant"
 ERR_WRONG_PHASE = "trial {number} is a {actual} location, not a {claimed} one"
 ERR_BAD_PHASE = "'phase' must be 'practice' or 'test'"
 ERR_SLUG_TAKEN = "a study named {slug!r} exists already"
+ERR_ALREADY_TOOK_PART = "this browser has already taken part in this study: each person takes it once"
+ERR_TEST_NOT_STARTED = "the practice is over: start the test from the page that announces it"
 MAX_TRIALS = 500
+# The consent text of a study created without one (command and staff form alike). The brackets are
+# placeholders for the researcher to fill in before recruiting.
+DEFAULT_CONSENT = (
+    "This is a study of how well people recognise places from street photos. You will see "
+    "street views and guess where they were taken. We store your answers, how long you took, "
+    "which views you opened, whether you left the page, your window size and anything you "
+    "choose to tell us about yourself, under an anonymous id. Nothing else about you is stored: "
+    "the server's logs never record your id. You can stop at any time and ask for your answers "
+    "to be deleted by giving your id.\n\n"
+    "Purpose: [what the study is for]. Risks: [none known beyond ordinary computer use]. "
+    "Compensation: [payment, if any]. Retention: [how long the data is kept, and who sees it]. "
+    "Contact: [researcher's name and e-mail]."
+)
+MAX_CLIENT_MS = 24 * 3600 * 1000
+MAX_CLIENT_COUNT = 100_000
+
+# Sent after a participant's rows are deleted, with `study` and `public_id` (a str): the benchmark
+# reports made before strip them (geogame.benchmarks.apps), since they sit in a higher layer.
+participant_withdrawn = Signal()
 MAX_NAME_CHARS = Study._meta.get_field("name").max_length  # and the slug's
 MAX_CONSENT_CHARS = 50_000
 
@@ -115,7 +137,8 @@ def participant_join(*, study, answers=None, now=None):
         answers = study_rules.clean_answers(answers, study.questions)
     except ValueError as exc:
         raise GameError(str(exc)) from None
-    order = study_rules.participant_order(study.practice_ids, study.test_ids, secrets.randbits(62))
+    order_seed = secrets.randbits(62)
+    order = study_rules.participant_order(study.practice_ids, study.test_ids, order_seed)
     with transaction.atomic():
         player = Player.objects.create(display_name="Participant")
         game = Game.objects.create(
@@ -127,20 +150,90 @@ def participant_join(*, study, answers=None, now=None):
             seed=0,
             location_order=order,
         )
-        return Participant.objects.create(study=study, player=player, game=game, answers=answers)
+        return Participant.objects.create(
+            study=study, player=player, game=game, answers=answers, order_seed=order_seed
+        )
+
+
+def needs_test_start(participant, index):
+    """Whether trial `index` is the first test trial and the participant has not yet started the
+    test from the page that announces it."""
+    study = participant.study
+    return index == study.practice_count and study.practice_count > 0 and participant.test_started_at is None
+
+
+def test_start(*, participant, now=None):
+    """The participant starts the test phase (the marked boundary after the practice)."""
+    if participant.test_started_at is None:
+        participant.test_started_at = now or timezone.now()
+        participant.save(update_fields=["test_started_at"])
+
+
+def _trial_record(participant, rnd):
+    """The Trial row of a round that is now on screen (created at its first display)."""
+    choices = []
+    if participant.game.mode == Game.CITY:
+        choices = study_rules.choice_order(
+            city_centres(participant.game.map), participant.order_seed, rnd.index
+        )
+    trial, _ = Trial.objects.get_or_create(
+        participant=participant,
+        index=rnd.index,
+        defaults={"first_shown_at": rnd.started_at, "shown_at": rnd.started_at, "choice_order": choices},
+    )
+    return trial
+
+
+def trial_on_screen(*, participant, now=None):
+    """The round the participant's page shows (geogame.game.services.round_shown: the latest, or the
+    first one started now), with its Trial row."""
+    rnd = services.round_shown(game=participant.game, now=now)
+    if rnd is not None:
+        _trial_record(participant, rnd)
+    return rnd
+
+
+def trial_resumed(*, participant, now=None):
+    """The participant's page was opened again: if a trial is on screen and unanswered, it is
+    shown anew now, and its time_taken_s counts from here (the time away is not counted)."""
+    rnd = participant.game.rounds.order_by("-index").first()
+    if rnd is None or services.round_is_done(round=rnd, player=participant.player, now=now):
+        return None
+    trial = _trial_record(participant, rnd)
+    Trial.objects.filter(id=trial.id).update(shown_at=now or timezone.now(), displays=trial.displays + 1)
+    return trial
 
 
 def trial_current(*, participant, now=None):
     """The trial to answer now (a Round), starting the next one once the last is answered;
     None when the participant has answered them all."""
+    latest = participant.game.rounds.order_by("-index").first()
+    upcoming = 0 if latest is None else latest.index + 1
+    if (
+        latest is not None
+        and needs_test_start(participant, upcoming)
+        and services.round_is_done(round=latest, player=participant.player, now=now)
+    ):
+        raise GameError(ERR_TEST_NOT_STARTED, status=409)
     rnd = services.round_next(game=participant.game, now=now)
-    if rnd is None and participant.finished_at is None:
-        participant.finished_at = now or timezone.now()
-        participant.save(update_fields=["finished_at"])
+    if rnd is None:
+        if participant.finished_at is None:
+            participant.finished_at = now or timezone.now()
+            participant.save(update_fields=["finished_at"])
+        return None
+    _trial_record(participant, rnd)
     return rnd
 
 
-def trial_guess(*, participant, index, phase=None, now=None, **guess):
+def _client_measure(value, name, limit):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= limit:
+        raise GameError(f"'{name}' must be a number from 0 to {limit}")
+    return int(value)
+
+
+def trial_guess(*, participant, index, phase=None, client=None, now=None, **guess):
     """Score and store the participant's answer to trial `index`. Returns (guess, created).
 
     Only trials already shown to this participant can be answered; a resubmission returns the
@@ -156,13 +249,30 @@ def trial_guess(*, participant, index, phase=None, now=None, **guess):
     actual = study_rules.phase_of(index, study.practice_count)
     if phase is not None and phase != actual:
         raise GameError(ERR_WRONG_PHASE.format(number=index + 1, actual=actual, claimed=phase), status=409)
+    client = client or {}
+    if not isinstance(client, dict):
+        raise GameError("'client' must be an object of browser measurements")
+    measured = {
+        "hidden_ms": _client_measure(client.get("hidden_ms"), "hidden_ms", MAX_CLIENT_MS),
+        "blur_count": _client_measure(client.get("blur_count"), "blur_count", MAX_CLIENT_COUNT),
+        "rt_ms": _client_measure(client.get("rt_ms"), "rt_ms", MAX_CLIENT_MS),
+    }
     guess, created = services.guess_submit(round=rnd, player=participant.player, now=now, **guess)
+    if created:
+        trial = _trial_record(participant, rnd)
+        Trial.objects.filter(id=trial.id).update(**measured)
     if created and index == participant.game.rounds_total - 1:
         trial_current(participant=participant, now=now)  # none left: marks the participant finished
     return guess, created
 
 
 def participant_withdraw(participant):
-    """Delete everything the participant left: their player, game, trials and answers."""
+    """Delete everything the participant left: their player, game, trials and answers. The study
+    keeps only the count of withdrawals; reports made before are stripped of them (the signal)."""
+    study, public_id = participant.study, str(participant.public_id)
     with transaction.atomic():
         participant.player.delete()  # cascades to the game, its rounds and guesses, and the participant
+        Study.objects.filter(id=study.id).update(withdrawn_count=models.F("withdrawn_count") + 1)
+        transaction.on_commit(
+            lambda: participant_withdrawn.send(sender=Study, study=study, public_id=public_id)
+        )

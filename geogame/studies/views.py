@@ -6,6 +6,7 @@ import json
 import uuid
 from datetime import datetime
 
+from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -28,24 +29,55 @@ from .models import Participant, Study
 SESSION_MAX = 20
 
 
-def _forget(request, public_id):
-    ids = [p for p in study_participant_ids(request) if p != str(public_id)]
-    request.session[STUDY_SESSION_KEY] = ids
-    return ids
+TAKEN_COOKIE = "geogame_studies_taken"
+TAKEN_SALT = "geogame.studies.taken"
+TAKEN_MAX = 50
+TAKEN_MAX_AGE_S = 2 * 365 * 24 * 3600
+
+
+def _forget(request, token):
+    tokens = [t for t in study_participant_ids(request) if t != token]
+    request.session[STUDY_SESSION_KEY] = tokens
+    return tokens
 
 
 def _remember(request, participant):
-    """The session may answer for this participant (the resume link says so)."""
-    ids = _forget(request, participant.public_id)
-    request.session[STUDY_SESSION_KEY] = (ids + [str(participant.public_id)])[-SESSION_MAX:]
+    """The session may see this participant's images (their resume link was opened here)."""
+    tokens = _forget(request, participant.resume_token)
+    request.session[STUDY_SESSION_KEY] = (tokens + [participant.resume_token])[-SESSION_MAX:]
 
 
-def _own_participant(request, public_id):
-    """The participant, if this session is theirs; else 404 (the same for unknown ids)."""
-    if str(public_id) not in study_participant_ids(request):
-        raise Http404(study_services.ERR_NO_TRIAL)
-    return get_object_or_404(
-        Participant.objects.select_related("study__map", "game__map", "player"), public_id=public_id
+def _own_participant(request, token):
+    """The participant whose resume token is in the address; else 404 (an unknown token, or a
+    participant's reported id, opens nothing)."""
+    participant = (
+        Participant.objects.select_related("study__map", "game__map", "player")
+        .filter(resume_token=token)
+        .first()
+        if len(token) <= 64
+        else None
+    )
+    if participant is None:
+        raise Http404("no such participant (if you withdrew, your answers were deleted)")
+    return participant
+
+
+def _studies_taken(request):
+    """The ids of the studies this browser joined (a signed cookie kept two years)."""
+    raw = request.get_signed_cookie(TAKEN_COOKIE, default="", salt=TAKEN_SALT)  # tampered: ""
+    return [int(x) for x in raw.split(",") if x.isdigit()][-TAKEN_MAX:]
+
+
+def _mark_taken(request, response, study):
+    taken = [s for s in _studies_taken(request) if s != study.id] + [study.id]
+    response.set_signed_cookie(
+        TAKEN_COOKIE,
+        ",".join(str(s) for s in taken[-TAKEN_MAX:]),
+        salt=TAKEN_SALT,
+        max_age=TAKEN_MAX_AGE_S,
+        httponly=True,
+        samesite="Lax",
+        secure=settings.SESSION_COOKIE_SECURE,
     )
 
 
@@ -62,8 +94,17 @@ def study_join(request, token):
     study = _study_for_link(token)
     if not study_services.study_is_open(study):
         return render(request, "studies/study_closed.html", {"study": study}, status=410)
+    if study.id in _studies_taken(request):
+        return render(
+            request,
+            "studies/study_taken.html",
+            {"study": study, "error": study_services.ERR_ALREADY_TOOK_PART},
+            status=409,
+        )
     error = None
     if request.method == "POST":
+        if request.POST.get("consent") == "no":
+            return render(request, "studies/study_no_consent.html", {"study": study})
         if request.POST.get("consent") != "yes":
             error = "Please tick the box to say you agree before you start."
         else:
@@ -76,30 +117,37 @@ def study_join(request, token):
                     return render(request, "studies/study_closed.html", {"study": study}, status=410)
             else:
                 _remember(request, participant)
-                return redirect("study-play", public_id=participant.public_id)
+                response = redirect("study-play", token=participant.resume_token)
+                _mark_taken(request, response, study)
+                return response
     return render(
         request,
         "studies/study_join.html",
-        {"study": study, "error": error, "form": request.POST if error else {}},
+        {
+            "study": study,
+            "views_text": study_selectors.views_per_location_text(study),
+            "error": error,
+            "form": request.POST if error else {},
+        },
         status=400 if error else 200,
     )
 
 
 @require_GET
-def study_play(request, public_id):
-    """The participant's page; opening it is also how they resume on another visit."""
-    participant = Participant.objects.select_related("study", "game").filter(public_id=public_id).first()
-    if participant is None:
-        raise Http404("no such participant (if you withdrew, your answers were deleted)")
+def study_play(request, token):
+    """The participant's page; opening it is also how they resume on another visit (a trial left
+    unanswered is then shown anew: its time_taken_s counts from now)."""
+    participant = _own_participant(request, token)
     _remember(request, participant)
     if participant.finished_at is not None:
-        return redirect("study-done", public_id=public_id)
+        return redirect("study-done", token=token)
+    study_services.trial_resumed(participant=participant)
     return render(
         request,
         "game/play.html",
         {
             "game": participant.game,
-            "state_url": reverse("api-study-state", args=[public_id]),
+            "state_url": reverse("api-study-state", args=[token]),
             "participant": participant,
             "study": participant.study,
             "play_config": PLAY_PAGE_CONFIG,
@@ -107,37 +155,54 @@ def study_play(request, public_id):
     )
 
 
+@require_http_methods(["GET", "POST"])
+@rate_limited("study", key=session_or_address)
+def study_test_start(request, token):
+    """The page between the practice and the test: the test starts when the participant says so."""
+    participant = _own_participant(request, token)
+    if request.method == "POST":
+        study_services.test_start(participant=participant)
+        study_services.trial_current(participant=participant)  # the first test trial starts now
+        return redirect("study-play", token=token)
+    return render(
+        request, "studies/study_test_start.html", {"participant": participant, "study": participant.study}
+    )
+
+
 @require_GET
-def study_done(request, public_id):
-    participant = _own_participant(request, public_id)
+def study_done(request, token):
+    participant = _own_participant(request, token)
     context = {"participant": participant, "study": participant.study}
     return render(request, "studies/study_done.html", context)
 
 
 @require_http_methods(["GET", "POST"])
 @rate_limited("study", key=session_or_address)
-def study_withdraw(request, public_id):
-    participant = _own_participant(request, public_id)
+def study_withdraw(request, token):
+    participant = _own_participant(request, token)
     if request.method == "POST":
         study = participant.study
         study_services.participant_withdraw(participant)
-        _forget(request, public_id)
+        _forget(request, token)
         return render(request, "studies/study_withdrawn.html", {"study": study})
     return render(request, "studies/study_withdraw.html", {"participant": participant})
 
 
 @require_GET
-def api_study_state(request, public_id):
-    participant = _own_participant(request, public_id)
-    current = services.round_shown(game=participant.game)
+def api_study_state(request, token):
+    participant = _own_participant(request, token)
+    current = study_services.trial_on_screen(participant=participant)
     return JsonResponse(study_selectors.study_state(participant, current))
 
 
 @require_POST
 @rate_limited("study", key=session_or_address)
-def api_study_next(request, public_id):
-    participant = _own_participant(request, public_id)
-    current = study_services.trial_current(participant=participant)
+def api_study_next(request, token):
+    participant = _own_participant(request, token)
+    try:
+        current = study_services.trial_current(participant=participant)
+    except services.GameError as exc:
+        return json_error(exc.message, status=exc.status)
     if current is None:
         current = participant.game.rounds.order_by("-index").first()
     return JsonResponse(study_selectors.study_state(participant, current))
@@ -145,8 +210,8 @@ def api_study_next(request, public_id):
 
 @require_POST
 @rate_limited("guess", key=session_or_address)
-def api_study_guess(request, public_id, index):
-    participant = _own_participant(request, public_id)
+def api_study_guess(request, token, index):
+    participant = _own_participant(request, token)
     try:
         data = parse_json_object(request)
         guess, created = study_services.trial_guess(
@@ -159,6 +224,7 @@ def api_study_guess(request, public_id, index):
             views_seen=data.get("views_seen"),
             view_ms=data.get("view_ms"),
             screen=data.get("screen"),
+            client=data.get("client"),
         )
     except ValueError as exc:
         return json_error(str(exc))
@@ -224,7 +290,7 @@ def _create_study_from_form(data):
     return study_services.study_create(
         map=m,
         name=data.get("name", ""),
-        consent_text=data.get("consent_text", ""),
+        consent_text=data.get("consent_text", "").strip() or study_services.DEFAULT_CONSENT,
         mode=data.get("mode") or Game.CITY,
         practice_count=_int_field(data, "practice_count", "practice locations", 25),
         test_count=_int_field(data, "test_count", "test locations", 50),

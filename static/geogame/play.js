@@ -162,7 +162,45 @@
         ui.guessActions.hidden = false;
       }
       views.start(round.views);
+      attention.start();
     }
+
+    // A study's browser measures (geogame/studies): time hidden, focus losses, and reaction time
+    // from the first image's load to the answer.
+    const attention = (() => {
+      let loadedAt = null;
+      let hiddenSince = null;
+      let hiddenMs = 0;
+      let blurs = 0;
+      ui.image.addEventListener("load", () => {
+        if (loadedAt === null) loadedAt = performance.now();
+      });
+      document.addEventListener("visibilitychange", () => {
+        if (document.hidden) hiddenSince = performance.now();
+        else if (hiddenSince !== null) {
+          hiddenMs += performance.now() - hiddenSince;
+          hiddenSince = null;
+        }
+      });
+      window.addEventListener("blur", () => (blurs += 1));
+      return {
+        start() {
+          loadedAt = null;
+          hiddenSince = document.hidden ? performance.now() : null;
+          hiddenMs = 0;
+          blurs = 0;
+        },
+        measures() {
+          const now = performance.now();
+          const hidden = hiddenMs + (hiddenSince === null ? 0 : now - hiddenSince);
+          return {
+            hidden_ms: Math.round(hidden),
+            blur_count: blurs,
+            rt_ms: loadedAt === null ? null : Math.round(now - loadedAt),
+          };
+        },
+      };
+    })();
 
     // -- Guessing
 
@@ -194,6 +232,7 @@
         view_ms: views.viewMs(),
         screen: { w: window.innerWidth, h: window.innerHeight },
       };
+      if (game.state.study) body.client = attention.measures();
       if (game.state.round.phase) body.phase = game.state.round.phase;
       const reply = await request(game.state.round.guess_url, "POST", body);
       if (!reply) {
@@ -260,6 +299,7 @@
       ui.next.disabled = false;
       ui.summaryLink.hidden = !state.finished;
       ui.summaryLink.href = state.summary_url;
+      if (state.summary_label) ui.summaryLink.textContent = state.summary_label;
       if (result.hidden) {
         showRecorded(result);
         return;

@@ -9,16 +9,7 @@ from django.utils import timezone
 from geogame.game.models import Game
 from geogame.game.services import GameError
 from geogame.maps.models import Map
-from geogame.studies.services import study_create
-
-DEFAULT_CONSENT = (
-    "This is a study of how well people recognise places from street photos. You will see "
-    "street views and guess where they were taken. We store your answers, how long you took, "
-    "which views you opened, your window size and anything you choose to tell us about "
-    "yourself, under an anonymous id. Nothing else about you is stored. You can stop at any "
-    "time and ask for your answers to be deleted."
-)
-
+from geogame.studies.services import DEFAULT_CONSENT, study_create
 
 ERR_CLOSES_AT = (
     "--closes-at {text!r} is not understood; give an ISO date (2027-01-31, midnight at its start), "
