@@ -233,7 +233,8 @@ def exercise_every_view(base_url):
     visit(participant, "form", f"/study/r/{pid}/withdraw/", {}, expect=200)
     visit(staff, "request", f"/staff/studies/{study_slug}/export.csv", expect=200)
     _, url, page = visit(Browser(base_url), "form", study_link, {"consent": "yes"}, expect=200)
-    other = re.search(rb'id="participant-id">([0-9a-f-]{36})<', page)[1].decode()  # asks the staff to delete their rows
+    # This one asks the staff to delete their rows, by the id their page shows.
+    other = re.search(rb'id="participant-id">([0-9a-f-]{36})<', page)[1].decode()
     visit(staff, "form", f"/staff/studies/{study_slug}/withdraw/", {"participant": other}, expect=200)
     return visit.names
 

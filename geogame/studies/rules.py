@@ -54,6 +54,19 @@ def timing(*, first_shown_at, shown_at, answered_at, hidden_ms=None):
     return round(taken, 3), round(elapsed, 3), round(elapsed - taken, 3)
 
 
+NUMBER_WORDS = {0: "no", 1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
+
+
+def views_text(counts):
+    """The instructions' words for how many views the locations have (their view counts):
+    "three street views", "one street view", or "one to three street views" when they differ."""
+    counts = sorted(set(counts)) or [0]
+    low, high = (NUMBER_WORDS.get(n, str(n)) for n in (counts[0], counts[-1]))
+    if low == high:
+        return f"{low} street view{'' if counts[0] == 1 else 's'}"
+    return f"{low} to {high} street views"
+
+
 def phase_of(index, practice_count):
     return PRACTICE if index < practice_count else TEST
 

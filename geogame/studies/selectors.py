@@ -12,8 +12,6 @@ from players.sessions import study_participant_ids
 from . import rules as study_rules
 from .models import Participant, Study, Trial
 
-NUMBER_WORDS = {0: "no", 1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
-
 
 def answers_shown(study, index):
     if study_rules.phase_of(index, study.practice_count) == study_rules.PRACTICE:
@@ -22,18 +20,13 @@ def answers_shown(study, index):
 
 
 def views_per_location_text(study):
-    """How many views each of the study's locations has, in words for the instructions:
-    "three views", or "one to three views" when they differ."""
+    """How many views the study's locations have, in words for the instructions (rules.views_text)."""
     counts = (
         Location.objects.filter(id__in=list(study.practice_ids) + list(study.test_ids))
         .annotate(n=Count("views"))
         .values_list("n", flat=True)
     )
-    counts = sorted(set(counts)) or [0]
-    low, high = NUMBER_WORDS.get(counts[0], str(counts[0])), NUMBER_WORDS.get(counts[-1], str(counts[-1]))
-    if low == high:
-        return f"{low} street view{'s' if counts[0] != 1 else ''}"
-    return f"{low} to {high} street views"
+    return study_rules.views_text(counts)
 
 
 def participant_plays_game(tokens, game_id):

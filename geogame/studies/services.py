@@ -273,6 +273,6 @@ def participant_withdraw(participant):
     with transaction.atomic():
         participant.player.delete()  # cascades to the game, its rounds and guesses, and the participant
         Study.objects.filter(id=study.id).update(withdrawn_count=models.F("withdrawn_count") + 1)
-        transaction.on_commit(
-            lambda: participant_withdrawn.send(sender=Study, study=study, public_id=public_id)
-        )
+        # In the same transaction: a report that cannot be stripped stops the withdrawal from
+        # happening half-way (the person can ask again), and no report outlives their rows.
+        participant_withdrawn.send(sender=Study, study=study, public_id=public_id)
