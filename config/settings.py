@@ -5,6 +5,7 @@ in-process background work. REDIS_URL switches Channels and Celery to Redis;
 DATABASE_URL (e.g. postgres://...) switches the database.
 """
 
+import hashlib
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -447,6 +448,13 @@ GEOGAME_RATE_LIMITS = {
 # Any message on a duel socket (sync, guess, garbage): bursts of N, N per S seconds on average,
 # per socket, and 10 times that per address in each daphne process (geogame/duels/consumers.py).
 GEOGAME_DUEL_MESSAGE_RATE = env_rate("GEOGAME_DUEL_MESSAGE_RATE", "20/5")
+
+# Studies: the key of the hash under which a participant's recruitment-platform id is kept
+# (geogame/studies/rules.py: platform_id_hash). Unset: derived from SECRET_KEY. Changing it lets the
+# same person take a running study again, so keep it for a study's lifetime.
+GEOGAME_STUDY_ID_PEPPER = env_str("GEOGAME_STUDY_ID_PEPPER") or hashlib.sha256(
+    f"geogame.studies.platform-id:{SECRET_KEY}".encode()
+).hexdigest()
 
 # Retention (players/retention.py): abandoned anonymous players (no finished game, no study, nothing
 # done and no live session for this many days) and kept privacy checks older than theirs are deleted,

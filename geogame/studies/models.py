@@ -50,6 +50,20 @@ class Study(models.Model):
     # The secret part of the study link.
     link_token = models.CharField(max_length=43, unique=True)
     closes_at = models.DateTimeField(null=True, blank=True)  # the link expires then
+    # Staff pause a study (newcomers wait), close it early, and reopen it.
+    OPEN, PAUSED, CLOSED = "open", "paused", "closed"
+    STATUS_CHOICES = [(OPEN, "open"), (PAUSED, "paused"), (CLOSED, "closed")]
+    status = models.CharField(max_length=8, choices=STATUS_CHOICES, default=OPEN)
+    # Recruitment: where a finished participant is sent (Prolific's completion URL, say) and the
+    # code they are shown; where someone who does not consent or is screened out is sent.
+    completion_url = models.URLField(max_length=500, blank=True, default="")
+    completion_code = models.CharField(max_length=64, blank=True, default="")
+    screened_out_url = models.URLField(max_length=500, blank=True, default="")
+    # Platform ids (Prolific, MTurk, ?pid=) are kept as a peppered hash; raw too only if this is set.
+    store_raw_platform_ids = models.BooleanField(default=False)
+    # Quotas: at most this many participants; and per self-reported answer {question: {choice: n}}.
+    max_participants = models.PositiveIntegerField(null=True, blank=True)
+    quotas = models.JSONField(default=dict, blank=True)
     # Participants who withdrew: their data is gone, the fact is kept (CONSORT-style counts).
     withdrawn_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -82,6 +96,13 @@ class Participant(models.Model):
     order_seed = models.BigIntegerField(null=True, blank=True)
     # When they started the test phase from the page that announces it (after the practice).
     test_started_at = models.DateTimeField(null=True, blank=True)
+    # The recruitment platform ("prolific", "mturk", "pid" or "") and a peppered hash of the person's
+    # id there (geogame.studies.rules.platform_ids); the raw ids only if the study stores them.
+    platform = models.CharField(max_length=12, blank=True, default="")
+    platform_id_hash = models.CharField(max_length=64, blank=True, default="")
+    platform_ids = models.JSONField(default=dict, blank=True)
+    # SHA-256 of the consent text they agreed to (the study's text at joining).
+    consent_sha256 = models.CharField(max_length=64, blank=True, default="")
     player = models.OneToOneField(Player, on_delete=models.CASCADE, related_name="participant")
     game = models.OneToOneField(Game, on_delete=models.CASCADE, related_name="participant")
     answers = models.JSONField(default=dict, blank=True)  # the optional self-reported fields
@@ -91,6 +112,14 @@ class Participant(models.Model):
     class Meta:
         db_table = "geogame_participant"
         ordering = ["study_id", "created_at", "id"]
+        constraints = [
+            # One participation per platform id and study, also when two joins race.
+            models.UniqueConstraint(
+                fields=["study", "platform_id_hash"],
+                condition=~models.Q(platform_id_hash=""),
+                name="one_participation_per_platform_id",
+            )
+        ]
 
     def __str__(self):
         return f"participant {self.public_id}"

@@ -1,7 +1,10 @@
 """The human-baseline protocol of seed 003, as plain functions: which locations a study uses,
 the order each participant sees them in, and the self-reported fields."""
 
+import hashlib
+import hmac
 import random
+import re
 
 PRACTICE = "practice"
 TEST = "test"
@@ -107,3 +110,92 @@ def check_questions(questions):
             )
         keys.add(q["key"])
     return questions
+
+
+# -- Recruitment platforms -------------------------------------------------------------------------
+
+PROLIFIC, MTURK, PID = "prolific", "mturk", "pid"
+# Query parameters each platform appends to the study link, the first naming the person.
+PLATFORM_PARAMS = {
+    PROLIFIC: ("PROLIFIC_PID", "STUDY_ID", "SESSION_ID"),
+    MTURK: ("workerId", "assignmentId", "hitId"),
+    PID: ("pid",),
+}
+PLATFORM_ID_FORMS = {
+    "PROLIFIC_PID": (re.compile(r"[0-9a-fA-F]{24}"), "24 hexadecimal characters"),
+    "STUDY_ID": (re.compile(r"[0-9a-fA-F]{24}"), "24 hexadecimal characters"),
+    "SESSION_ID": (re.compile(r"[0-9A-Za-z]{1,64}"), "up to 64 letters and digits"),
+    "workerId": (re.compile(r"[0-9A-Z]{10,30}"), "10 to 30 capital letters and digits"),
+    "assignmentId": (re.compile(r"[0-9A-Z]{10,64}"), "10 to 64 capital letters and digits"),
+    "hitId": (re.compile(r"[0-9A-Z]{10,64}"), "10 to 64 capital letters and digits"),
+    "pid": (re.compile(r"[0-9A-Za-z_.-]{1,64}"), "up to 64 letters, digits, '_', '.' or '-'"),
+}
+MTURK_PREVIEW = "ASSIGNMENT_ID_NOT_AVAILABLE"
+
+
+def platform_ids(query):
+    """(platform, {param: value}) from a study link's query string (a mapping of str to str);
+    ("", {}) when it names no platform. ValueError, saying which and why, for a malformed or
+    missing id, an MTurk preview, or two platforms at once."""
+    found = {name: params for name, params in PLATFORM_PARAMS.items() if any(p in query for p in params)}
+    if not found:
+        return "", {}
+    if len(found) > 1:
+        raise ValueError(f"the link names more than one recruitment platform ({', '.join(sorted(found))})")
+    ((platform, params),) = found.items()
+    if platform == MTURK and query.get("assignmentId") == MTURK_PREVIEW:
+        raise ValueError("this is MTurk's preview of the task: accept the HIT to take part")
+    ids = {}
+    for param in params:
+        value = query.get(param)
+        if value is None or value == "":
+            if param == params[0]:
+                raise ValueError(f"the link has no {param}: open the study from the platform's own link")
+            continue
+        form, words = PLATFORM_ID_FORMS[param]
+        if not isinstance(value, str) or not form.fullmatch(value):
+            raise ValueError(f"{param} is not a valid id: it must be {words}")
+        ids[param] = value
+    return platform, ids
+
+
+def platform_id_hash(platform, ids, pepper):
+    """A keyed hash (HMAC-SHA-256 with the server's pepper) of the person's platform id: the same
+    person gets the same hash in a study (repeats are refused) and the id cannot be read back."""
+    person = ids[PLATFORM_PARAMS[platform][0]]
+    if platform == PROLIFIC:
+        person = person.lower()
+    return hmac.new(pepper.encode(), f"{platform}:{person}".encode(), hashlib.sha256).hexdigest()
+
+
+# -- Quotas ----------------------------------------------------------------------------------------
+
+
+def check_quotas(quotas, questions):
+    """{question key: {choice: maximum}} over the study's own questions and choices."""
+    if not isinstance(quotas, dict):
+        raise ValueError("quotas must be an object {question: {choice: maximum}}")
+    by_key = {q["key"]: q for q in questions}
+    for key, limits in quotas.items():
+        if key not in by_key:
+            raise ValueError(f"quota on {key!r}: the study has no such question")
+        if not isinstance(limits, dict) or not limits:
+            raise ValueError(f"quota on {key!r} must map choices to maximums")
+        for choice, limit in limits.items():
+            if choice not in by_key[key]["choices"]:
+                raise ValueError(f"quota on {key!r}: {choice!r} is not one of its choices")
+            if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= 1_000_000:
+                raise ValueError(f"quota on {key!r}={choice!r} must be a whole number from 0 to 1000000")
+    return quotas
+
+
+def quota_refusal(*, joined, max_participants, group_counts, quotas, answers):
+    """Why a newcomer with these self-reported `answers` cannot join (a message), or None.
+    `joined`: participants so far; `group_counts`: {(question, choice): participants so far}."""
+    if max_participants is not None and joined >= max_participants:
+        return "this study has all the participants it needs"
+    for key, limits in quotas.items():
+        choice = answers.get(key)
+        if choice in limits and group_counts.get((key, choice), 0) >= limits[choice]:
+            return "this study has all the participants it needs from your group"
+    return None

@@ -2,6 +2,7 @@
 
 from django.db.models import Count, Q
 from django.urls import reverse
+from django.utils import timezone
 
 from geogame.game.models import Game, Guess
 from geogame.game.selectors import game_state
@@ -88,6 +89,21 @@ def hidden_result(result):
     return {"round": result["round"], "hidden": True, "timed_out": result["timed_out"]}
 
 
+def staff_study_list():
+    """Every study with its state ("open", "paused", "closed", or "expired" past its closing time)
+    and its counts of participants and of those who finished."""
+    studies = Study.objects.select_related("map").annotate(
+        participant_count=Count("participants", distinct=True),
+        finished_count=Count(
+            "participants", filter=Q(participants__finished_at__isnull=False), distinct=True
+        ),
+    )
+    now = timezone.now()
+    for s in studies:
+        s.state = "expired" if s.status == Study.OPEN and s.closes_at and s.closes_at <= now else s.status
+    return studies
+
+
 def study_progress(study):
     """Participants with how far they are, for the staff's progress page."""
     correct = Q(player__guesses__correct=True)
@@ -116,6 +132,7 @@ def study_progress(study):
     return {
         "rows": rows,
         "participants": len(rows),
+        "started": sum(r["answered"] > 0 for r in rows),
         "finished": sum(r["finished"] for r in rows),
         "answers": sum(r["answered"] for r in rows),
     }
@@ -244,7 +261,11 @@ def open_study_location_ids(m, now, game):
     """An open study's practice and test sets (its participants' own games play them): a reservation
     source of geogame.game.location_pools."""
     ids = set()
-    studies = Study.objects.filter(map=m).filter(Q(closes_at__isnull=True) | Q(closes_at__gt=now))
+    studies = (
+        Study.objects.filter(map=m)
+        .exclude(status=Study.CLOSED)
+        .filter(Q(closes_at__isnull=True) | Q(closes_at__gt=now))
+    )
     for practice, test in studies.values_list("practice_ids", "test_ids"):
         ids.update(practice or ())
         ids.update(test or ())

@@ -4,9 +4,13 @@ A participant's trials are the rounds of their own Game, whose `location_order` 
 joining (geogame.studies.rules.participant_order), so rounds, deadlines, scoring and the one-guess
 rule are those of every game (geogame.game.services)."""
 
+import hashlib
 import secrets
 
-from django.db import models, transaction
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.db import IntegrityError, models, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.text import slugify
@@ -27,6 +31,9 @@ ERR_NO_TRIAL = "no such trial for this participant"
 ERR_WRONG_PHASE = "trial {number} is a {actual} location, not a {claimed} one"
 ERR_BAD_PHASE = "'phase' must be 'practice' or 'test'"
 ERR_SLUG_TAKEN = "a study named {slug!r} exists already"
+ERR_STUDY_PAUSED = "this study is paused for now: please try the link again later"
+ERR_PLATFORM_REPEAT = "this platform id has already taken part in this study: each person takes it once"
+QUOTA_FULL = "quota-full"  # GameError.result of a join refused by a quota: the screened-out exit
 ERR_ALREADY_TOOK_PART = "this browser has already taken part in this study: each person takes it once"
 ERR_TEST_NOT_STARTED = "the practice is over: start the test from the page that announces it"
 MAX_TRIALS = 500
@@ -68,6 +75,12 @@ def study_create(
     closes_at=None,
     seed=None,
     slug=None,
+    completion_url="",
+    completion_code="",
+    screened_out_url="",
+    store_raw_platform_ids=False,
+    max_participants=None,
+    quotas=None,
 ):
     """A study on `map` whose practice and test locations are drawn now from its test split."""
     try:
@@ -97,6 +110,27 @@ def study_create(
         questions = study_rules.check_questions(default_study_questions() if questions is None else questions)
     except ValueError as exc:
         raise GameError(str(exc)) from None
+    try:
+        quotas = study_rules.check_quotas(quotas or {}, questions)
+    except ValueError as exc:
+        raise GameError(str(exc)) from None
+    for label, url in (("completion URL", completion_url), ("screened-out URL", screened_out_url)):
+        if url:
+            try:
+                URLValidator(schemes=["http", "https"])(url)
+            except ValidationError:
+                raise GameError(f"the {label} must be an http(s) address") from None
+            if len(url) > 500:
+                raise GameError(f"the {label} is longer than 500 characters")
+    completion_code = (completion_code or "").strip()
+    if len(completion_code) > 64 or not all(c.isalnum() or c in "-_" for c in completion_code):
+        raise GameError("the completion code must be up to 64 letters, digits, '-' or '_'")
+    if max_participants is not None and (
+        isinstance(max_participants, bool)
+        or not isinstance(max_participants, int)
+        or not 1 <= max_participants <= 100_000
+    ):
+        raise GameError("the maximum number of participants must be a whole number from 1 to 100000")
     seed = secrets.randbits(62) if seed is None else seed
     candidates = list(
         services.playable_locations(map, mode).filter(split=Location.TEST).values_list("id", flat=True)
@@ -122,37 +156,106 @@ def study_create(
         test_ids=test_ids,
         link_token=secrets.token_urlsafe(32),
         closes_at=closes_at,
+        completion_url=completion_url or "",
+        completion_code=completion_code,
+        screened_out_url=screened_out_url or "",
+        store_raw_platform_ids=bool(store_raw_platform_ids),
+        max_participants=max_participants,
+        quotas=quotas,
     )
 
 
 def study_is_open(study, now=None):
-    return study.closes_at is None or (now or timezone.now()) < study.closes_at
+    return study.status == Study.OPEN and (
+        study.closes_at is None or (now or timezone.now()) < study.closes_at
+    )
 
 
-def participant_join(*, study, answers=None, now=None):
-    """A new anonymous participant who has consented, with their own seeded location order."""
+def study_refusal(study, now=None):
+    """(status, message) when the study takes no newcomers now, else None."""
+    if study.status == Study.PAUSED:
+        return 503, ERR_STUDY_PAUSED
     if not study_is_open(study, now):
-        raise GameError(ERR_STUDY_CLOSED, status=410)
+        return 410, ERR_STUDY_CLOSED
+    return None
+
+
+def study_set_status(study, status):
+    """Pause, close early or reopen a study (its participants may always finish)."""
+    if status not in dict(Study.STATUS_CHOICES):
+        raise GameError(f"status must be one of: {', '.join(dict(Study.STATUS_CHOICES))}")
+    Study.objects.filter(id=study.id).update(status=status)
+    study.status = status
+    return study
+
+
+def participant_join(*, study, answers=None, platform_query=None, now=None):
+    """A new anonymous participant who has consented, with their own seeded location order.
+
+    `platform_query`: the study link's query string (Prolific's PROLIFIC_PID, STUDY_ID, SESSION_ID;
+    MTurk's workerId, assignmentId, hitId; or ?pid=). The person's id there is kept as a peppered
+    hash (raw too if the study says so); a second join with it is refused (409), as is one over a
+    quota. The study's row is locked while counting, so concurrent joins cannot overfill a quota."""
+    refusal = study_refusal(study, now)
+    if refusal:
+        raise GameError(refusal[1], status=refusal[0])
     try:
         answers = study_rules.clean_answers(answers, study.questions)
+        platform, ids = study_rules.platform_ids(platform_query or {})
     except ValueError as exc:
         raise GameError(str(exc)) from None
+    id_hash = (
+        study_rules.platform_id_hash(platform, ids, settings.GEOGAME_STUDY_ID_PEPPER) if platform else ""
+    )
     order_seed = secrets.randbits(62)
     order = study_rules.participant_order(study.practice_ids, study.test_ids, order_seed)
-    with transaction.atomic():
-        player = Player.objects.create(display_name="Participant")
-        game = Game.objects.create(
-            player=player,
-            map=study.map,
-            mode=study.mode,
-            rounds_total=len(order),
-            time_limit_s=study.time_limit_s,
-            seed=0,
-            location_order=order,
-        )
-        return Participant.objects.create(
-            study=study, player=player, game=game, answers=answers, order_seed=order_seed
-        )
+    try:
+        with transaction.atomic():
+            locked = Study.objects.select_for_update().get(id=study.id)
+            refusal = study_refusal(locked, now)
+            if refusal:
+                raise GameError(refusal[1], status=refusal[0])
+            joined = Participant.objects.filter(study=locked)
+            if id_hash and joined.filter(platform_id_hash=id_hash).exists():
+                raise GameError(ERR_PLATFORM_REPEAT, status=409)
+            group_counts = {
+                (key, choice): joined.filter(**{f"answers__{key}": choice}).count()
+                for key, limits in locked.quotas.items()
+                for choice in limits
+                if answers.get(key) == choice
+            }
+            full = study_rules.quota_refusal(
+                joined=joined.count(),
+                max_participants=locked.max_participants,
+                group_counts=group_counts,
+                quotas=locked.quotas,
+                answers=answers,
+            )
+            if full:
+                raise GameError(full, status=409, result=QUOTA_FULL)
+            player = Player.objects.create(display_name="Participant")
+            game = Game.objects.create(
+                player=player,
+                map=study.map,
+                mode=study.mode,
+                rounds_total=len(order),
+                time_limit_s=study.time_limit_s,
+                seed=0,
+                location_order=order,
+            )
+            return Participant.objects.create(
+                study=study,
+                player=player,
+                game=game,
+                answers=answers,
+                order_seed=order_seed,
+                platform=platform,
+                platform_id_hash=id_hash,
+                platform_ids=ids if study.store_raw_platform_ids else {},
+                consent_sha256=hashlib.sha256(study.consent_text.encode()).hexdigest(),
+            )
+    except IntegrityError:  # the same platform id joined at the same moment
+        raise GameError(ERR_PLATFORM_REPEAT, status=409) from None
 
 
 def needs_test_start(participant, index):

@@ -23,6 +23,7 @@ urlpatterns = [
         views.staff_study_export,
         name="staff-study-export",
     ),
+    path("staff/studies/<slug:slug>/status/", views.staff_study_status, name="staff-study-status"),
     path(
         "staff/studies/<slug:slug>/withdraw/",
         views.staff_participant_delete,

@@ -22,6 +22,7 @@ from geogame.game.views import PLAY_PAGE_CONFIG, json_error, parse_json_object
 from geogame.maps.models import Map
 from players.sessions import STUDY_SESSION_KEY, study_participant_ids
 
+from . import rules as study_rules
 from . import selectors as study_selectors
 from . import services as study_services
 from .models import Participant, Study
@@ -92,8 +93,10 @@ def _study_for_link(token):
 @rate_limited("study")
 def study_join(request, token):
     study = _study_for_link(token)
-    if not study_services.study_is_open(study):
-        return render(request, "studies/study_closed.html", {"study": study}, status=410)
+    refusal = study_services.study_refusal(study)
+    if refusal:
+        context = {"study": study, "paused": refusal[0] == 503}
+        return render(request, "studies/study_closed.html", context, status=refusal[0])
     if study.id in _studies_taken(request):
         return render(
             request,
@@ -102,7 +105,13 @@ def study_join(request, token):
             status=409,
         )
     error = None
-    if request.method == "POST":
+    # The recruitment platform's ids ride on the link's query string (the form posts back to it).
+    platform_query = {key: request.GET.get(key) for key in request.GET}
+    try:
+        study_rules.platform_ids(platform_query)
+    except ValueError as exc:
+        error = str(exc)
+    if request.method == "POST" and error is None:
         if request.POST.get("consent") == "no":
             return render(request, "studies/study_no_consent.html", {"study": study})
         if request.POST.get("consent") != "yes":
@@ -110,11 +119,21 @@ def study_join(request, token):
         else:
             answers = {q["key"]: request.POST.get(f"q_{q['key']}", "") for q in study.questions}
             try:
-                participant = study_services.participant_join(study=study, answers=answers)
+                participant = study_services.participant_join(
+                    study=study, answers=answers, platform_query=platform_query
+                )
             except services.GameError as exc:
                 error = exc.message
-                if exc.status == 410:
-                    return render(request, "studies/study_closed.html", {"study": study}, status=410)
+                if exc.status in (410, 503):
+                    context = {"study": study, "paused": exc.status == 503}
+                    return render(request, "studies/study_closed.html", context, status=exc.status)
+                if exc.result == study_services.QUOTA_FULL:
+                    return render(
+                        request, "studies/study_no_consent.html", {"study": study, "full": True}, status=409
+                    )
+                if exc.status == 409:
+                    context = {"study": study, "error": exc.message}
+                    return render(request, "studies/study_taken.html", context, status=409)
             else:
                 _remember(request, participant)
                 response = redirect("study-play", token=participant.resume_token)
@@ -255,9 +274,11 @@ def staff_studies(request):
         request,
         "studies/staff_studies.html",
         {
-            "studies": Study.objects.select_related("map").all(),
+            "studies": study_selectors.staff_study_list(),
             "maps": Map.objects.order_by("name"),
             "modes": Game.MODE_CHOICES,
+            "default_mode": Game.CITY,
+            "default_consent": study_services.DEFAULT_CONSENT,
             "error": error,
             "form": request.POST if error else {},
         },
@@ -298,7 +319,26 @@ def _create_study_from_form(data):
         answers_after_practice=data.get("answers_after_practice") == "on",
         answers_after_test=data.get("answers_after_test") == "on",
         closes_at=closes_at,
+        questions=_json_field(data, "questions", "the questions"),
+        completion_url=(data.get("completion_url") or "").strip(),
+        completion_code=data.get("completion_code") or "",
+        screened_out_url=(data.get("screened_out_url") or "").strip(),
+        store_raw_platform_ids=data.get("store_raw_platform_ids") == "on",
+        max_participants=_int_field(data, "max_participants", "the maximum number of participants"),
+        quotas=_json_field(data, "quotas", "the quotas"),
     )
+
+
+def _json_field(data, name, label):
+    raw = (data.get(name) or "").strip()
+    if not raw:
+        return None
+    if len(raw) > 20_000:
+        raise ValueError(f"{label} must be at most 20000 characters of JSON")
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise ValueError(f"{label} must be valid JSON") from None
 
 
 @staff_member_required
@@ -315,6 +355,18 @@ def staff_study(request, slug):
             "dictionary": study_selectors.export_fields(study),
         },
     )
+
+
+@staff_member_required
+@require_POST
+def staff_study_status(request, slug):
+    """Pause, close early or reopen the study."""
+    study = get_object_or_404(Study, slug=slug)
+    try:
+        study_services.study_set_status(study, request.POST.get("status", ""))
+    except services.GameError as exc:
+        return HttpResponse(exc.message, status=400, content_type="text/plain; charset=utf-8")
+    return redirect("staff-study", slug=slug)
 
 
 @staff_member_required

@@ -1,3 +1,4 @@
+import json
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ ERR_CLOSES_AT = (
     "date and time (2027-01-31T18:00, optionally with an offset like +01:00), or a time from now "
     "(+7d, +12h, +30m)"
 )
+QUOTA = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.+):(\d{1,7})")
 DURATION = re.compile(r"\+(\d{1,5})([dhm])")
 DURATION_UNITS = {"d": "days", "h": "hours", "m": "minutes"}
 
@@ -52,6 +54,25 @@ class Command(BaseCommand):
             "--closes-at", help="when the link expires: an ISO date or date and time, or +7d, +12h, +30m"
         )
         parser.add_argument("--seed", type=int, default=None, help="draws the study's locations")
+        parser.add_argument(
+            "--questions-file", type=Path, help="self-report questions, JSON (docs/studies.md)"
+        )
+        parser.add_argument("--completion-url", default="", help="where a finished participant is sent")
+        parser.add_argument("--completion-code", default="", help="the code a finished participant is shown")
+        parser.add_argument(
+            "--screened-out-url", default="", help="where no-consent and over-quota people go"
+        )
+        parser.add_argument(
+            "--store-raw-ids", action="store_true", help="keep platform ids raw as well as hashed"
+        )
+        parser.add_argument("--max-participants", type=int, default=None)
+        parser.add_argument(
+            "--quota",
+            action="append",
+            default=[],
+            metavar="QUESTION=CHOICE:N",
+            help="per self-reported group",
+        )
 
     def handle(self, **o):
         closes_at = None if o["closes_at"] is None else aware_datetime(o["closes_at"])
@@ -65,6 +86,18 @@ class Command(BaseCommand):
                 consent = o["consent_file"].read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
                 raise CommandError(f"cannot read the consent file: {exc}") from None
+        questions = None
+        if o["questions_file"]:
+            try:
+                questions = json.loads(o["questions_file"].read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, ValueError) as exc:
+                raise CommandError(f"cannot read the questions file: {exc}") from None
+        quotas = {}
+        for text in o["quota"]:
+            match = QUOTA.fullmatch(text)
+            if not match:
+                raise CommandError(f"--quota {text!r}: give QUESTION=CHOICE:N, e.g. familiarity=well:30")
+            quotas.setdefault(match[1], {})[match[2]] = int(match[3])
         try:
             study = study_create(
                 map=m,
@@ -78,6 +111,13 @@ class Command(BaseCommand):
                 answers_after_test=o["show_test_answers"],
                 closes_at=closes_at,
                 seed=o["seed"],
+                questions=questions,
+                completion_url=o["completion_url"],
+                completion_code=o["completion_code"],
+                screened_out_url=o["screened_out_url"],
+                store_raw_platform_ids=o["store_raw_ids"],
+                max_participants=o["max_participants"],
+                quotas=quotas,
             )
         except GameError as exc:
             raise CommandError(exc.message) from None
