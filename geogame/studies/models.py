@@ -64,6 +64,14 @@ class Study(models.Model):
     # Quotas: at most this many participants; and per self-reported answer {question: {choice: n}}.
     max_participants = models.PositiveIntegerField(null=True, blank=True)
     quotas = models.JSONField(default=dict, blank=True)
+    # Data quality. A comprehension check on the join page: [{"question", "choices", "answer"}];
+    # catch trials (city mode): locations outside the test split shown among the test trials with an
+    # instructed answer ({location id: city}); pre-declared exclusion rules the benchmark applies
+    # (geogame.studies.rules.EXCLUSION_RULES).
+    comprehension = models.JSONField(default=list, blank=True)
+    catch_ids = models.JSONField(default=list, blank=True)
+    catch_answers = models.JSONField(default=dict, blank=True)
+    exclusion_rules = models.JSONField(default=dict, blank=True)
     # Participants who withdrew: their data is gone, the fact is kept (CONSORT-style counts).
     withdrawn_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)

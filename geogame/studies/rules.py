@@ -199,3 +199,94 @@ def quota_refusal(*, joined, max_participants, group_counts, quotas, answers):
         if choice in limits and group_counts.get((key, choice), 0) >= limits[choice]:
             return "this study has all the participants it needs from your group"
     return None
+
+
+# -- Data quality ----------------------------------------------------------------------------------
+
+
+def check_comprehension(items):
+    """The comprehension check: [{"question", "choices": [two or more], "answer": one of them}]."""
+    if not isinstance(items, list) or len(items) > 10:
+        raise ValueError("the comprehension check must be a list of at most 10 {question, choices, answer}")
+    for item in items:
+        ok = (
+            isinstance(item, dict)
+            and isinstance(item.get("question"), str)
+            and item["question"].strip()
+            and isinstance(item.get("choices"), list)
+            and len(item["choices"]) >= 2
+            and all(isinstance(c, str) and c.strip() for c in item["choices"])
+            and item.get("answer") in item["choices"]
+        )
+        if not ok:
+            raise ValueError(
+                f"comprehension item {item!r} needs a 'question', two or more 'choices' and the 'answer'"
+            )
+    return items
+
+
+def comprehension_passed(items, given):
+    """Whether every comprehension question got its right answer (`given`: {index as str: choice})."""
+    return all(given.get(str(i)) == item["answer"] for i, item in enumerate(items))
+
+
+def insert_catch_trials(order, practice_count, catch_ids, participant_seed):
+    """`order` with the catch trials placed among the test trials, at positions drawn with the
+    participant's seed (never first in the test phase, so it starts with a real location)."""
+    rng = random.Random(f"catch:{participant_seed}")
+    practice, test = list(order[:practice_count]), list(order[practice_count:])
+    for catch in sorted(catch_ids):
+        test.insert(rng.randint(1, len(test)) if test else 0, catch)
+    return practice + test
+
+
+# name -> what it excludes; the value a study declares is the rule's threshold (or true).
+EXCLUSION_RULES = {
+    "unfinished": "did not answer every trial (true to apply)",
+    "max_failed_catch_trials": "failed more catch trials than this",
+    "min_median_time_s": "median time_taken_s over test trials below this (answering too fast)",
+    "max_timeouts": "more timed-out test trials than this",
+}
+
+
+def check_exclusion_rules(rules):
+    if not isinstance(rules, dict):
+        raise ValueError("exclusion rules must be an object {rule: threshold}")
+    for name, value in rules.items():
+        if name not in EXCLUSION_RULES:
+            raise ValueError(f"unknown exclusion rule {name!r}; rules: {', '.join(EXCLUSION_RULES)}")
+        if name == "unfinished":
+            if not isinstance(value, bool):
+                raise ValueError("exclusion rule 'unfinished' takes true or false")
+        elif isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100_000:
+            raise ValueError(f"exclusion rule {name!r} takes a number from 0 to 100000")
+    return rules
+
+
+def exclusions(rows, finished, rules):
+    """{participant: [rules they fail]} over export rows (geogame.studies.selectors.study_rows);
+    `finished`: {participant: bool} for everyone (also those without rows)."""
+    by_participant = {pid: [] for pid in finished}
+    for r in rows:
+        by_participant.setdefault(r["participant"], []).append(r)
+    failed = {}
+    for pid, own in by_participant.items():
+        test = [r for r in own if r["phase"] == TEST and not r.get("catch_trial")]
+        reasons = []
+        if rules.get("unfinished") and not finished.get(pid, False):
+            reasons.append("unfinished")
+        if "max_failed_catch_trials" in rules:
+            misses = sum(1 for r in own if r.get("catch_trial") and not r.get("catch_passed"))
+            if misses > rules["max_failed_catch_trials"]:
+                reasons.append("max_failed_catch_trials")
+        if "min_median_time_s" in rules and test:
+            times = sorted(r["time_taken_s"] for r in test)
+            mid = len(times) // 2
+            median = times[mid] if len(times) % 2 else (times[mid - 1] + times[mid]) / 2
+            if median < rules["min_median_time_s"]:
+                reasons.append("min_median_time_s")
+        if "max_timeouts" in rules and sum(1 for r in test if r["timed_out"]) > rules["max_timeouts"]:
+            reasons.append("max_timeouts")
+        if reasons:
+            failed[pid] = reasons
+    return failed

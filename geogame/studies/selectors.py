@@ -46,6 +46,7 @@ def study_state(participant, current_round):
     study = participant.study
     token = participant.resume_token
     state = game_state(participant.game, current_round)
+    test_total = study.test_count + len(study.catch_ids)
     state.update(
         game=token,
         total_points=None,  # a running total would tell a test-phase participant how they did
@@ -54,7 +55,7 @@ def study_state(participant, current_round):
         study={
             "name": study.name,
             "practice_total": study.practice_count,
-            "test_total": study.test_count,
+            "test_total": test_total,
         },
     )
     if current_round is None:
@@ -64,13 +65,16 @@ def study_state(participant, current_round):
     in_phase, of = (
         (index + 1, study.practice_count)
         if phase == study_rules.PRACTICE
-        else (index + 1 - study.practice_count, study.test_count)
+        else (index + 1 - study.practice_count, test_total)
     )
     state["round"].update(
         guess_url=reverse("api-study-guess", args=[token, index]),
         phase=phase,
         label=f"{phase.capitalize()} {in_phase} / {of}",
     )
+    instructed = study.catch_answers.get(str(current_round.location_id))
+    if instructed:  # a catch trial: the participant is told which city to pick
+        state["round"]["prompt"] = f"Attention check: whatever you see, pick \u201c{instructed}\u201d."
     if "candidates" in state:
         trial = Trial.objects.filter(participant=participant, index=index).first()
         if trial is not None and trial.choice_order:
@@ -172,6 +176,8 @@ EXPORT_FIELDS = [
     ("hidden_ms", "milliseconds the browser reported the page hidden during the trial's latest display"),
     ("blur_count", "times the page lost focus or was hidden during the trial's latest display"),
     ("rt_ms", "browser reaction time: milliseconds from the first view's image load to the answer"),
+    ("catch_trial", "whether the trial is a catch trial (an instructed answer; not a test location)"),
+    ("catch_passed", "catch trials: whether the instructed city was picked; empty otherwise"),
     ("views_seen", "view numbers (0-based) the participant opened, separated by ';'"),
     ("view_ms", "milliseconds each view was on screen, by view number, separated by ';'"),
     ("screen_w", "browser window width in CSS pixels at the answer"),
@@ -241,6 +247,10 @@ def study_rows(study):
             "hidden_ms": trial.hidden_ms if trial else None,
             "blur_count": trial.blur_count if trial else None,
             "rt_ms": trial.rt_ms if trial else None,
+            "catch_trial": str(loc.id) in study.catch_answers,
+            "catch_passed": (
+                g.city == study.catch_answers[str(loc.id)] if str(loc.id) in study.catch_answers else None
+            ),
             "views_seen": ";".join(str(v) for v in g.views_seen),
             "view_ms": ";".join(str(v) for v in g.view_ms),
             "screen_w": g.screen_w,

@@ -5,6 +5,7 @@ joining (geogame.studies.rules.participant_order), so rounds, deadlines, scoring
 rule are those of every game (geogame.game.services)."""
 
 import hashlib
+import random
 import secrets
 
 from django.conf import settings
@@ -31,6 +32,7 @@ ERR_NO_TRIAL = "no such trial for this participant"
 ERR_WRONG_PHASE = "trial {number} is a {actual} location, not a {claimed} one"
 ERR_BAD_PHASE = "'phase' must be 'practice' or 'test'"
 ERR_SLUG_TAKEN = "a study named {slug!r} exists already"
+ERR_COMPREHENSION = "some answers to the check are not right: read the instructions again, then answer it"
 ERR_STUDY_PAUSED = "this study is paused for now: please try the link again later"
 ERR_PLATFORM_REPEAT = "this platform id has already taken part in this study: each person takes it once"
 QUOTA_FULL = "quota-full"  # GameError.result of a join refused by a quota: the screened-out exit
@@ -81,6 +83,9 @@ def study_create(
     store_raw_platform_ids=False,
     max_participants=None,
     quotas=None,
+    comprehension=None,
+    catch_count=0,
+    exclusion_rules=None,
 ):
     """A study on `map` whose practice and test locations are drawn now from its test split."""
     try:
@@ -131,7 +136,30 @@ def study_create(
         or not 1 <= max_participants <= 100_000
     ):
         raise GameError("the maximum number of participants must be a whole number from 1 to 100000")
+    try:
+        comprehension = study_rules.check_comprehension(comprehension or [])
+        exclusion_rules = study_rules.check_exclusion_rules(exclusion_rules or {})
+    except ValueError as exc:
+        raise GameError(str(exc)) from None
+    if isinstance(catch_count, bool) or not isinstance(catch_count, int) or not 0 <= catch_count <= 20:
+        raise GameError("the number of catch trials must be a whole number from 0 to 20")
+    if catch_count and mode != Game.CITY:
+        raise GameError("catch trials (an instructed city to pick) need the city mode")
     seed = secrets.randbits(62) if seed is None else seed
+    catch_ids, catch_answers = [], {}
+    if catch_count:
+        outside = sorted(
+            services.playable_locations(map, mode).exclude(split=Location.TEST).values_list("id", flat=True)
+        )
+        if len(outside) < catch_count:
+            raise GameError(
+                f"the map has {len(outside)} playable locations outside its test split; "
+                f"{catch_count} catch trials need as many"
+            )
+        rng = random.Random(f"catch:{seed}")
+        catch_ids = sorted(rng.sample(outside, catch_count))
+        cities = sorted(city_centres(map))
+        catch_answers = {str(i): rng.choice(cities) for i in catch_ids}
     candidates = list(
         services.playable_locations(map, mode).filter(split=Location.TEST).values_list("id", flat=True)
     )
@@ -162,6 +190,10 @@ def study_create(
         store_raw_platform_ids=bool(store_raw_platform_ids),
         max_participants=max_participants,
         quotas=quotas,
+        comprehension=comprehension,
+        catch_ids=catch_ids,
+        catch_answers=catch_answers,
+        exclusion_rules=exclusion_rules,
     )
 
 
@@ -189,7 +221,7 @@ def study_set_status(study, status):
     return study
 
 
-def participant_join(*, study, answers=None, platform_query=None, now=None):
+def participant_join(*, study, answers=None, platform_query=None, comprehension_answers=None, now=None):
     """A new anonymous participant who has consented, with their own seeded location order.
 
     `platform_query`: the study link's query string (Prolific's PROLIFIC_PID, STUDY_ID, SESSION_ID;
@@ -204,11 +236,16 @@ def participant_join(*, study, answers=None, platform_query=None, now=None):
         platform, ids = study_rules.platform_ids(platform_query or {})
     except ValueError as exc:
         raise GameError(str(exc)) from None
+    if study.comprehension and not study_rules.comprehension_passed(
+        study.comprehension, comprehension_answers or {}
+    ):
+        raise GameError(ERR_COMPREHENSION)
     id_hash = (
         study_rules.platform_id_hash(platform, ids, settings.GEOGAME_STUDY_ID_PEPPER) if platform else ""
     )
     order_seed = secrets.randbits(62)
     order = study_rules.participant_order(study.practice_ids, study.test_ids, order_seed)
+    order = study_rules.insert_catch_trials(order, len(study.practice_ids), study.catch_ids, order_seed)
     try:
         with transaction.atomic():
             locked = Study.objects.select_for_update().get(id=study.id)

@@ -119,8 +119,9 @@ def study_join(request, token):
         else:
             answers = {q["key"]: request.POST.get(f"q_{q['key']}", "") for q in study.questions}
             try:
+                checks = {str(i): request.POST.get(f"check_{i}", "") for i in range(len(study.comprehension))}
                 participant = study_services.participant_join(
-                    study=study, answers=answers, platform_query=platform_query
+                    study=study, answers=answers, platform_query=platform_query, comprehension_answers=checks
                 )
             except services.GameError as exc:
                 error = exc.message
@@ -326,6 +327,9 @@ def _create_study_from_form(data):
         store_raw_platform_ids=data.get("store_raw_platform_ids") == "on",
         max_participants=_int_field(data, "max_participants", "the maximum number of participants"),
         quotas=_json_field(data, "quotas", "the quotas"),
+        comprehension=_json_field(data, "comprehension", "the comprehension check"),
+        catch_count=_int_field(data, "catch_count", "catch trials", 0),
+        exclusion_rules=_json_field(data, "exclusion_rules", "the exclusion rules"),
     )
 
 

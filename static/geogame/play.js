@@ -157,7 +157,7 @@
       refreshGuessButton();
       if (mode === "city") {
         ui.mapEl.hidden = true;
-        renderCityChoices(state.candidates || []);
+        renderCityChoices(state.candidates || [], round.prompt);
       } else {
         ui.guessActions.hidden = false;
       }
@@ -248,10 +248,10 @@
 
     ui.submit.addEventListener("click", submitPin);
 
-    function renderCityChoices(candidates) {
+    function renderCityChoices(candidates, prompt) {
       ui.cityChoices.replaceChildren();
       ui.cityChoices.hidden = false;
-      ui.cityChoices.append(el("p", { class: "muted" }, "Which city is this?"));
+      ui.cityChoices.append(el("p", { class: prompt ? "city-prompt" : "muted", id: "city-prompt" }, prompt || "Which city is this?"));
       candidates.forEach((label) => {
         const button = el("button", { type: "button", class: "city-choice" }, label);
         button.dataset.city = label;

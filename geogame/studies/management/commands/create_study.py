@@ -67,6 +67,19 @@ class Command(BaseCommand):
         )
         parser.add_argument("--max-participants", type=int, default=None)
         parser.add_argument(
+            "--comprehension-file", type=Path, help="comprehension check, JSON (docs/studies.md)"
+        )
+        parser.add_argument(
+            "--catch-trials", type=int, default=0, help="attention checks among the test trials"
+        )
+        parser.add_argument(
+            "--exclude",
+            action="append",
+            default=[],
+            metavar="RULE=VALUE",
+            help="a pre-declared exclusion rule",
+        )
+        parser.add_argument(
             "--quota",
             action="append",
             default=[],
@@ -92,6 +105,21 @@ class Command(BaseCommand):
                 questions = json.loads(o["questions_file"].read_text(encoding="utf-8"))
             except (OSError, UnicodeDecodeError, ValueError) as exc:
                 raise CommandError(f"cannot read the questions file: {exc}") from None
+        comprehension = None
+        if o["comprehension_file"]:
+            try:
+                comprehension = json.loads(o["comprehension_file"].read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, ValueError) as exc:
+                raise CommandError(f"cannot read the comprehension file: {exc}") from None
+        exclusion_rules = {}
+        for text in o["exclude"]:
+            rule, _, value = text.partition("=")
+            try:
+                exclusion_rules[rule] = json.loads(value)
+            except ValueError:
+                raise CommandError(
+                    f"--exclude {text!r}: give RULE=VALUE, e.g. max_failed_catch_trials=0"
+                ) from None
         quotas = {}
         for text in o["quota"]:
             match = QUOTA.fullmatch(text)
@@ -118,6 +146,9 @@ class Command(BaseCommand):
                 store_raw_platform_ids=o["store_raw_ids"],
                 max_participants=o["max_participants"],
                 quotas=quotas,
+                comprehension=comprehension,
+                catch_count=o["catch_trials"],
+                exclusion_rules=exclusion_rules,
             )
         except GameError as exc:
             raise CommandError(exc.message) from None
