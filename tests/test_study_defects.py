@@ -232,7 +232,10 @@ def test_a_timed_out_city_answer_is_stored_and_exported_as_wrong(study_map):
 
 def test_the_instructions_say_the_number_of_views_the_locations_have(study_map):
     study = make_study(study_map)
-    counts = [View.objects.filter(location_id=i).count() for i in study.practice_ids + study.test_ids]
+    counts = [
+        View.objects.filter(location_id=i).count()
+        for i in study.practice_ids + study.test_ids + study.catch_ids
+    ]
     page = Client().get(reverse("study-join", args=[study.link_token])).content.decode()
     assert f"each as {study_rules.views_text(counts)}." in page
     if set(counts) != {3}:

@@ -84,6 +84,11 @@ class Study(models.Model):
     def __str__(self):
         return self.name
 
+    @property
+    def test_trials(self):
+        """Trials in the test phase: the test locations and the catch trials among them."""
+        return self.test_count + len(self.catch_ids)
+
 
 def new_resume_token():
     return secrets.token_urlsafe(32)

@@ -23,7 +23,7 @@ def answers_shown(study, index):
 def views_per_location_text(study):
     """How many views the study's locations have, in words for the instructions (rules.views_text)."""
     counts = (
-        Location.objects.filter(id__in=list(study.practice_ids) + list(study.test_ids))
+        Location.objects.filter(id__in=[*study.practice_ids, *study.test_ids, *study.catch_ids])
         .annotate(n=Count("views"))
         .values_list("n", flat=True)
     )
@@ -46,7 +46,7 @@ def study_state(participant, current_round):
     study = participant.study
     token = participant.resume_token
     state = game_state(participant.game, current_round)
-    test_total = study.test_count + len(study.catch_ids)
+    test_total = study.test_trials
     state.update(
         game=token,
         total_points=None,  # a running total would tell a test-phase participant how they did
