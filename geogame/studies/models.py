@@ -72,6 +72,8 @@ class Study(models.Model):
     catch_ids = models.JSONField(default=list, blank=True)
     catch_answers = models.JSONField(default=dict, blank=True)
     exclusion_rules = models.JSONField(default=dict, blank=True)
+    # Shown on the last page, after the completion code (what the study was about, whom to ask).
+    debrief_text = models.TextField(blank=True, default="")
     # Participants who withdrew: their data is gone, the fact is kept (CONSORT-style counts).
     withdrawn_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -161,3 +163,24 @@ class Trial(models.Model):
 
     def __str__(self):
         return f"trial {self.index} of {self.participant}"
+
+
+class StudyAuditEvent(models.Model):
+    """A staff action on a study's data: an export (which one) or a deletion of a participant's rows.
+    Kept when the participant's rows are gone; names the participant by their reported id only."""
+
+    EXPORT, DELETE, STATUS = "export", "delete", "status"
+    ACTIONS = [(EXPORT, "export"), (DELETE, "delete"), (STATUS, "status")]
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="audit_events")
+    staff_user = models.CharField(max_length=150)
+    action = models.CharField(max_length=8, choices=ACTIONS)
+    detail = models.CharField(max_length=200, blank=True, default="")
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "geogame_study_audit"
+        ordering = ["-at", "-id"]
+
+    def __str__(self):
+        return f"{self.action} of {self.study} by {self.staff_user}"

@@ -1,5 +1,8 @@
 """Study reads: what a participant's page may see, the staff's progress page and the export."""
 
+import hashlib
+import json
+
 from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
@@ -187,6 +190,37 @@ EXPORT_FIELDS = [
 ]
 
 
+# Each answer column's type and unit, for the machine-readable codebook (codebook.json).
+EXPORT_TYPES = {
+    "trial": ("integer", "index"), "location_id": ("integer", ""), "answer_lat": ("number", "degrees"),
+    "answer_lon": ("number", "degrees"), "guess_lat": ("number", "degrees"),
+    "guess_lon": ("number", "degrees"),
+    "distance_km": ("number", "km"), "points": ("integer", "points"), "correct": ("boolean", ""),
+    "timed_out": ("boolean", ""), "time_taken_s": ("number", "s"), "elapsed_s": ("number", "s"),
+    "away_s": ("number", "s"), "interrupted": ("boolean", ""), "displays": ("integer", "count"),
+    "choice_order": ("string", "'|'-separated"), "hidden_ms": ("integer", "ms"),
+    "blur_count": ("integer", "count"), "rt_ms": ("integer", "ms"), "catch_trial": ("boolean", ""),
+    "catch_passed": ("boolean", ""), "views_seen": ("string", "';'-separated"),
+    "view_ms": ("string", "ms, ';'-separated"), "screen_w": ("integer", "CSS px"),
+    "screen_h": ("integer", "CSS px"), "participant": ("uuid", ""), "started_at": ("datetime", "UTC"),
+    "answered_at": ("datetime", "UTC"),
+}  # fmt: skip
+
+
+def codebook(study):
+    """Every exported column of both tables with its meaning, type and unit (text columns:
+    "string" without a unit)."""
+    answers = []
+    for name, meaning in export_fields(study):
+        kind, unit = EXPORT_TYPES.get(name, ("string", ""))
+        answers.append({"table": "answers", "column": name, "meaning": meaning, "type": kind, "unit": unit})
+    participants = [
+        {"table": "participants", "column": name, "meaning": meaning, "type": kind, "unit": unit}
+        for name, meaning, kind, unit in participant_fields(study)
+    ]
+    return answers + participants
+
+
 def export_fields(study):
     """EXPORT_FIELDS plus one column per optional self-reported question."""
     return EXPORT_FIELDS + [(f"q_{q['key']}", f"self-reported: {q['label']}") for q in study.questions]
@@ -290,3 +324,102 @@ def has_fixed_order(game):
 def may_see_round(request, round):
     """The browser of the participant whose round it is may see its images."""
     return participant_plays_game(study_participant_ids(request), round.game_id)
+
+
+# -- Participant-level table, study metadata, de-identified answers -------------------------------
+
+PARTICIPANT_FIELDS = [
+    ("study", "the study's slug", "string", ""),
+    ("participant", "anonymous participant id (the id the person reports)", "uuid", ""),
+    ("status", "'finished', 'started' (answered at least one trial) or 'joined'", "string", ""),
+    ("joined_at", "when they consented (UTC, ISO 8601)", "datetime", "UTC"),
+    ("test_started_at", "when they started the test phase (UTC, ISO 8601)", "datetime", "UTC"),
+    ("finished_at", "when they answered the last trial (UTC, ISO 8601); empty if not", "datetime", "UTC"),
+    ("answered", "trials answered", "integer", "trials"),
+    ("consent_sha256", "SHA-256 of the consent text they agreed to", "string", ""),
+    ("platform", "'prolific', 'mturk', 'pid' or empty", "string", ""),
+    ("platform_id_hash", "HMAC-SHA-256 of their platform id (GEOGAME_STUDY_ID_PEPPER)", "string", ""),
+    ("platform_ids", "the raw platform ids as JSON, only if the study keeps them", "json", ""),
+]
+
+
+def participant_fields(study):
+    return PARTICIPANT_FIELDS + [
+        (f"q_{q['key']}", f"self-reported: {q['label']}", "string", "") for q in study.questions
+    ]
+
+
+def participant_rows(study):
+    """One row per participant (withdrawn ones are gone), in joining order."""
+    participants = Participant.objects.filter(study=study).annotate(answered=Count("player__guesses"))
+    rows = []
+    for p in participants.order_by("created_at", "id"):
+        status = "finished" if p.finished_at else ("started" if p.answered else "joined")
+        row = {
+            "study": study.slug,
+            "participant": str(p.public_id),
+            "status": status,
+            "joined_at": p.created_at.isoformat(),
+            "test_started_at": p.test_started_at.isoformat() if p.test_started_at else None,
+            "finished_at": p.finished_at.isoformat() if p.finished_at else None,
+            "answered": p.answered,
+            "consent_sha256": p.consent_sha256,
+            "platform": p.platform,
+            "platform_id_hash": p.platform_id_hash,
+            "platform_ids": json.dumps(p.platform_ids, sort_keys=True) if p.platform_ids else "",
+        }
+        for q in study.questions:
+            row[f"q_{q['key']}"] = p.answers.get(q["key"], "")
+        rows.append(row)
+    return rows
+
+
+def study_counts(study):
+    """CONSORT-style counts: consented, started, finished, withdrawn (whose data is gone)."""
+    rows = participant_rows(study)
+    return {
+        "consented": len(rows) + study.withdrawn_count,
+        "started": sum(r["status"] != "joined" for r in rows),
+        "finished": sum(r["status"] == "finished" for r in rows),
+        "not_finished": sum(r["status"] != "finished" for r in rows),
+        "withdrawn": study.withdrawn_count,
+    }
+
+
+def study_metadata(study, software_version):
+    """The study's protocol, texts, questions, times and counts, as one JSON object."""
+    fields = (
+        "slug name mode practice_count test_count time_limit_s answers_after_practice answers_after_test "
+        "seed practice_ids test_ids catch_ids catch_answers questions comprehension exclusion_rules "
+        "max_participants quotas status completion_url screened_out_url store_raw_platform_ids "
+        "consent_text debrief_text"
+    ).split()
+    meta = {name: getattr(study, name) for name in fields}
+    meta.update(
+        map=study.map.slug,
+        consent_sha256=hashlib.sha256(study.consent_text.encode()).hexdigest(),
+        created_at=study.created_at.isoformat(),
+        closes_at=study.closes_at.isoformat() if study.closes_at else None,
+        counts=study_counts(study),
+        software={"name": "geogame", "version": software_version},
+    )
+    return meta
+
+
+DEIDENTIFIED_DROPPED = ("started_at", "answered_at", "screen_w", "screen_h")
+
+
+def deidentified_rows(study):
+    """The answers without what could single a person out: participants renumbered P001... in
+    joining order, no clock times (durations stay), no window sizes."""
+    rows = study_rows(study)
+    labels = {}
+    for r in rows:
+        labels.setdefault(r["participant"], f"P{len(labels) + 1:03d}")
+    return [
+        {
+            **{k: v for k, v in r.items() if k not in DEIDENTIFIED_DROPPED},
+            "participant": labels[r["participant"]],
+        }
+        for r in rows
+    ]

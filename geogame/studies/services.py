@@ -25,7 +25,7 @@ from geogame.maps.models import Location
 from players.models import Player
 
 from . import rules as study_rules
-from .models import Participant, Study, Trial, default_study_questions
+from .models import Participant, Study, StudyAuditEvent, Trial, default_study_questions
 
 ERR_STUDY_CLOSED = "this study link has expired: the study no longer takes new participants"
 ERR_NO_TRIAL = "no such trial for this participant"
@@ -86,6 +86,7 @@ def study_create(
     comprehension=None,
     catch_count=0,
     exclusion_rules=None,
+    debrief_text="",
 ):
     """A study on `map` whose practice and test locations are drawn now from its test split."""
     try:
@@ -141,6 +142,12 @@ def study_create(
         exclusion_rules = study_rules.check_exclusion_rules(exclusion_rules or {})
     except ValueError as exc:
         raise GameError(str(exc)) from None
+    try:
+        debrief_text = text_input.check_text(
+            debrief_text or "", what="the debrief text", max_chars=MAX_CONSENT_CHARS
+        )
+    except ValueError as exc:
+        raise GameError(str(exc)) from None
     if isinstance(catch_count, bool) or not isinstance(catch_count, int) or not 0 <= catch_count <= 20:
         raise GameError("the number of catch trials must be a whole number from 0 to 20")
     if catch_count and mode != Game.CITY:
@@ -194,6 +201,7 @@ def study_create(
         catch_ids=catch_ids,
         catch_answers=catch_answers,
         exclusion_rules=exclusion_rules,
+        debrief_text=str(debrief_text).strip(),
     )
 
 
@@ -416,3 +424,10 @@ def participant_withdraw(participant):
         # In the same transaction: a report that cannot be stripped stops the withdrawal from
         # happening half-way (the person can ask again), and no report outlives their rows.
         participant_withdrawn.send(sender=Study, study=study, public_id=public_id)
+
+
+def audit_record(*, study, user, action, detail=""):
+    """Note a staff export, deletion or status change of the study (StudyAuditEvent)."""
+    return StudyAuditEvent.objects.create(
+        study=study, staff_user=getattr(user, "username", "") or "?", action=action, detail=detail[:200]
+    )

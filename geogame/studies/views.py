@@ -3,6 +3,7 @@
 
 import io
 import json
+import tomllib
 import uuid
 from datetime import datetime
 
@@ -28,6 +29,15 @@ from . import services as study_services
 from .models import Participant, Study
 
 SESSION_MAX = 20
+
+
+def software_version():
+    """geogame's version (pyproject.toml), for the study metadata file."""
+    try:
+        with open(settings.BASE_DIR / "pyproject.toml", "rb") as f:
+            return tomllib.load(f)["project"]["version"]
+    except (OSError, KeyError, tomllib.TOMLDecodeError):
+        return "unknown"
 
 
 TAKEN_COOKIE = "geogame_studies_taken"
@@ -330,6 +340,7 @@ def _create_study_from_form(data):
         comprehension=_json_field(data, "comprehension", "the comprehension check"),
         catch_count=_int_field(data, "catch_count", "catch trials", 0),
         exclusion_rules=_json_field(data, "exclusion_rules", "the exclusion rules"),
+        debrief_text=data.get("debrief_text") or "",
     )
 
 
@@ -355,6 +366,8 @@ def staff_study(request, slug):
         {
             "study": study,
             "progress": study_selectors.study_progress(study),
+            "counts": study_selectors.study_counts(study),
+            "audit": study.audit_events.all()[:50],
             "link": request.build_absolute_uri(reverse("study-join", args=[study.link_token])),
             "dictionary": study_selectors.export_fields(study),
         },
@@ -370,49 +383,59 @@ def staff_study_status(request, slug):
         study_services.study_set_status(study, request.POST.get("status", ""))
     except services.GameError as exc:
         return HttpResponse(exc.message, status=400, content_type="text/plain; charset=utf-8")
+    study_services.audit_record(study=study, user=request.user, action="status", detail=study.status)
     return redirect("staff-study", slug=slug)
+
+
+EXPORT_FORMATS = (
+    "csv", "json", "dictionary.csv", "participants.csv", "metadata.json", "codebook.json", "deidentified.csv"
+)  # fmt: skip
 
 
 @staff_member_required
 @require_GET
 def staff_study_export(request, slug, fmt):
-    study = get_object_or_404(Study, slug=slug)
+    """The study's data; every export is noted in its audit log."""
+    study = get_object_or_404(Study.objects.select_related("map"), slug=slug)
+    if fmt not in EXPORT_FORMATS:
+        raise Http404("export formats: " + ", ".join(EXPORT_FORMATS))
     fields = study_selectors.export_fields(study)
-    rows = study_selectors.study_rows(study)
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     if fmt == "json":
+        rows = study_selectors.study_rows(study)
         body = {
-            "study": {
-                "slug": study.slug,
-                "name": study.name,
-                "map": study.map.slug,
-                "mode": study.mode,
-                "practice_count": study.practice_count,
-                "test_count": study.test_count,
-                "time_limit_s": study.time_limit_s,
-                "answers_after_practice": study.answers_after_practice,
-                "answers_after_test": study.answers_after_test,
-                "seed": study.seed,
-                "practice_ids": study.practice_ids,
-                "test_ids": study.test_ids,
-            },
+            "study": study_selectors.study_metadata(study, software_version()),
             "dictionary": [{"column": name, "meaning": meaning} for name, meaning in fields],
             "rows": rows,
         }
         response = HttpResponse(json.dumps(body, indent=1), content_type="application/json")
-        ext = "json"
-    elif fmt in ("csv", "dictionary.csv"):
+    elif fmt in ("metadata.json", "codebook.json"):
+        body = (
+            study_selectors.study_metadata(study, software_version())
+            if fmt == "metadata.json"
+            else study_selectors.codebook(study)
+        )
+        response = HttpResponse(json.dumps(body, indent=1), content_type="application/json")
+    else:
         buf = io.StringIO()
         if fmt == "csv":
             names = [name for name, _ in fields]
+            write_csv(
+                buf, names, ([row[name] for name in names] for row in study_selectors.study_rows(study))
+            )
+        elif fmt == "deidentified.csv":
+            names = [name for name, _ in fields if name not in study_selectors.DEIDENTIFIED_DROPPED]
+            rows = study_selectors.deidentified_rows(study)
+            write_csv(buf, names, ([row[name] for name in names] for row in rows))
+        elif fmt == "participants.csv":
+            names = [f[0] for f in study_selectors.participant_fields(study)]
+            rows = study_selectors.participant_rows(study)
             write_csv(buf, names, ([row[name] for name in names] for row in rows))
         else:
             write_csv(buf, ["column", "meaning"], fields)
         response = HttpResponse(buf.getvalue(), content_type="text/csv; charset=utf-8")
-        ext = fmt
-    else:
-        raise Http404("export formats: csv, json, dictionary.csv")
-    response["Content-Disposition"] = f'attachment; filename="{study.slug}-{stamp}.{ext}"'
+    study_services.audit_record(study=study, user=request.user, action="export", detail=fmt)
+    response["Content-Disposition"] = f'attachment; filename="{study.slug}-{stamp}.{fmt}"'
     return response
 
 
@@ -434,4 +457,5 @@ def staff_participant_delete(request, slug):
             content_type="text/plain; charset=utf-8",
         )
     study_services.participant_withdraw(participant)
+    study_services.audit_record(study=study, user=request.user, action="delete", detail=str(public_id))
     return redirect(reverse("staff-study", args=[slug]) + "?deleted=" + str(public_id))

@@ -69,6 +69,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--comprehension-file", type=Path, help="comprehension check, JSON (docs/studies.md)"
         )
+        parser.add_argument("--debrief-file", type=Path, help="shown after the last trial (UTF-8)")
         parser.add_argument(
             "--catch-trials", type=int, default=0, help="attention checks among the test trials"
         )
@@ -105,6 +106,12 @@ class Command(BaseCommand):
                 questions = json.loads(o["questions_file"].read_text(encoding="utf-8"))
             except (OSError, UnicodeDecodeError, ValueError) as exc:
                 raise CommandError(f"cannot read the questions file: {exc}") from None
+        debrief = ""
+        if o["debrief_file"]:
+            try:
+                debrief = o["debrief_file"].read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise CommandError(f"cannot read the debrief file: {exc}") from None
         comprehension = None
         if o["comprehension_file"]:
             try:
@@ -149,6 +156,7 @@ class Command(BaseCommand):
                 comprehension=comprehension,
                 catch_count=o["catch_trials"],
                 exclusion_rules=exclusion_rules,
+                debrief_text=debrief,
             )
         except GameError as exc:
             raise CommandError(exc.message) from None
