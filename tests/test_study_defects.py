@@ -6,17 +6,18 @@ import csv
 import io
 import json
 import logging
+from collections import Counter
 from datetime import timedelta
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from geogame.common.logs import SecretPathFilter, loggable_path
 from geogame.game.models import Guess, Round
-from geogame.maps.models import View
+from geogame.maps.models import Location, View
 from geogame.studies import rules as study_rules
 from geogame.studies import selectors as study_selectors
 from geogame.studies import services as study_services
@@ -355,3 +356,33 @@ def test_withdrawal_after_a_report_strips_the_participant_and_marks_it_supersede
     assert staff.login(username="rep-staff", password="pw-rep-1")
     page = staff.get(reverse("benchmark-report", args=[report.public_id])).content.decode()
     assert "withdrew" in page and gone_id not in page
+
+
+# -- 10. A test set stratified by city, or a clear refusal ------------------------------------------
+
+
+def test_a_stratified_test_set_has_as_many_locations_from_every_city(study_map):
+    study = make_study(study_map, practice_count=2, test_count=5, stratify=True)  # 5 cities, 2 test each
+    cities = [Location.objects.get(id=i).city for i in study.test_ids]
+    assert sorted(Counter(cities).values()) == [1] * 5
+    assert not set(study.practice_ids) & set(study.test_ids)
+
+
+@pytest.mark.parametrize(
+    "test_count, words",
+    [(4, "needs a multiple of the map's 5 cities"), (15, "too small for 3 test locations per city")],
+)
+def test_a_stratified_test_set_the_split_cannot_give_is_refused_with_the_counts(study_map, test_count, words):
+    with pytest.raises(study_services.GameError, match=words):
+        make_study(study_map, practice_count=0, test_count=test_count, stratify=True)
+    with pytest.raises(CommandError, match=words):
+        args = ["--name", "S", "--practice", "0", "--test", str(test_count), "--stratify"]
+        call_command("create_study", study_map.slug, *args)
+    assert not Study.objects.exists()
+
+
+def test_stratified_rule_is_seeded():
+    by_city = {"A": [1, 2, 3], "B": [4, 5, 6]}
+    first = study_rules.stratified_location_sets(by_city, 2, 2, seed=9)
+    assert first == study_rules.stratified_location_sets(by_city, 2, 2, seed=9)
+    assert len({i for i in first[1] if i <= 3}) == 1 and len(first[0]) == 2

@@ -26,6 +26,41 @@ def study_location_sets(candidate_ids, practice_count, test_count, seed):
     return sorted(drawn[:practice_count]), sorted(drawn[practice_count:])
 
 
+def stratified_location_sets(candidates_by_city, practice_count, test_count, seed):
+    """(practice ids, test ids) with the test set stratified by city: the same number of test
+    locations from every city (test_count must divide evenly), practice drawn from what is left.
+    ValueError naming each city's count when the split is too small for it."""
+    cities = sorted(candidates_by_city)
+    if not cities:
+        raise ValueError("a stratified test set needs locations with cities")
+    if test_count % len(cities):
+        raise ValueError(
+            f"a test set stratified by city needs a multiple of the map's {len(cities)} cities; "
+            f"{test_count} is not one"
+        )
+    per_city = test_count // len(cities)
+    short = {c: len(set(candidates_by_city[c])) for c in cities if len(set(candidates_by_city[c])) < per_city}
+    if short:
+        counts = ", ".join(f"{c}: {n}" for c, n in sorted(short.items()))
+        raise ValueError(
+            f"the map's test split is too small for {per_city} test locations per city "
+            f"({test_count} over {len(cities)} cities); too few in {counts}"
+        )
+    rng = random.Random(seed)
+    test, rest = [], []
+    for city in cities:
+        ids = sorted(set(candidates_by_city[city]))
+        drawn = rng.sample(ids, len(ids))
+        test += drawn[:per_city]
+        rest += drawn[per_city:]
+    if len(rest) < practice_count:
+        raise ValueError(
+            f"after {test_count} stratified test locations the test split has {len(rest)} left; "
+            f"{practice_count} practice locations need as many"
+        )
+    return sorted(rng.sample(sorted(rest), practice_count)), sorted(test)
+
+
 def participant_order(practice_ids, test_ids, participant_seed):
     """Practice locations, then test locations, each shuffled with the participant's seed."""
     rng = random.Random(participant_seed)

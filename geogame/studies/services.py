@@ -87,6 +87,7 @@ def study_create(
     catch_count=0,
     exclusion_rules=None,
     debrief_text="",
+    stratify=False,
 ):
     """A study on `map` whose practice and test locations are drawn now from its test split."""
     try:
@@ -171,7 +172,19 @@ def study_create(
         services.playable_locations(map, mode).filter(split=Location.TEST).values_list("id", flat=True)
     )
     try:
-        practice_ids, test_ids = study_rules.study_location_sets(candidates, practice_count, test_count, seed)
+        if stratify:
+            by_city = {}
+            located = Location.objects.filter(id__in=candidates).values_list("id", "city", "country")
+            for loc_id, city, country in located:
+                if city:
+                    by_city.setdefault(f"{city}, {country}", []).append(loc_id)
+            practice_ids, test_ids = study_rules.stratified_location_sets(
+                by_city, practice_count, test_count, seed
+            )
+        else:
+            practice_ids, test_ids = study_rules.study_location_sets(
+                candidates, practice_count, test_count, seed
+            )
     except ValueError as exc:
         raise GameError(str(exc)) from None
     return Study.objects.create(

@@ -341,6 +341,7 @@ def _create_study_from_form(data):
         catch_count=_int_field(data, "catch_count", "catch trials", 0),
         exclusion_rules=_json_field(data, "exclusion_rules", "the exclusion rules"),
         debrief_text=data.get("debrief_text") or "",
+        stratify=data.get("stratify") == "on",
     )
 
 

@@ -69,6 +69,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--comprehension-file", type=Path, help="comprehension check, JSON (docs/studies.md)"
         )
+        parser.add_argument(
+            "--stratify", action="store_true", help="the same number of test locations from every city"
+        )
         parser.add_argument("--debrief-file", type=Path, help="shown after the last trial (UTF-8)")
         parser.add_argument(
             "--catch-trials", type=int, default=0, help="attention checks among the test trials"
@@ -157,6 +160,7 @@ class Command(BaseCommand):
                 catch_count=o["catch_trials"],
                 exclusion_rules=exclusion_rules,
                 debrief_text=debrief,
+                stratify=o["stratify"],
             )
         except GameError as exc:
             raise CommandError(exc.message) from None
