@@ -5,6 +5,7 @@ in-process background work. REDIS_URL switches Channels and Celery to Redis;
 DATABASE_URL (e.g. postgres://...) switches the database.
 """
 
+import hashlib
 import os
 import re
 from datetime import timedelta
@@ -510,6 +511,13 @@ GEOGAME_RATE_LIMITS = {
 # per socket, and 10 times that per address in each daphne process (geogame/duels/consumers.py).
 GEOGAME_DUEL_MESSAGE_RATE = env_rate("GEOGAME_DUEL_MESSAGE_RATE", "20/5")
 
+# Studies: the key of the hash under which a participant's recruitment-platform id is kept
+# (geogame/studies/rules.py: platform_id_hash). Unset: derived from SECRET_KEY. Changing it lets the
+# same person take a running study again, so keep it for a study's lifetime.
+GEOGAME_STUDY_ID_PEPPER = env_str("GEOGAME_STUDY_ID_PEPPER") or hashlib.sha256(
+    f"geogame.studies.platform-id:{SECRET_KEY}".encode()
+).hexdigest()
+
 # Retention (players/retention.py): abandoned anonymous players (no finished game, no study, nothing
 # done and no live session for this many days) and kept privacy checks older than theirs are deleted,
 # with expired sessions, every GEOGAME_PURGE_EVERY_H hours (0: only by `manage.py purge_anonymous`).
@@ -537,6 +545,15 @@ LOGGING = {
         },
         "json": {"()": "geogame.common.logs.JsonFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": GEOGAME_LOG_FORMAT}},
+    # A study participant's resume token in a logged path (django.request's "Not Found: ...") is
+    # written as "[token]" (geogame.common.logs.SecretPathFilter).
+    "filters": {"secret_paths": {"()": "geogame.common.logs.SecretPathFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": GEOGAME_LOG_FORMAT,
+            "filters": ["secret_paths"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("GEOGAME_LOG_LEVEL", "INFO")},
 }

@@ -122,11 +122,11 @@ def test_a_study_participant_learns_nothing_before_a_guess_nor_after_a_test_gues
     r = client.post(f"/study/{study.link_token}/", {"consent": "yes"})
     play_page = client.get(r["Location"]).content.decode()
     pid = r["Location"].split("/")[3]
-    state = client.get(f"/api/study/p/{pid}/")
+    state = client.get(f"/api/study/r/{pid}/")
     for index in range(4):
         s = state.json()
         assert s["round"]["index"] == index and s["result"] is None
-        loc = Location.objects.get(rounds__game__participant__public_id=pid, rounds__index=index)
+        loc = Location.objects.get(rounds__game__participant__resume_token=pid, rounds__index=index)
         received = [
             ("join page", join_page),
             ("play page", play_page),
@@ -140,12 +140,15 @@ def test_a_study_participant_learns_nothing_before_a_guess_nor_after_a_test_gues
         assert after.status_code == 201
         if index >= study.practice_count:  # a test trial: its answer stays hidden
             received.append(("guess reply", without_candidates(after.content)))
-            received.append(("state after", without_candidates(client.get(f"/api/study/p/{pid}/").content)))
+            received.append(("state after", without_candidates(client.get(f"/api/study/r/{pid}/").content)))
         else:
             assert after.json()["result"]["answer"]["lat"] == loc.lat
         for what, text in received:
             assert_reveals_nothing(text, loc, f"trial {index} {what}")
         state = client.post(s["next_url"])
+        if index == study.practice_count - 1:  # the test starts from the page that announces it
+            assert client.post(f"/study/r/{pid}/test/").status_code == 302
+            state = client.get(f"/api/study/r/{pid}/")
 
 
 def test_the_answer_oracle_is_throttled_per_address(settings, fixture_map):

@@ -157,7 +157,7 @@ def test_a_study_answer_with_a_huge_number_or_deep_nesting_gets_a_400(study_map)
     client = Client()
     client.post(reverse("study-join", args=[study.link_token]), {"consent": "yes"})
     participant = Participant.objects.get()
-    st = client.get(reverse("api-study-state", args=[participant.public_id])).json()
+    st = client.get(reverse("api-study-state", args=[participant.resume_token])).json()
     url = st["round"]["guess_url"]
     for body, message in [
         (f'{{"phase": "practice", "lat": {HUGE}, "lon": 0}}', json_input.ERR_BIG_INT),

@@ -62,6 +62,7 @@ def label(loc):
 def play(participant, pick, *, time_out=(), stop_after=None):
     """Answer the participant's trials: pick(index, true label) -> city; trials in `time_out`
     run past their deadline instead."""
+    study_services.test_start(participant=participant)  # no pause page between the phases here
     while True:
         rnd = study_services.trial_current(participant=participant)
         if rnd is None or (stop_after is not None and rnd.index >= stop_after):

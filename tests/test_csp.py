@@ -133,8 +133,9 @@ def pages(hostile_map):
     assert r.status_code == 302, r.content
     participant = Participant.objects.get()
     get("study play", participant_client, r["Location"])
-    get("study done", participant_client, f"/study/p/{participant.public_id}/done/")
-    get("study withdraw", participant_client, f"/study/p/{participant.public_id}/withdraw/")
+    get("study test start", participant_client, f"/study/r/{participant.resume_token}/test/")
+    get("study done", participant_client, f"/study/r/{participant.resume_token}/done/")
+    get("study withdraw", participant_client, f"/study/r/{participant.resume_token}/withdraw/")
     closed = study_services.study_create(
         map=hostile_map, name="Closed", consent_text="x", practice_count=1, test_count=1
     )

@@ -162,7 +162,7 @@ def study_urls(study_map, no_limits):
     response = client.post(reverse("study-join", args=[study.link_token]), {"consent": "yes"})
     assert response.status_code == 302
     participant = Participant.objects.get()
-    public_id = participant.public_id
+    public_id = participant.resume_token  # what the participant's addresses hold
     return client, participant, public_id
 
 

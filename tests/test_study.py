@@ -32,12 +32,12 @@ def join(client, study, **fields):
     response = client.post(reverse("study-join", args=[study.link_token]), {"consent": "yes", **fields})
     assert response.status_code == 302, response.content
     participant = Participant.objects.order_by("-id").first()
-    assert response["Location"] == reverse("study-play", args=[participant.public_id])
+    assert response["Location"] == reverse("study-play", args=[participant.resume_token])
     return participant
 
 
 def state(client, participant):
-    response = client.get(reverse("api-study-state", args=[participant.public_id]))
+    response = client.get(reverse("api-study-state", args=[participant.resume_token]))
     assert response.status_code == 200, response.content
     return response.json()
 
@@ -57,7 +57,12 @@ def answer(client, participant, st, city=None, **extra):
 
 
 def next_state(client, participant):
-    response = client.post(reverse("api-study-next", args=[participant.public_id]))
+    """The next trial; after the practice, through the page that starts the test."""
+    response = client.post(reverse("api-study-next", args=[participant.resume_token]))
+    if response.status_code == 409 and "start the test" in response.json()["error"]:
+        started = client.post(reverse("study-test-start", args=[participant.resume_token]))
+        assert started.status_code == 302, started.content
+        return state(client, participant)
     assert response.status_code == 200, response.content
     return response.json()
 
@@ -148,9 +153,11 @@ def test_a_participant_leaves_and_resumes_from_another_browser_where_they_stoppe
     second_location = trial_location(participant, 1)
 
     other = Client()
-    # Without the participant's page link, another browser gets nothing.
-    assert other.get(reverse("api-study-state", args=[participant.public_id])).status_code == 404
-    page = other.get(reverse("study-play", args=[participant.public_id]))
+    # The id the participant reports opens nothing; their page's address (the resume token) does.
+    for url_name in ("api-study-state", "study-play", "study-withdraw", "study-done"):
+        assert other.get(reverse(url_name, args=[str(participant.public_id)])).status_code == 404
+    assert participant.resume_token != str(participant.public_id) and len(participant.resume_token) >= 43
+    page = other.get(reverse("study-play", args=[participant.resume_token]))
     assert page.status_code == 200 and str(participant.public_id) in page.content.decode()
     resumed = state(other, participant)
     assert resumed["round"]["index"] == 1 and resumed["result"] is None
@@ -165,16 +172,16 @@ def test_withdrawing_deletes_the_participants_rows_and_nobody_elses(study_map):
     gone = join(gone_client, study, q_familiarity="a little")
     for client, p in ((keep_client, keep), (gone_client, gone)):
         assert answer(client, p, state(client, p)).status_code == 201
-    page = gone_client.get(reverse("study-withdraw", args=[gone.public_id]))
+    page = gone_client.get(reverse("study-withdraw", args=[gone.resume_token]))
     assert page.status_code == 200
-    response = gone_client.post(reverse("study-withdraw", args=[gone.public_id]))
+    response = gone_client.post(reverse("study-withdraw", args=[gone.resume_token]))
     assert response.status_code == 200 and b"deleted" in response.content
 
     assert not Participant.objects.filter(id=gone.id).exists()
     assert not Guess.objects.filter(player_id=gone.player_id).exists()
     assert not Round.objects.filter(game_id=gone.game_id).exists()
     assert Guess.objects.filter(player_id=keep.player_id).count() == 1
-    assert gone_client.get(reverse("study-play", args=[gone.public_id])).status_code == 404
+    assert gone_client.get(reverse("study-play", args=[gone.resume_token])).status_code == 404
 
 
 @pytest.fixture
@@ -236,10 +243,13 @@ def test_answers_to_trials_not_assigned_or_not_yet_shown_are_refused_and_store_n
     other_st = state(other_client, other)
 
     def guess_at(c, p, index, body):
-        return post_json(c, reverse("api-study-guess", args=[p.public_id, index]), body)
+        return post_json(c, reverse("api-study-guess", args=[p.resume_token, index]), body)
 
-    # Another participant's trial, from this browser: not found.
-    assert guess_at(client, other, 0, {"city": st["candidates"][0]}).status_code == 404
+    # Another participant's trial by the id they report (not their resume token): not found.
+    response = post_json(
+        client, reverse("api-study-guess", args=[str(other.public_id), 0]), {"city": st["candidates"][0]}
+    )
+    assert response.status_code == 404
     # A trial of one's own order that has not been shown yet (skipping ahead): not found.
     response = guess_at(client, participant, 3, {"city": st["candidates"][0]})
     assert response.status_code == 404 and "no such trial" in response.json()["error"]
@@ -260,7 +270,7 @@ def test_answers_to_trials_not_assigned_or_not_yet_shown_are_refused_and_store_n
         assert response.status_code == 400, (bad, response.content)
         assert response.json()["error"]
     response = client.post(
-        reverse("api-study-guess", args=[participant.public_id, 0]),
+        reverse("api-study-guess", args=[participant.resume_token, 0]),
         "{not json",
         content_type="application/json",
     )

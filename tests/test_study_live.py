@@ -53,9 +53,10 @@ def server(tmp_path_factory):
 
 def participant_join(server, familiarity=""):
     session = Session(server.url)
-    url, _ = session.post_form(server.study_link, {"consent": "yes", "q_familiarity": familiarity})
-    public_id = re.search(r"/study/p/([0-9a-f-]{36})/$", url)[1]
-    return session, public_id
+    url, page = session.post_form(server.study_link, {"consent": "yes", "q_familiarity": familiarity})
+    token = re.search(r"/study/r/([A-Za-z0-9_-]{43})/$", url)[1]  # the resume token: in the addresses
+    public_id = re.search(r'id="participant-id">([0-9a-f-]{36})<', page)[1]  # the id in the export
+    return session, token, public_id
 
 
 def staff_session(server):
@@ -83,8 +84,8 @@ def test_fifty_participants_answering_at_once_lose_and_duplicate_nothing(server)
     statuses = Counter()
 
     def take_part(arg):
-        k, (session, pid) = arg
-        status, state = session.api(f"/api/study/p/{pid}/")
+        k, (session, pid, public_id) = arg
+        status, state = session.api(f"/api/study/r/{pid}/")
         assert status == 200, state
         for trial in range(PRACTICE + TEST):
             assert state["round"]["index"] == trial, state["round"]
@@ -97,10 +98,14 @@ def test_fifty_participants_answering_at_once_lose_and_duplicate_nothing(server)
             with sent_lock:
                 statuses[status] += 1
                 statuses[status_again] += 1
-                sent[(pid, trial)] = city
+                sent[(public_id, trial)] = city
             assert status == 201, reply
             assert status_again == 200 and again["result"] == reply["result"]
-            status, state = session.api(f"/api/study/p/{pid}/next/", {})
+            status, state = session.api(f"/api/study/r/{pid}/next/", {})
+            if trial == PRACTICE - 1:  # the test starts from the page that announces it
+                assert status == 409 and "start the test" in state["error"], state
+                session.post_form(f"/study/r/{pid}/test/", {})
+                status, state = session.api(f"/api/study/r/{pid}/")
             assert status == 200, state
         assert state["finished"]
 
@@ -154,8 +159,10 @@ def test_a_participant_in_a_real_browser_sees_practice_answers_and_no_test_answe
                     assert driver.find_element(By.ID, "result-verdict").text == "Answer recorded."
                     assert result.get_attribute("data-answer-lat") is None
                     assert "The place" not in driver.find_element(By.ID, "result-answer").text
-                button = "summary-link" if trial == PRACTICE + TEST - 1 else "next-round"
+                button = "summary-link" if trial in (PRACTICE - 1, PRACTICE + TEST - 1) else "next-round"
                 wait.until(ec.element_to_be_clickable((By.ID, button))).click()
+                if trial == PRACTICE - 1:  # a page of its own marks the start of the test
+                    wait.until(ec.element_to_be_clickable((By.ID, "start-test"))).click()
             wait.until(ec.presence_of_element_located((By.ID, "study-done")))
             assert pid in driver.find_element(By.ID, "participant-id").text
         except BaseException:

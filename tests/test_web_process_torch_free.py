@@ -236,18 +236,21 @@ def exercise_every_view(base_url):
     participant = Browser(base_url)
     visit(participant, "request", study_link, expect=200)
     _, url, _ = visit(participant, "form", study_link, {"consent": "yes"}, expect=200)
-    pid = re.search(r"/study/p/([0-9a-f-]{36})/$", url)[1]
-    visit(participant, "request", f"/study/p/{pid}/", expect=200)
-    _, _, body = visit(participant, "json", f"/api/study/p/{pid}/next/", {}, expect=200)
+    pid = re.search(r"/study/r/([A-Za-z0-9_-]{43})/$", url)[1]
+    visit(participant, "request", f"/study/r/{pid}/", expect=200)
+    _, _, body = visit(participant, "json", f"/api/study/r/{pid}/next/", {}, expect=200)
     trial = json.loads(body)["round"]
-    visit(participant, "request", f"/api/study/p/{pid}/", expect=200)
+    visit(participant, "request", f"/api/study/r/{pid}/", expect=200)
     visit(participant, "json", trial["guess_url"], {"lat": 48.0, "lon": 9.0, "phase": trial.get("phase")})
-    visit(participant, "request", f"/study/p/{pid}/done/", expect=200)
-    visit(participant, "request", f"/study/p/{pid}/withdraw/", expect=200)
-    visit(participant, "form", f"/study/p/{pid}/withdraw/", {}, expect=200)
+    visit(participant, "request", f"/study/r/{pid}/test/", expect=200)
+    visit(participant, "form", f"/study/r/{pid}/test/", {}, expect=200)
+    visit(participant, "request", f"/study/r/{pid}/done/", expect=200)
+    visit(participant, "request", f"/study/r/{pid}/withdraw/", expect=200)
+    visit(participant, "form", f"/study/r/{pid}/withdraw/", {}, expect=200)
     visit(staff, "request", f"/staff/studies/{study_slug}/export.csv", expect=200)
-    _, url, _ = visit(Browser(base_url), "form", study_link, {"consent": "yes"}, expect=200)
-    other = re.search(r"/study/p/([0-9a-f-]{36})/$", url)[1]  # asks the staff to delete their rows
+    _, url, page = visit(Browser(base_url), "form", study_link, {"consent": "yes"}, expect=200)
+    # This one asks the staff to delete their rows, by the id their page shows.
+    other = re.search(rb'id="participant-id">([0-9a-f-]{36})<', page)[1].decode()
     visit(staff, "form", f"/staff/studies/{study_slug}/withdraw/", {"participant": other}, expect=200)
     return visit.names
 

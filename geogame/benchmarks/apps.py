@@ -6,3 +6,10 @@ class BenchmarksConfig(AppConfig):
 
     name = "geogame.benchmarks"
     label = "benchmarks"
+
+    def ready(self):
+        from geogame.studies.services import participant_withdrawn
+
+        from .withdrawal import on_participant_withdrawn
+
+        participant_withdrawn.connect(on_participant_withdrawn, dispatch_uid="benchmarks-withdrawal")

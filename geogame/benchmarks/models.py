@@ -26,6 +26,10 @@ class BenchmarkReport(models.Model):
     provenance = models.JSONField(default=dict)
     files = models.JSONField(default=list)  # names under reports/<public_id>/
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set when a participant withdrew after the report was made (geogame.benchmarks.withdrawal).
+    superseded_at = models.DateTimeField(null=True, blank=True)
+    superseded_reason = models.TextField(blank=True, default="")
+    withdrawn_since = models.PositiveIntegerField(default=0)
 
     class Meta:
         db_table = "geogame_benchmarkreport"

@@ -57,6 +57,7 @@ from geogame.game.models import Game
 from geogame.game.selectors import city_centres
 from geogame.maps.models import Location, Map
 from geogame.maps.rules import city_label
+from geogame.studies import rules as study_rules
 from geogame.studies.models import Study
 from geogame.studies.rules import PRACTICE, TEST
 from geogame.studies.selectors import study_rows
@@ -333,13 +334,41 @@ def _method_row(method, kind, label, *, available=True, reason=None, **extra):
     }
 
 
-def _participants_table(study, rows, sc, boot):
-    """Table 1 of seed 003: every participant's practice and test figures."""
+def _exclusions(study, rows):
+    """({participant: [rules failed]}, summary) under the study's pre-declared exclusion rules."""
+    finished = {str(p.public_id): p.finished_at is not None for p in study.participants.all()}
+    excluded = study_rules.exclusions(rows, finished, study.exclusion_rules)
+    summary = {
+        "rules": study.exclusion_rules,
+        "participants": len(finished),
+        "excluded": len(excluded),
+        "included": len(finished) - len(excluded),
+        "by_rule": [
+            {
+                "rule": rule,
+                "threshold": study.exclusion_rules[rule],
+                "meaning": study_rules.EXCLUSION_RULES[rule],
+                "participants": sum(rule in reasons for reasons in excluded.values()),
+            }
+            for rule in study.exclusion_rules
+        ],
+    }
+    return excluded, summary
+
+
+def _participants_table(study, rows, sc, boot, excluded=None):
+    """Table 1 of seed 003: every participant's practice and test figures, and the exclusion rules
+    that left them out of the human figures."""
     table = []
+    excluded = excluded or {}
     for p in study.participants.order_by("created_at", "id"):
         pid = str(p.public_id)
         own = [r for r in rows if r["participant"] == pid]
-        row = {"participant": pid, "finished": p.finished_at is not None}
+        row = {
+            "participant": pid,
+            "finished": p.finished_at is not None,
+            "excluded_by": excluded.get(pid, []),
+        }
         for phase in (PRACTICE, TEST):
             phase_rows = [r for r in own if r["phase"] == phase]
             figures = human_outcomes(phase_rows, sc).figures() if phase_rows else dict.fromkeys(FIGURES)
@@ -467,6 +496,13 @@ def build_report(*, m, study, locations, names, boot, command=""):
     """
     sc = _scoring(m, study, locations)
     rows = study_rows(study) if study is not None else []
+    excluded, exclusion_summary = {}, None
+    if study is not None:
+        excluded, exclusion_summary = _exclusions(study, rows)
+    # Catch trials are no test locations; excluded participants (the study's declared rules) count
+    # nowhere but in Table 1, which says why they were left out.
+    table_rows = [r for r in rows if not r["catch_trial"]]
+    rows = [r for r in table_rows if r["participant"] not in excluded]
     test_rows = [r for r in rows if r["phase"] == TEST]
     notes = []
     methods, outcomes, players = [], {}, {}
@@ -566,7 +602,10 @@ def build_report(*, m, study, locations, names, boot, command=""):
         "cities": list(sc.centres),
         "bootstrap": boot.as_dict(),
         "methods": methods,
-        "participants": _participants_table(study, rows, sc, boot) if study is not None else [],
+        "participants": _participants_table(study, table_rows, sc, boot, excluded)
+        if study is not None
+        else [],
+        "exclusions": exclusion_summary,
         "per_city": per_city,
         "confusion": confusion,
         "prediction_distribution": distribution,
@@ -666,6 +705,11 @@ def write_files(directory, report_id, data, provenance, outcomes):
                 + [r["test_median_km"], r["test_timed_out"]]
                 for r in data["participants"]
             ],
+        )
+    if data.get("exclusions"):
+        header = ["rule", "threshold", "meaning", "participants"]
+        _write_csv(
+            out("exclusions.csv"), header, [[r[k] for k in header] for r in data["exclusions"]["by_rule"]]
         )
     if data["per_city"]:
         header = ["method", "city", "n", "correct", "accuracy"]

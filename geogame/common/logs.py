@@ -16,6 +16,9 @@ request_id = contextvars.ContextVar("geogame_request_id", default=None)
 access_log = logging.getLogger("geogame.request")
 # An id a proxy or client sent (X-Request-ID) is kept when it is this plain; else a new one.
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# Path segments that are credentials, logged as "[token]": a study participant's resume token (the
+# access line then ties no address to a participant). The query string is never logged.
+SECRET_PATH_RE = re.compile(r"^(/(?:api/)?study/r/)[^/]+")
 _RECORD_FIELDS = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
 
@@ -66,6 +69,19 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+def loggable_path(path):
+    return SECRET_PATH_RE.sub(r"\1[token]", path)
+
+
+class SecretPathFilter(logging.Filter):
+    """Rewrites a credential in a path given as a log argument (loggable_path)."""
+
+    def filter(self, record):
+        if isinstance(record.args, tuple):
+            record.args = tuple(loggable_path(a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
 class RequestLogMiddleware:
     """Gives each request an id (X-Request-ID, on the response too, and in every log line made
     while it runs) and logs one line when it is answered: method, path, status, duration."""
@@ -87,16 +103,17 @@ class RequestLogMiddleware:
             level = logging.ERROR if status >= 500 else logging.INFO
             if request.path == "/healthz" and status == 200:
                 level = logging.DEBUG
+            path = loggable_path(request.path)
             access_log.log(
                 level,
                 "%s %s %s %.1f ms",
                 request.method,
-                request.path,
+                path,
                 status,
                 duration_ms,
                 extra={
                     "method": request.method,
-                    "path": request.path,
+                    "path": path,
                     "status": status,
                     "duration_ms": duration_ms,
                 },

@@ -213,7 +213,11 @@ def round_expire_if_due(*, round, player, now=None):
         round=round,
         player=player,
         fields=dict(
-            points=0, timed_out=True, time_taken_s=(round.deadline - round.started_at).total_seconds()
+            points=0,
+            timed_out=True,
+            time_taken_s=(round.deadline - round.started_at).total_seconds(),
+            # City mode: no city named is a wrong answer, so averaging `correct` counts it.
+            correct=False if round.game.mode == Game.CITY else None,
         ),
     )
     return guess

@@ -1,7 +1,10 @@
 """The human-baseline protocol of seed 003, as plain functions: which locations a study uses,
 the order each participant sees them in, and the self-reported fields."""
 
+import hashlib
+import hmac
 import random
+import re
 
 PRACTICE = "practice"
 TEST = "test"
@@ -23,6 +26,41 @@ def study_location_sets(candidate_ids, practice_count, test_count, seed):
     return sorted(drawn[:practice_count]), sorted(drawn[practice_count:])
 
 
+def stratified_location_sets(candidates_by_city, practice_count, test_count, seed):
+    """(practice ids, test ids) with the test set stratified by city: the same number of test
+    locations from every city (test_count must divide evenly), practice drawn from what is left.
+    ValueError naming each city's count when the split is too small for it."""
+    cities = sorted(candidates_by_city)
+    if not cities:
+        raise ValueError("a stratified test set needs locations with cities")
+    if test_count % len(cities):
+        raise ValueError(
+            f"a test set stratified by city needs a multiple of the map's {len(cities)} cities; "
+            f"{test_count} is not one"
+        )
+    per_city = test_count // len(cities)
+    short = {c: len(set(candidates_by_city[c])) for c in cities if len(set(candidates_by_city[c])) < per_city}
+    if short:
+        counts = ", ".join(f"{c}: {n}" for c, n in sorted(short.items()))
+        raise ValueError(
+            f"the map's test split is too small for {per_city} test locations per city "
+            f"({test_count} over {len(cities)} cities); too few in {counts}"
+        )
+    rng = random.Random(seed)
+    test, rest = [], []
+    for city in cities:
+        ids = sorted(set(candidates_by_city[city]))
+        drawn = rng.sample(ids, len(ids))
+        test += drawn[:per_city]
+        rest += drawn[per_city:]
+    if len(rest) < practice_count:
+        raise ValueError(
+            f"after {test_count} stratified test locations the test split has {len(rest)} left; "
+            f"{practice_count} practice locations need as many"
+        )
+    return sorted(rng.sample(sorted(rest), practice_count)), sorted(test)
+
+
 def participant_order(practice_ids, test_ids, participant_seed):
     """Practice locations, then test locations, each shuffled with the participant's seed."""
     rng = random.Random(participant_seed)
@@ -30,6 +68,41 @@ def participant_order(practice_ids, test_ids, participant_seed):
     rng.shuffle(practice)
     rng.shuffle(test)
     return practice + test
+
+
+def choice_order(candidates, participant_seed, index):
+    """The answer buttons of one trial, top to bottom: the candidates shuffled with the
+    participant's seed and the trial's index, so the order differs per trial and can be rebuilt."""
+    order = sorted(candidates)
+    random.Random(f"{participant_seed}:{index}").shuffle(order)
+    return order
+
+
+def timing(*, first_shown_at, shown_at, answered_at, hidden_ms=None):
+    """(time_taken_s, elapsed_s, away_s) of one answer, in seconds.
+
+    elapsed_s runs from the trial's first display to the answer, on the server's clock; time_taken_s
+    only from its latest display (a participant who left the page and came back resumes the trial
+    then) and without the time the browser reported the page hidden during that display; away_s
+    is the difference."""
+    elapsed = max(0.0, (answered_at - first_shown_at).total_seconds())
+    since_shown = max(0.0, (answered_at - shown_at).total_seconds())
+    hidden = min(since_shown, (hidden_ms or 0) / 1000)
+    taken = since_shown - hidden
+    return round(taken, 3), round(elapsed, 3), round(elapsed - taken, 3)
+
+
+NUMBER_WORDS = {0: "no", 1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
+
+
+def views_text(counts):
+    """The instructions' words for how many views the locations have (their view counts):
+    "three street views", "one street view", or "one to three street views" when they differ."""
+    counts = sorted(set(counts)) or [0]
+    low, high = (NUMBER_WORDS.get(n, str(n)) for n in (counts[0], counts[-1]))
+    if low == high:
+        return f"{low} street view{'' if counts[0] == 1 else 's'}"
+    return f"{low} to {high} street views"
 
 
 def phase_of(index, practice_count):
@@ -72,3 +145,183 @@ def check_questions(questions):
             )
         keys.add(q["key"])
     return questions
+
+
+# -- Recruitment platforms -------------------------------------------------------------------------
+
+PROLIFIC, MTURK, PID = "prolific", "mturk", "pid"
+# Query parameters each platform appends to the study link, the first naming the person.
+PLATFORM_PARAMS = {
+    PROLIFIC: ("PROLIFIC_PID", "STUDY_ID", "SESSION_ID"),
+    MTURK: ("workerId", "assignmentId", "hitId"),
+    PID: ("pid",),
+}
+PLATFORM_ID_FORMS = {
+    "PROLIFIC_PID": (re.compile(r"[0-9a-fA-F]{24}"), "24 hexadecimal characters"),
+    "STUDY_ID": (re.compile(r"[0-9a-fA-F]{24}"), "24 hexadecimal characters"),
+    "SESSION_ID": (re.compile(r"[0-9A-Za-z]{1,64}"), "up to 64 letters and digits"),
+    "workerId": (re.compile(r"[0-9A-Z]{10,30}"), "10 to 30 capital letters and digits"),
+    "assignmentId": (re.compile(r"[0-9A-Z]{10,64}"), "10 to 64 capital letters and digits"),
+    "hitId": (re.compile(r"[0-9A-Z]{10,64}"), "10 to 64 capital letters and digits"),
+    "pid": (re.compile(r"[0-9A-Za-z_.-]{1,64}"), "up to 64 letters, digits, '_', '.' or '-'"),
+}
+MTURK_PREVIEW = "ASSIGNMENT_ID_NOT_AVAILABLE"
+
+
+def platform_ids(query):
+    """(platform, {param: value}) from a study link's query string (a mapping of str to str);
+    ("", {}) when it names no platform. ValueError, saying which and why, for a malformed or
+    missing id, an MTurk preview, or two platforms at once."""
+    found = {name: params for name, params in PLATFORM_PARAMS.items() if any(p in query for p in params)}
+    if not found:
+        return "", {}
+    if len(found) > 1:
+        raise ValueError(f"the link names more than one recruitment platform ({', '.join(sorted(found))})")
+    ((platform, params),) = found.items()
+    if platform == MTURK and query.get("assignmentId") == MTURK_PREVIEW:
+        raise ValueError("this is MTurk's preview of the task: accept the HIT to take part")
+    ids = {}
+    for param in params:
+        value = query.get(param)
+        if value is None or value == "":
+            if param == params[0]:
+                raise ValueError(f"the link has no {param}: open the study from the platform's own link")
+            continue
+        form, words = PLATFORM_ID_FORMS[param]
+        if not isinstance(value, str) or not form.fullmatch(value):
+            raise ValueError(f"{param} is not a valid id: it must be {words}")
+        ids[param] = value
+    return platform, ids
+
+
+def platform_id_hash(platform, ids, pepper):
+    """A keyed hash (HMAC-SHA-256 with the server's pepper) of the person's platform id: the same
+    person gets the same hash in a study (repeats are refused) and the id cannot be read back."""
+    person = ids[PLATFORM_PARAMS[platform][0]]
+    if platform == PROLIFIC:
+        person = person.lower()
+    return hmac.new(pepper.encode(), f"{platform}:{person}".encode(), hashlib.sha256).hexdigest()
+
+
+# -- Quotas ----------------------------------------------------------------------------------------
+
+
+def check_quotas(quotas, questions):
+    """{question key: {choice: maximum}} over the study's own questions and choices."""
+    if not isinstance(quotas, dict):
+        raise ValueError("quotas must be an object {question: {choice: maximum}}")
+    by_key = {q["key"]: q for q in questions}
+    for key, limits in quotas.items():
+        if key not in by_key:
+            raise ValueError(f"quota on {key!r}: the study has no such question")
+        if not isinstance(limits, dict) or not limits:
+            raise ValueError(f"quota on {key!r} must map choices to maximums")
+        for choice, limit in limits.items():
+            if choice not in by_key[key]["choices"]:
+                raise ValueError(f"quota on {key!r}: {choice!r} is not one of its choices")
+            if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= 1_000_000:
+                raise ValueError(f"quota on {key!r}={choice!r} must be a whole number from 0 to 1000000")
+    return quotas
+
+
+def quota_refusal(*, joined, max_participants, group_counts, quotas, answers):
+    """Why a newcomer with these self-reported `answers` cannot join (a message), or None.
+    `joined`: participants so far; `group_counts`: {(question, choice): participants so far}."""
+    if max_participants is not None and joined >= max_participants:
+        return "this study has all the participants it needs"
+    for key, limits in quotas.items():
+        choice = answers.get(key)
+        if choice in limits and group_counts.get((key, choice), 0) >= limits[choice]:
+            return "this study has all the participants it needs from your group"
+    return None
+
+
+# -- Data quality ----------------------------------------------------------------------------------
+
+
+def check_comprehension(items):
+    """The comprehension check: [{"question", "choices": [two or more], "answer": one of them}]."""
+    if not isinstance(items, list) or len(items) > 10:
+        raise ValueError("the comprehension check must be a list of at most 10 {question, choices, answer}")
+    for item in items:
+        ok = (
+            isinstance(item, dict)
+            and isinstance(item.get("question"), str)
+            and item["question"].strip()
+            and isinstance(item.get("choices"), list)
+            and len(item["choices"]) >= 2
+            and all(isinstance(c, str) and c.strip() for c in item["choices"])
+            and item.get("answer") in item["choices"]
+        )
+        if not ok:
+            raise ValueError(
+                f"comprehension item {item!r} needs a 'question', two or more 'choices' and the 'answer'"
+            )
+    return items
+
+
+def comprehension_passed(items, given):
+    """Whether every comprehension question got its right answer (`given`: {index as str: choice})."""
+    return all(given.get(str(i)) == item["answer"] for i, item in enumerate(items))
+
+
+def insert_catch_trials(order, practice_count, catch_ids, participant_seed):
+    """`order` with the catch trials placed among the test trials, at positions drawn with the
+    participant's seed (never first in the test phase, so it starts with a real location)."""
+    rng = random.Random(f"catch:{participant_seed}")
+    practice, test = list(order[:practice_count]), list(order[practice_count:])
+    for catch in sorted(catch_ids):
+        test.insert(rng.randint(1, len(test)) if test else 0, catch)
+    return practice + test
+
+
+# name -> what it excludes; the value a study declares is the rule's threshold (or true).
+EXCLUSION_RULES = {
+    "unfinished": "did not answer every trial (true to apply)",
+    "max_failed_catch_trials": "failed more catch trials than this",
+    "min_median_time_s": "median time_taken_s over test trials below this (answering too fast)",
+    "max_timeouts": "more timed-out test trials than this",
+}
+
+
+def check_exclusion_rules(rules):
+    if not isinstance(rules, dict):
+        raise ValueError("exclusion rules must be an object {rule: threshold}")
+    for name, value in rules.items():
+        if name not in EXCLUSION_RULES:
+            raise ValueError(f"unknown exclusion rule {name!r}; rules: {', '.join(EXCLUSION_RULES)}")
+        if name == "unfinished":
+            if not isinstance(value, bool):
+                raise ValueError("exclusion rule 'unfinished' takes true or false")
+        elif isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100_000:
+            raise ValueError(f"exclusion rule {name!r} takes a number from 0 to 100000")
+    return rules
+
+
+def exclusions(rows, finished, rules):
+    """{participant: [rules they fail]} over export rows (geogame.studies.selectors.study_rows);
+    `finished`: {participant: bool} for everyone (also those without rows)."""
+    by_participant = {pid: [] for pid in finished}
+    for r in rows:
+        by_participant.setdefault(r["participant"], []).append(r)
+    failed = {}
+    for pid, own in by_participant.items():
+        test = [r for r in own if r["phase"] == TEST and not r.get("catch_trial")]
+        reasons = []
+        if rules.get("unfinished") and not finished.get(pid, False):
+            reasons.append("unfinished")
+        if "max_failed_catch_trials" in rules:
+            misses = sum(1 for r in own if r.get("catch_trial") and not r.get("catch_passed"))
+            if misses > rules["max_failed_catch_trials"]:
+                reasons.append("max_failed_catch_trials")
+        if "min_median_time_s" in rules and test:
+            times = sorted(r["time_taken_s"] for r in test)
+            mid = len(times) // 2
+            median = times[mid] if len(times) % 2 else (times[mid - 1] + times[mid]) / 2
+            if median < rules["min_median_time_s"]:
+                reasons.append("min_median_time_s")
+        if "max_timeouts" in rules and sum(1 for r in test if r["timed_out"]) > rules["max_timeouts"]:
+            reasons.append("max_timeouts")
+        if reasons:
+            failed[pid] = reasons
+    return failed

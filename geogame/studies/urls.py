@@ -2,15 +2,17 @@ from django.urls import path
 
 from . import views
 
+# A participant's addresses hold their resume token (a secret), never the id they report.
 urlpatterns = [
     path("study/<str:token>/", views.study_join, name="study-join"),
-    path("study/p/<uuid:public_id>/", views.study_play, name="study-play"),
-    path("study/p/<uuid:public_id>/done/", views.study_done, name="study-done"),
-    path("study/p/<uuid:public_id>/withdraw/", views.study_withdraw, name="study-withdraw"),
-    path("api/study/p/<uuid:public_id>/", views.api_study_state, name="api-study-state"),
-    path("api/study/p/<uuid:public_id>/next/", views.api_study_next, name="api-study-next"),
+    path("study/r/<str:token>/", views.study_play, name="study-play"),
+    path("study/r/<str:token>/test/", views.study_test_start, name="study-test-start"),
+    path("study/r/<str:token>/done/", views.study_done, name="study-done"),
+    path("study/r/<str:token>/withdraw/", views.study_withdraw, name="study-withdraw"),
+    path("api/study/r/<str:token>/", views.api_study_state, name="api-study-state"),
+    path("api/study/r/<str:token>/next/", views.api_study_next, name="api-study-next"),
     path(
-        "api/study/p/<uuid:public_id>/trials/<int:index>/guess/",
+        "api/study/r/<str:token>/trials/<int:index>/guess/",
         views.api_study_guess,
         name="api-study-guess",
     ),
@@ -21,6 +23,7 @@ urlpatterns = [
         views.staff_study_export,
         name="staff-study-export",
     ),
+    path("staff/studies/<slug:slug>/status/", views.staff_study_status, name="staff-study-status"),
     path(
         "staff/studies/<slug:slug>/withdraw/",
         views.staff_participant_delete,

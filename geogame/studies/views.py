@@ -3,9 +3,11 @@
 
 import io
 import json
+import tomllib
 import uuid
 from datetime import datetime
 
+from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -21,6 +23,7 @@ from geogame.game.views import PLAY_PAGE_CONFIG, json_error, parse_json_object
 from geogame.maps.models import Map
 from players.sessions import STUDY_SESSION_KEY, study_participant_ids
 
+from . import rules as study_rules
 from . import selectors as study_selectors
 from . import services as study_services
 from .models import Participant, Study
@@ -28,24 +31,64 @@ from .models import Participant, Study
 SESSION_MAX = 20
 
 
-def _forget(request, public_id):
-    ids = [p for p in study_participant_ids(request) if p != str(public_id)]
-    request.session[STUDY_SESSION_KEY] = ids
-    return ids
+def software_version():
+    """geogame's version (pyproject.toml), for the study metadata file."""
+    try:
+        with open(settings.BASE_DIR / "pyproject.toml", "rb") as f:
+            return tomllib.load(f)["project"]["version"]
+    except (OSError, KeyError, tomllib.TOMLDecodeError):
+        return "unknown"
+
+
+TAKEN_COOKIE = "geogame_studies_taken"
+TAKEN_SALT = "geogame.studies.taken"
+TAKEN_MAX = 50
+TAKEN_MAX_AGE_S = 2 * 365 * 24 * 3600
+
+
+def _forget(request, token):
+    tokens = [t for t in study_participant_ids(request) if t != token]
+    request.session[STUDY_SESSION_KEY] = tokens
+    return tokens
 
 
 def _remember(request, participant):
-    """The session may answer for this participant (the resume link says so)."""
-    ids = _forget(request, participant.public_id)
-    request.session[STUDY_SESSION_KEY] = (ids + [str(participant.public_id)])[-SESSION_MAX:]
+    """The session may see this participant's images (their resume link was opened here)."""
+    tokens = _forget(request, participant.resume_token)
+    request.session[STUDY_SESSION_KEY] = (tokens + [participant.resume_token])[-SESSION_MAX:]
 
 
-def _own_participant(request, public_id):
-    """The participant, if this session is theirs; else 404 (the same for unknown ids)."""
-    if str(public_id) not in study_participant_ids(request):
-        raise Http404(study_services.ERR_NO_TRIAL)
-    return get_object_or_404(
-        Participant.objects.select_related("study__map", "game__map", "player"), public_id=public_id
+def _own_participant(request, token):
+    """The participant whose resume token is in the address; else 404 (an unknown token, or a
+    participant's reported id, opens nothing)."""
+    participant = (
+        Participant.objects.select_related("study__map", "game__map", "player")
+        .filter(resume_token=token)
+        .first()
+        if len(token) <= 64
+        else None
+    )
+    if participant is None:
+        raise Http404("no such participant (if you withdrew, your answers were deleted)")
+    return participant
+
+
+def _studies_taken(request):
+    """The ids of the studies this browser joined (a signed cookie kept two years)."""
+    raw = request.get_signed_cookie(TAKEN_COOKIE, default="", salt=TAKEN_SALT)  # tampered: ""
+    return [int(x) for x in raw.split(",") if x.isdigit()][-TAKEN_MAX:]
+
+
+def _mark_taken(request, response, study):
+    taken = [s for s in _studies_taken(request) if s != study.id] + [study.id]
+    response.set_signed_cookie(
+        TAKEN_COOKIE,
+        ",".join(str(s) for s in taken[-TAKEN_MAX:]),
+        salt=TAKEN_SALT,
+        max_age=TAKEN_MAX_AGE_S,
+        httponly=True,
+        samesite="Lax",
+        secure=settings.SESSION_COOKIE_SECURE,
     )
 
 
@@ -60,46 +103,81 @@ def _study_for_link(token):
 @rate_limited("study")
 def study_join(request, token):
     study = _study_for_link(token)
-    if not study_services.study_is_open(study):
-        return render(request, "studies/study_closed.html", {"study": study}, status=410)
+    refusal = study_services.study_refusal(study)
+    if refusal:
+        context = {"study": study, "paused": refusal[0] == 503}
+        return render(request, "studies/study_closed.html", context, status=refusal[0])
+    if study.id in _studies_taken(request):
+        return render(
+            request,
+            "studies/study_taken.html",
+            {"study": study, "error": study_services.ERR_ALREADY_TOOK_PART},
+            status=409,
+        )
     error = None
-    if request.method == "POST":
+    # The recruitment platform's ids ride on the link's query string (the form posts back to it).
+    platform_query = {key: request.GET.get(key) for key in request.GET}
+    try:
+        study_rules.platform_ids(platform_query)
+    except ValueError as exc:
+        error = str(exc)
+    if request.method == "POST" and error is None:
+        if request.POST.get("consent") == "no":
+            return render(request, "studies/study_no_consent.html", {"study": study})
         if request.POST.get("consent") != "yes":
             error = "Please tick the box to say you agree before you start."
         else:
             answers = {q["key"]: request.POST.get(f"q_{q['key']}", "") for q in study.questions}
             try:
-                participant = study_services.participant_join(study=study, answers=answers)
+                checks = {str(i): request.POST.get(f"check_{i}", "") for i in range(len(study.comprehension))}
+                participant = study_services.participant_join(
+                    study=study, answers=answers, platform_query=platform_query, comprehension_answers=checks
+                )
             except services.GameError as exc:
                 error = exc.message
-                if exc.status == 410:
-                    return render(request, "studies/study_closed.html", {"study": study}, status=410)
+                if exc.status in (410, 503):
+                    context = {"study": study, "paused": exc.status == 503}
+                    return render(request, "studies/study_closed.html", context, status=exc.status)
+                if exc.result == study_services.QUOTA_FULL:
+                    return render(
+                        request, "studies/study_no_consent.html", {"study": study, "full": True}, status=409
+                    )
+                if exc.status == 409:
+                    context = {"study": study, "error": exc.message}
+                    return render(request, "studies/study_taken.html", context, status=409)
             else:
                 _remember(request, participant)
-                return redirect("study-play", public_id=participant.public_id)
+                response = redirect("study-play", token=participant.resume_token)
+                _mark_taken(request, response, study)
+                return response
     return render(
         request,
         "studies/study_join.html",
-        {"study": study, "error": error, "form": request.POST if error else {}},
+        {
+            "study": study,
+            "views_text": study_selectors.views_per_location_text(study),
+            "error": error,
+            "form": request.POST if error else {},
+        },
         status=400 if error else 200,
     )
 
 
 @require_GET
-def study_play(request, public_id):
-    """The participant's page; opening it is also how they resume on another visit."""
-    participant = Participant.objects.select_related("study", "game").filter(public_id=public_id).first()
-    if participant is None:
-        raise Http404("no such participant (if you withdrew, your answers were deleted)")
+def study_play(request, token):
+    """The participant's page; opening it is also how they resume on another visit (a trial left
+    unanswered is then shown anew: its time_taken_s counts from now)."""
+    participant = _own_participant(request, token)
     _remember(request, participant)
     if participant.finished_at is not None:
-        return redirect("study-done", public_id=public_id)
+        return redirect("study-done", token=token)
+    study_services.trial_resumed(participant=participant)
     return render(
         request,
         "game/play.html",
         {
             "game": participant.game,
-            "state_url": reverse("api-study-state", args=[public_id]),
+            "state_url": reverse("api-study-state", args=[token]),
             "participant": participant,
             "study": participant.study,
             "play_config": PLAY_PAGE_CONFIG,
@@ -107,37 +185,54 @@ def study_play(request, public_id):
     )
 
 
+@require_http_methods(["GET", "POST"])
+@rate_limited("study", key=session_or_address)
+def study_test_start(request, token):
+    """The page between the practice and the test: the test starts when the participant says so."""
+    participant = _own_participant(request, token)
+    if request.method == "POST":
+        study_services.test_start(participant=participant)
+        study_services.trial_current(participant=participant)  # the first test trial starts now
+        return redirect("study-play", token=token)
+    return render(
+        request, "studies/study_test_start.html", {"participant": participant, "study": participant.study}
+    )
+
+
 @require_GET
-def study_done(request, public_id):
-    participant = _own_participant(request, public_id)
+def study_done(request, token):
+    participant = _own_participant(request, token)
     context = {"participant": participant, "study": participant.study}
     return render(request, "studies/study_done.html", context)
 
 
 @require_http_methods(["GET", "POST"])
 @rate_limited("study", key=session_or_address)
-def study_withdraw(request, public_id):
-    participant = _own_participant(request, public_id)
+def study_withdraw(request, token):
+    participant = _own_participant(request, token)
     if request.method == "POST":
         study = participant.study
         study_services.participant_withdraw(participant)
-        _forget(request, public_id)
+        _forget(request, token)
         return render(request, "studies/study_withdrawn.html", {"study": study})
     return render(request, "studies/study_withdraw.html", {"participant": participant})
 
 
 @require_GET
-def api_study_state(request, public_id):
-    participant = _own_participant(request, public_id)
-    current = services.round_shown(game=participant.game)
+def api_study_state(request, token):
+    participant = _own_participant(request, token)
+    current = study_services.trial_on_screen(participant=participant)
     return JsonResponse(study_selectors.study_state(participant, current))
 
 
 @require_POST
 @rate_limited("study", key=session_or_address)
-def api_study_next(request, public_id):
-    participant = _own_participant(request, public_id)
-    current = study_services.trial_current(participant=participant)
+def api_study_next(request, token):
+    participant = _own_participant(request, token)
+    try:
+        current = study_services.trial_current(participant=participant)
+    except services.GameError as exc:
+        return json_error(exc.message, status=exc.status)
     if current is None:
         current = participant.game.rounds.order_by("-index").first()
     return JsonResponse(study_selectors.study_state(participant, current))
@@ -145,8 +240,8 @@ def api_study_next(request, public_id):
 
 @require_POST
 @rate_limited("guess", key=session_or_address)
-def api_study_guess(request, public_id, index):
-    participant = _own_participant(request, public_id)
+def api_study_guess(request, token, index):
+    participant = _own_participant(request, token)
     try:
         data = parse_json_object(request)
         guess, created = study_services.trial_guess(
@@ -159,6 +254,7 @@ def api_study_guess(request, public_id, index):
             views_seen=data.get("views_seen"),
             view_ms=data.get("view_ms"),
             screen=data.get("screen"),
+            client=data.get("client"),
         )
     except ValueError as exc:
         return json_error(str(exc))
@@ -189,9 +285,11 @@ def staff_studies(request):
         request,
         "studies/staff_studies.html",
         {
-            "studies": Study.objects.select_related("map").all(),
+            "studies": study_selectors.staff_study_list(),
             "maps": Map.objects.order_by("name"),
             "modes": Game.MODE_CHOICES,
+            "default_mode": Game.CITY,
+            "default_consent": study_services.DEFAULT_CONSENT,
             "error": error,
             "form": request.POST if error else {},
         },
@@ -224,7 +322,7 @@ def _create_study_from_form(data):
     return study_services.study_create(
         map=m,
         name=data.get("name", ""),
-        consent_text=data.get("consent_text", ""),
+        consent_text=data.get("consent_text", "").strip() or study_services.DEFAULT_CONSENT,
         mode=data.get("mode") or Game.CITY,
         practice_count=_int_field(data, "practice_count", "practice locations", 25),
         test_count=_int_field(data, "test_count", "test locations", 50),
@@ -232,7 +330,31 @@ def _create_study_from_form(data):
         answers_after_practice=data.get("answers_after_practice") == "on",
         answers_after_test=data.get("answers_after_test") == "on",
         closes_at=closes_at,
+        questions=_json_field(data, "questions", "the questions"),
+        completion_url=(data.get("completion_url") or "").strip(),
+        completion_code=data.get("completion_code") or "",
+        screened_out_url=(data.get("screened_out_url") or "").strip(),
+        store_raw_platform_ids=data.get("store_raw_platform_ids") == "on",
+        max_participants=_int_field(data, "max_participants", "the maximum number of participants"),
+        quotas=_json_field(data, "quotas", "the quotas"),
+        comprehension=_json_field(data, "comprehension", "the comprehension check"),
+        catch_count=_int_field(data, "catch_count", "catch trials", 0),
+        exclusion_rules=_json_field(data, "exclusion_rules", "the exclusion rules"),
+        debrief_text=data.get("debrief_text") or "",
+        stratify=data.get("stratify") == "on",
     )
+
+
+def _json_field(data, name, label):
+    raw = (data.get(name) or "").strip()
+    if not raw:
+        return None
+    if len(raw) > 20_000:
+        raise ValueError(f"{label} must be at most 20000 characters of JSON")
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise ValueError(f"{label} must be valid JSON") from None
 
 
 @staff_member_required
@@ -245,6 +367,8 @@ def staff_study(request, slug):
         {
             "study": study,
             "progress": study_selectors.study_progress(study),
+            "counts": study_selectors.study_counts(study),
+            "audit": study.audit_events.all()[:50],
             "link": request.build_absolute_uri(reverse("study-join", args=[study.link_token])),
             "dictionary": study_selectors.export_fields(study),
         },
@@ -252,45 +376,67 @@ def staff_study(request, slug):
 
 
 @staff_member_required
+@require_POST
+def staff_study_status(request, slug):
+    """Pause, close early or reopen the study."""
+    study = get_object_or_404(Study, slug=slug)
+    try:
+        study_services.study_set_status(study, request.POST.get("status", ""))
+    except services.GameError as exc:
+        return HttpResponse(exc.message, status=400, content_type="text/plain; charset=utf-8")
+    study_services.audit_record(study=study, user=request.user, action="status", detail=study.status)
+    return redirect("staff-study", slug=slug)
+
+
+EXPORT_FORMATS = (
+    "csv", "json", "dictionary.csv", "participants.csv", "metadata.json", "codebook.json", "deidentified.csv"
+)  # fmt: skip
+
+
+@staff_member_required
 @require_GET
 def staff_study_export(request, slug, fmt):
-    study = get_object_or_404(Study, slug=slug)
+    """The study's data; every export is noted in its audit log."""
+    study = get_object_or_404(Study.objects.select_related("map"), slug=slug)
+    if fmt not in EXPORT_FORMATS:
+        raise Http404("export formats: " + ", ".join(EXPORT_FORMATS))
     fields = study_selectors.export_fields(study)
-    rows = study_selectors.study_rows(study)
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     if fmt == "json":
+        rows = study_selectors.study_rows(study)
         body = {
-            "study": {
-                "slug": study.slug,
-                "name": study.name,
-                "map": study.map.slug,
-                "mode": study.mode,
-                "practice_count": study.practice_count,
-                "test_count": study.test_count,
-                "time_limit_s": study.time_limit_s,
-                "answers_after_practice": study.answers_after_practice,
-                "answers_after_test": study.answers_after_test,
-                "seed": study.seed,
-                "practice_ids": study.practice_ids,
-                "test_ids": study.test_ids,
-            },
+            "study": study_selectors.study_metadata(study, software_version()),
             "dictionary": [{"column": name, "meaning": meaning} for name, meaning in fields],
             "rows": rows,
         }
         response = HttpResponse(json.dumps(body, indent=1), content_type="application/json")
-        ext = "json"
-    elif fmt in ("csv", "dictionary.csv"):
+    elif fmt in ("metadata.json", "codebook.json"):
+        body = (
+            study_selectors.study_metadata(study, software_version())
+            if fmt == "metadata.json"
+            else study_selectors.codebook(study)
+        )
+        response = HttpResponse(json.dumps(body, indent=1), content_type="application/json")
+    else:
         buf = io.StringIO()
         if fmt == "csv":
             names = [name for name, _ in fields]
+            write_csv(
+                buf, names, ([row[name] for name in names] for row in study_selectors.study_rows(study))
+            )
+        elif fmt == "deidentified.csv":
+            names = [name for name, _ in fields if name not in study_selectors.DEIDENTIFIED_DROPPED]
+            rows = study_selectors.deidentified_rows(study)
+            write_csv(buf, names, ([row[name] for name in names] for row in rows))
+        elif fmt == "participants.csv":
+            names = [f[0] for f in study_selectors.participant_fields(study)]
+            rows = study_selectors.participant_rows(study)
             write_csv(buf, names, ([row[name] for name in names] for row in rows))
         else:
             write_csv(buf, ["column", "meaning"], fields)
         response = HttpResponse(buf.getvalue(), content_type="text/csv; charset=utf-8")
-        ext = fmt
-    else:
-        raise Http404("export formats: csv, json, dictionary.csv")
-    response["Content-Disposition"] = f'attachment; filename="{study.slug}-{stamp}.{ext}"'
+    study_services.audit_record(study=study, user=request.user, action="export", detail=fmt)
+    response["Content-Disposition"] = f'attachment; filename="{study.slug}-{stamp}.{fmt}"'
     return response
 
 
@@ -312,4 +458,5 @@ def staff_participant_delete(request, slug):
             content_type="text/plain; charset=utf-8",
         )
     study_services.participant_withdraw(participant)
+    study_services.audit_record(study=study, user=request.user, action="delete", detail=str(public_id))
     return redirect(reverse("staff-study", args=[slug]) + "?deleted=" + str(public_id))

@@ -174,12 +174,50 @@
       refreshGuessButton();
       if (mode === "city") {
         ui.mapEl.hidden = true;
-        renderCityChoices(state.candidates || []);
+        renderCityChoices(state.candidates || [], round.prompt);
       } else {
         ui.guessActions.hidden = false;
       }
       views.start(round.views);
+      attention.start();
     }
+
+    // A study's browser measures (geogame/studies): time hidden, focus losses, and reaction time
+    // from the first image's load to the answer.
+    const attention = (() => {
+      let loadedAt = null;
+      let hiddenSince = null;
+      let hiddenMs = 0;
+      let blurs = 0;
+      ui.image.addEventListener("load", () => {
+        if (loadedAt === null) loadedAt = performance.now();
+      });
+      document.addEventListener("visibilitychange", () => {
+        if (document.hidden) hiddenSince = performance.now();
+        else if (hiddenSince !== null) {
+          hiddenMs += performance.now() - hiddenSince;
+          hiddenSince = null;
+        }
+      });
+      window.addEventListener("blur", () => (blurs += 1));
+      return {
+        start() {
+          loadedAt = null;
+          hiddenSince = document.hidden ? performance.now() : null;
+          hiddenMs = 0;
+          blurs = 0;
+        },
+        measures() {
+          const now = performance.now();
+          const hidden = hiddenMs + (hiddenSince === null ? 0 : now - hiddenSince);
+          return {
+            hidden_ms: Math.round(hidden),
+            blur_count: blurs,
+            rt_ms: loadedAt === null ? null : Math.round(now - loadedAt),
+          };
+        },
+      };
+    })();
 
     // -- Guessing
 
@@ -211,6 +249,7 @@
         view_ms: views.viewMs(),
         screen: { w: window.innerWidth, h: window.innerHeight },
       };
+      if (game.state.study) body.client = attention.measures();
       if (game.state.round.phase) body.phase = game.state.round.phase;
       const reply = await request(game.state.round.guess_url, "POST", body);
       if (!reply) {
@@ -226,10 +265,10 @@
 
     ui.submit.addEventListener("click", submitPin);
 
-    function renderCityChoices(candidates) {
+    function renderCityChoices(candidates, prompt) {
       ui.cityChoices.replaceChildren();
       ui.cityChoices.hidden = false;
-      ui.cityChoices.append(el("p", { class: "muted" }, "Which city is this?"));
+      ui.cityChoices.append(el("p", { class: prompt ? "city-prompt" : "muted", id: "city-prompt" }, prompt || "Which city is this?"));
       candidates.forEach((label) => {
         const button = el("button", { type: "button", class: "city-choice" }, label);
         button.dataset.city = label;
@@ -282,6 +321,7 @@
       ui.next.disabled = false;
       ui.summaryLink.hidden = !state.finished;
       ui.summaryLink.href = state.summary_url;
+      if (state.summary_label) ui.summaryLink.textContent = state.summary_label;
       if (result.hidden) {
         showRecorded(result);
         return;

@@ -1,3 +1,4 @@
+import json
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -9,22 +10,14 @@ from django.utils import timezone
 from geogame.game.models import Game
 from geogame.game.services import GameError
 from geogame.maps.models import Map
-from geogame.studies.services import study_create
-
-DEFAULT_CONSENT = (
-    "This is a study of how well people recognise places from street photos. You will see "
-    "street views and guess where they were taken. We store your answers, how long you took, "
-    "which views you opened, your window size and anything you choose to tell us about "
-    "yourself, under an anonymous id. Nothing else about you is stored. You can stop at any "
-    "time and ask for your answers to be deleted."
-)
-
+from geogame.studies.services import DEFAULT_CONSENT, study_create
 
 ERR_CLOSES_AT = (
     "--closes-at {text!r} is not understood; give an ISO date (2027-01-31, midnight at its start), "
     "date and time (2027-01-31T18:00, optionally with an offset like +01:00), or a time from now "
     "(+7d, +12h, +30m)"
 )
+QUOTA = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.+):(\d{1,7})")
 DURATION = re.compile(r"\+(\d{1,5})([dhm])")
 DURATION_UNITS = {"d": "days", "h": "hours", "m": "minutes"}
 
@@ -61,6 +54,42 @@ class Command(BaseCommand):
             "--closes-at", help="when the link expires: an ISO date or date and time, or +7d, +12h, +30m"
         )
         parser.add_argument("--seed", type=int, default=None, help="draws the study's locations")
+        parser.add_argument(
+            "--questions-file", type=Path, help="self-report questions, JSON (docs/studies.md)"
+        )
+        parser.add_argument("--completion-url", default="", help="where a finished participant is sent")
+        parser.add_argument("--completion-code", default="", help="the code a finished participant is shown")
+        parser.add_argument(
+            "--screened-out-url", default="", help="where no-consent and over-quota people go"
+        )
+        parser.add_argument(
+            "--store-raw-ids", action="store_true", help="keep platform ids raw as well as hashed"
+        )
+        parser.add_argument("--max-participants", type=int, default=None)
+        parser.add_argument(
+            "--comprehension-file", type=Path, help="comprehension check, JSON (docs/studies.md)"
+        )
+        parser.add_argument(
+            "--stratify", action="store_true", help="the same number of test locations from every city"
+        )
+        parser.add_argument("--debrief-file", type=Path, help="shown after the last trial (UTF-8)")
+        parser.add_argument(
+            "--catch-trials", type=int, default=0, help="attention checks among the test trials"
+        )
+        parser.add_argument(
+            "--exclude",
+            action="append",
+            default=[],
+            metavar="RULE=VALUE",
+            help="a pre-declared exclusion rule",
+        )
+        parser.add_argument(
+            "--quota",
+            action="append",
+            default=[],
+            metavar="QUESTION=CHOICE:N",
+            help="per self-reported group",
+        )
 
     def handle(self, **o):
         closes_at = None if o["closes_at"] is None else aware_datetime(o["closes_at"])
@@ -74,6 +103,39 @@ class Command(BaseCommand):
                 consent = o["consent_file"].read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
                 raise CommandError(f"cannot read the consent file: {exc}") from None
+        questions = None
+        if o["questions_file"]:
+            try:
+                questions = json.loads(o["questions_file"].read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, ValueError) as exc:
+                raise CommandError(f"cannot read the questions file: {exc}") from None
+        debrief = ""
+        if o["debrief_file"]:
+            try:
+                debrief = o["debrief_file"].read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise CommandError(f"cannot read the debrief file: {exc}") from None
+        comprehension = None
+        if o["comprehension_file"]:
+            try:
+                comprehension = json.loads(o["comprehension_file"].read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, ValueError) as exc:
+                raise CommandError(f"cannot read the comprehension file: {exc}") from None
+        exclusion_rules = {}
+        for text in o["exclude"]:
+            rule, _, value = text.partition("=")
+            try:
+                exclusion_rules[rule] = json.loads(value)
+            except ValueError:
+                raise CommandError(
+                    f"--exclude {text!r}: give RULE=VALUE, e.g. max_failed_catch_trials=0"
+                ) from None
+        quotas = {}
+        for text in o["quota"]:
+            match = QUOTA.fullmatch(text)
+            if not match:
+                raise CommandError(f"--quota {text!r}: give QUESTION=CHOICE:N, e.g. familiarity=well:30")
+            quotas.setdefault(match[1], {})[match[2]] = int(match[3])
         try:
             study = study_create(
                 map=m,
@@ -87,6 +149,18 @@ class Command(BaseCommand):
                 answers_after_test=o["show_test_answers"],
                 closes_at=closes_at,
                 seed=o["seed"],
+                questions=questions,
+                completion_url=o["completion_url"],
+                completion_code=o["completion_code"],
+                screened_out_url=o["screened_out_url"],
+                store_raw_platform_ids=o["store_raw_ids"],
+                max_participants=o["max_participants"],
+                quotas=quotas,
+                comprehension=comprehension,
+                catch_count=o["catch_trials"],
+                exclusion_rules=exclusion_rules,
+                debrief_text=debrief,
+                stratify=o["stratify"],
             )
         except GameError as exc:
             raise CommandError(exc.message) from None
