@@ -31,8 +31,9 @@ def test_every_machine_player_has_a_title_and_a_blurb_without_developer_words():
 def test_the_home_page_offers_only_players_that_can_play_by_their_titles(fixture_map):
     html = Client().get("/").content.decode()
     offered = dict(options(html, "opponent"))
-    # The fixture map has no trained model and no CLIP weights: only the untrained players play.
-    assert set(offered) == {"", "random", "centroid"}
+    # The fixture map has no trained model and no CLIP weights: only the players that need no
+    # training play.
+    assert set(offered) == {"", "random", "centroid", "retrieval"}
     assert offered["centroid"].startswith(machines.title("centroid") + ":")
     assert "clip" not in offered and "ensemble" not in offered
     for word in DEVELOPER_WORDS:
@@ -43,7 +44,7 @@ def test_the_home_page_offers_only_players_that_can_play_by_their_titles(fixture
 def test_the_duel_lobby_offers_only_players_that_can_play(fixture_map):
     html = Client().get("/duels/").content.decode()
     radios = set(re.findall(r'name="opponent" id="opponent-([a-z]+)"', html))
-    assert radios == {"random", "centroid", "human"}
+    assert radios == {"random", "centroid", "retrieval", "human"}
     for word in DEVELOPER_WORDS:
         assert word not in html, word
 
