@@ -131,6 +131,7 @@ def test_two_attempts_at_once_from_one_browser_make_one(fixture_map):
     assert sorted(statuses) == [302, 409, 409, 409]
     assert DailyAttempt.objects.filter(is_machine=False).count() == 1
     assert Game.objects.filter(player__kind="human").count() == 1  # the refused ones left nothing
+    background.wait_local(timeout=120)  # the machines' daily rounds, before the database is flushed
 
 
 def test_the_leaderboard_opens_after_your_attempt(fixture_map):
