@@ -18,6 +18,7 @@ from django.urls import reverse
 from geogame.game.services import GameError
 from geogame.maps.models import Location
 from geogame.studies import rules as study_rules
+from geogame.studies import selectors as study_selectors
 from geogame.studies.models import Participant, Study
 from harness.duel_stack import Session
 from harness.live_server import headless_chromium, live_server, manage, missing_browser, server_env
@@ -98,6 +99,8 @@ def test_catch_trials_sit_among_the_test_trials_with_an_instruction_and_are_scor
         assert post_json(client, st["round"]["guess_url"], {"city": pick}).status_code == 201
         st = next_state(client, participant)
     assert seen_catch == 2 and response.status_code == 302
+    progress = study_selectors.study_progress(study)["rows"]
+    assert (progress[0]["answered"], progress[0]["total"], progress[0]["finished"]) == (6, 6, True)
     from tests.test_study_defects import export_csv
 
     rows = export_csv(study)

@@ -252,6 +252,7 @@ def exercise_every_view(base_url):
     # This one asks the staff to delete their rows, by the id their page shows.
     other = re.search(rb'id="participant-id">([0-9a-f-]{36})<', page)[1].decode()
     visit(staff, "form", f"/staff/studies/{study_slug}/withdraw/", {"participant": other}, expect=200)
+    visit(staff, "form", f"/staff/studies/{study_slug}/status/", {"status": "closed"}, expect=200)
     return visit.names
 
 

@@ -29,7 +29,8 @@ def _save(fig, path):
 
 def bars_with_ci(path, labels, values, cis, *, xlabel, title, human=(), xmax=None):
     """One horizontal bar per method with its 95% interval as a whisker and its value written
-    at the end; methods named in `human` are drawn in the human colour."""
+    above the bar's end (at the value, not at the interval's end); methods named in `human` are
+    drawn in the human colour."""
     fig = _figure(7, 0.55 * len(labels) + 1.4)
     ax = fig.add_subplot()
     y = np.arange(len(labels))[::-1]
@@ -37,12 +38,12 @@ def bars_with_ci(path, labels, values, cis, *, xlabel, title, human=(), xmax=Non
     low = np.array([v - c[0] if c else 0.0 for v, c in zip(values, cis, strict=True)])
     high = np.array([c[1] - v if c else 0.0 for v, c in zip(values, cis, strict=True)])
     colours = [HUMAN_COLOUR if label in human else MACHINE_COLOUR for label in labels]
-    ax.barh(y, values, color=colours, xerr=[low, high], capsize=4, error_kw={"elinewidth": 1.2})
+    ax.barh(y, values, height=0.55, color=colours, xerr=[low, high], capsize=4, error_kw={"elinewidth": 1.2})
     ax.set_yticks(y, labels)
     right = xmax or max(1.0, float(np.max(values + high)) * 1.15)
     ax.set_xlim(0, right)
-    for yi, v, h in zip(y, values, high, strict=True):
-        ax.text(v + h + right * 0.01, yi, f"{v:.1f}", va="center", fontsize=9)
+    for yi, v in zip(y, values, strict=True):
+        ax.text(v, yi + 0.3, f"{v:.1f}", ha="center", va="bottom", fontsize=8)
     ax.set_xlabel(xlabel)
     ax.set_title(title)
     ax.grid(axis="x", alpha=0.3)
@@ -76,21 +77,24 @@ def grouped_bars(path, categories, series, *, ylabel, title, ymax=None, human=()
 
 def confusion_heatmap(path, rows, columns, counts, *, title):
     """True city down, answered city across; every cell holds its count (seed 003's S1-S8 in
-    one picture: a row is where that city's locations were placed)."""
+    one picture: a row is where that city's locations were placed). The colour is the cell's share
+    of its row, on one 0-100 % scale for every method, so heatmaps of methods with different
+    numbers of answers compare."""
     counts = np.array(counts, dtype=np.float64).reshape(len(rows), len(columns))
+    shares = 100.0 * counts / np.maximum(1.0, counts.sum(axis=1, keepdims=True))
     fig = _figure(0.7 * len(columns) + 3, 0.55 * len(rows) + 2.2)
     ax = fig.add_subplot()
-    image = ax.imshow(counts, cmap="Blues", vmin=0, vmax=max(1.0, counts.max()), aspect="auto")
+    image = ax.imshow(shares, cmap="Blues", vmin=0, vmax=100, aspect="auto")
     ax.set_xticks(np.arange(len(columns)), columns, rotation=35, ha="right")
     ax.set_yticks(np.arange(len(rows)), rows)
     for i in range(len(rows)):
         for j in range(len(columns)):
-            dark = counts[i, j] > 0.6 * counts.max()
+            dark = shares[i, j] > 60
             ax.text(j, i, f"{counts[i, j]:.0f}", ha="center", va="center", color="white" if dark else "black")
     ax.set_xlabel("answered")
     ax.set_ylabel("true city")
     ax.set_title(title)
-    fig.colorbar(image, ax=ax, shrink=0.8)
+    fig.colorbar(image, ax=ax, shrink=0.8, label="% of the true city's answers")
     _save(fig, path)
 
 

@@ -124,7 +124,7 @@ def study_progress(study):
         )
         .order_by("created_at", "id")
     )
-    total = study.practice_count + study.test_count
+    total = study.practice_count + study.test_trials
     rows = [
         {
             "participant": p,
