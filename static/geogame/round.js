@@ -288,7 +288,7 @@
     function fitReveal() {
       if (fit.length > 1) {
         // Room at the sides and top for the labels; less on a phone's small map.
-        const small = container.clientWidth < 500;
+        const small = window.matchMedia(PHONE_QUERY).matches;
         map.fitBounds(L.latLngBounds(fit), { padding: small ? [40, 30] : [100, 60], maxZoom: 15, animate: false });
       } else {
         map.setView(fit[0], 5, { animate: false });
