@@ -188,7 +188,8 @@ def place_pin(driver, dx, dy):
 
     the_map = by_id(driver, "map")
     ActionChains(driver).move_to_element_with_offset(the_map, dx, dy).click().perform()
-    wait(driver).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#map .leaflet-marker-icon"))
+    pin = "#map .leaflet-marker-icon:not(.city-label)"  # the city labels are markers too
+    wait(driver).until(lambda d: d.find_elements(By.CSS_SELECTOR, pin))
     wait(driver).until(lambda d: by_id(d, "submit-guess").is_enabled())
     return latlon(the_map, "marker")
 
@@ -219,7 +220,19 @@ def wait_for_reveal_in_view(driver, guess_selector):
             return r.left >= box.left && r.right <= box.right && r.top >= box.top && r.bottom <= box.bottom;
         });
     """
-    wait(driver).until(lambda d: d.execute_script(script, guess_selector))
+    from selenium.common.exceptions import TimeoutException
+
+    try:
+        wait(driver).until(lambda d: d.execute_script(script, guess_selector))
+    except TimeoutException:
+        where = driver.execute_script(
+            "const box = document.getElementById('map').getBoundingClientRect();"
+            "return [JSON.stringify(box), ...[...document.querySelectorAll("
+            "'#map path.answer-marker, #map .leaflet-tooltip, ' + arguments[0])].map((el) =>"
+            " el.className.baseVal || el.className + ' ' + JSON.stringify(el.getBoundingClientRect()))];",
+            guess_selector,
+        )
+        raise AssertionError(f"the reveal is not all inside the map: {where}") from None
 
 
 def console_errors(driver, expected=None):
@@ -280,7 +293,7 @@ def test_a_full_game_pinned_on_the_map_scores_what_the_page_shows(server, browse
             city = place.removeprefix("The place: ").split(",")[0]
             assert city not in before_guess, "the page named the answer before the guess"
             assert "Photo: " in by_id(driver, "result-attribution").text
-            wait_for_reveal_in_view(driver, "#map .leaflet-marker-icon")
+            wait_for_reveal_in_view(driver, "#map .leaflet-marker-icon:not(.city-label)")
             assert by_id(driver, "total-points").get_attribute("data-points") == str(sum(points_per_round))
             if number == 1:
                 driver.save_screenshot(str(screenshots / "reveal.png"))

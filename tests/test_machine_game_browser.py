@@ -5,7 +5,7 @@ trains `ensemble` on its train split. Headless Chromium plays five rounds in cit
 guess, once the machine's guess for the round is stored (read from the server's own SQLite
 database, never through HTTP), the summary page's footer must show the machine's points for the
 finished rounds only; after the guess, that round's too. At the end the summary map carries one
-machine pin per round, labelled with its round number.
+machine pin per round, numbered by its round.
 """
 
 import sqlite3
@@ -159,13 +159,13 @@ def test_a_full_game_against_a_trained_machine_shows_its_points_only_after_each_
     markers = wait_until(
         driver,
         lambda d: (
-            len(els := d.find_elements(By.CSS_SELECTOR, "#summary-map path.opponent-marker")) == ROUNDS
+            len(els := d.find_elements(By.CSS_SELECTOR, "#summary-map .num-pin-opponent")) == ROUNDS
             and els
         ),
         "the machine's pins",
     )
     assert len(markers) == ROUNDS
     labels = sorted(
-        int(t.text) for t in driver.find_elements(By.CSS_SELECTOR, "#summary-map .opponent-round")
+        int(t.text) for t in driver.find_elements(By.CSS_SELECTOR, "#summary-map .num-pin-opponent")
     )
     assert labels == list(range(1, ROUNDS + 1))

@@ -250,14 +250,15 @@
     let answerMarker = null;
     let fit = null; // what the reveal keeps in view: [answer, ...guesses]
 
-    function place(latlng, { locked = false } = {}) {
+    function place(latlng, { locked = false, drawAt = null } = {}) {
       // Leaflet gives longitudes beyond ±180 left or right of the main world; the server wants [-180, 180].
       const ll = L.latLng(Math.max(-90, Math.min(90, latlng.lat)), latlng.lng).wrap();
+      const shown = drawAt || ll; // the reveal draws it on the answer's side of the antimeridian
       if (!pin) {
-        pin = L.marker(ll, { draggable: !locked, keyboard: false, title: "Your guess" }).addTo(map);
+        pin = L.marker(shown, { draggable: !locked, keyboard: false, title: "Your guess" }).addTo(map);
         pin.on("dragend", () => place(pin.getLatLng()));
       } else {
-        pin.setLatLng(ll);
+        pin.setLatLng(shown);
       }
       if (locked) lockPin(true);
       container.dataset.markerLat = ll.lat;
@@ -287,8 +288,8 @@
     function fitReveal() {
       if (fit.length > 1) {
         // Room at the sides and top for the labels; less on a phone's small map.
-        const small = container.clientWidth < 500;
-        map.fitBounds(L.latLngBounds(fit), { padding: small ? [40, 30] : [80, 50], maxZoom: 15, animate: false });
+        const small = window.matchMedia(PHONE_QUERY).matches;
+        map.fitBounds(L.latLngBounds(fit), { padding: small ? [40, 30] : [100, 60], maxZoom: 15, animate: false });
       } else {
         map.setView(fit[0], 5, { animate: false });
       }
@@ -299,18 +300,36 @@
     function addMark(mark) {
       const tooltip = { permanent: true, direction: "auto", offset: [0, 0], className: "reveal-label", ...(mark.tooltip || {}) };
       if (mark.pin) {
-        place(L.latLng(mark.at[0], mark.at[1]), { locked: true });
-        if (mark.label) pin.bindTooltip(textLabel(mark.label), { ...tooltip, offset: [0, -20] }).openTooltip();
+        place(L.latLng(mark.at[0], mark.at[1]), { locked: true, drawAt: L.latLng(mark.drawAt || mark.at) });
+        if (mark.label) pin.bindTooltip(textLabel(mark.label), tooltip).openTooltip();
         return;
       }
-      L.circleMarker(mark.at, { ...mark.style, className: mark.className || "" })
+      L.circleMarker(mark.drawAt || mark.at, { ...mark.style, className: mark.className || "" })
         .bindTooltip(textLabel(mark.label), tooltip)
         .addTo(layer);
     }
 
-    /** The great circle from a mark to the answer: each guess's distance line. */
+    /** `mark` drawn on the answer's side of the antimeridian (its longitude moved by 360 degrees
+     * where that brings it nearer), so the reveal can fit both however far apart they are. */
+    function nearAnswer(mark, at) {
+      const lon = mark.at[1] + 360 * Math.round((at[1] - mark.at[1]) / 360);
+      return { ...mark, drawAt: [mark.at[0], lon] };
+    }
+
+    /** The great circle from a mark to the answer (each guess's distance line), as one line whose
+     * longitudes run on continuously from the mark as drawn. */
     function addLine(mark, at) {
-      L.polyline(greatCircle(mark.at, at), { ...LINE_STYLE, ...(mark.line || {}), interactive: false, className: "reveal-line" }).addTo(layer);
+      let previous = mark.drawAt[1];
+      const points = greatCircle(mark.at, at)
+        .flat()
+        .map(([lat, lon]) => {
+          const near = lon + 360 * Math.round((previous - lon) / 360);
+          previous = near;
+          return [lat, near];
+        });
+      L.polyline(points, { ...LINE_STYLE, ...(mark.line || {}), interactive: false, className: "reveal-line" }).addTo(
+        layer
+      );
     }
 
     map.on("click", (e) => {
@@ -345,25 +364,28 @@
         clearReveal();
         layer = L.layerGroup().addTo(map);
         const at = [answer.lat, answer.lon];
-        marks.forEach((mark) => {
+        const drawn = marks.map((mark) => nearAnswer(mark, at));
+        drawn.forEach((mark) => {
           addLine(mark, at);
           addMark(mark);
         });
         answerMarker = L.circleMarker(at, { ...ANSWER_STYLE, className: "answer-marker" })
           .bindTooltip(textLabel(placeLabel(answer)), ANSWER_TOOLTIP)
           .addTo(layer);
-        fit = [at, ...marks.map((m) => m.at)];
+        fit = [at, ...drawn.map((m) => m.drawAt)];
         fitReveal();
       },
       /** One more guess on the reveal (an opponent's, which may arrive after it): joined to the
        * answer by its distance line, labelled, and kept in view with the rest. */
       addMark(mark) {
         if (!layer) return;
-        const at = answerMarker.getLatLng();
-        addLine(mark, [at.lat, at.lng]);
-        addMark(mark);
+        const answerAt = answerMarker.getLatLng();
+        const at = [answerAt.lat, answerAt.lng];
+        const drawn = nearAnswer(mark, at);
+        addLine(drawn, at);
+        addMark(drawn);
         answerMarker.bringToFront(); // a guess close to the answer must not hide it
-        fit.push(mark.at);
+        fit.push(drawn.drawAt);
         fitReveal();
       },
     };
