@@ -135,8 +135,7 @@ def test_the_daily_in_two_browsers_and_a_challenge_link_from_one_to_the_other(se
 
 
 def daily_and_challenge(server, ada, bob, screens):
-    ada.get(server.url + "/")
-    shoot(ada, screens, "home")
+    # The home page's screenshots are tests/test_screens_browser.py's (home-desktop, home-phone).
     for driver, name, offset in ((ada, "Ada", 0), (bob, "Bob", 15)):
         driver.get(server.url + "/")
         by_id(driver, "hub-daily").click()
