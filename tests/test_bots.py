@@ -11,6 +11,8 @@ from django.test import Client
 
 from geogame.bots import rules, services
 from geogame.bots.models import Bot, BotPrediction
+from geogame.challenges import services as challenge_services
+from geogame.challenges.models import DailyAttempt
 from geogame.game import machines
 from geogame.game import services as game_services
 from geogame.game.models import Game, Guess, Round
@@ -99,6 +101,23 @@ def test_a_bot_is_a_machine_player_the_game_lists_and_plays_against(bot_and_toke
     assert g.lat == loc.lat + 0.1 and 0 < g.points <= 5000 and not g.timed_out
     # Answered: nothing more to offer.
     assert next_round(token).status_code == 204
+
+
+def test_a_bot_plays_the_daily_over_the_api_like_the_other_machine_players(bot_and_token, fixture_map):
+    bot, token = bot_and_token
+    daily = challenge_services.daily_get_or_create(m=fixture_map)
+    attempt = DailyAttempt.objects.get(daily=daily, player=bot.player)
+    assert attempt.is_machine and attempt.game.location_order == daily.location_order
+    offers = []
+    for _ in range(len(daily.location_order)):
+        offer = next_round(token)
+        assert offer.status_code == 200
+        offers.append(offer.json()["round"])
+        assert guess(token, offers[-1], {"lat": 10.0, "lon": 20.0}).status_code in (200, 201)
+    assert [Round.objects.get(id=i).game_id for i in offers] == [attempt.game_id] * len(offers)
+    assert Guess.objects.filter(round__game=attempt.game, player=bot.player, timed_out=False).count() == len(
+        daily.location_order
+    )
 
 
 def test_a_top_k_list_and_a_grid_are_stored_with_the_pin(bot_and_token, human, fixture_map):

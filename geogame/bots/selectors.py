@@ -72,8 +72,11 @@ def bearer_token(request):
 
 
 def bot_rounds(player):
-    """Every round `player` (a bot's) plays: as a game's opponent or in a duel's seat."""
-    return Round.objects.filter(Q(game__opponent=player) | Q(game__duel__seats__player=player))
+    """Every round `player` (a bot's) plays: as a game's player (a daily's machine attempt), its
+    opponent or in a duel's seat."""
+    return Round.objects.filter(
+        Q(game__player=player) | Q(game__opponent=player) | Q(game__duel__seats__player=player)
+    )
 
 
 def _unanswered(rounds, player):

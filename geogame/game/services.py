@@ -110,7 +110,8 @@ def game_create_planned(*, player, map: Map, location_ids, mode=Game.COORDINATES
 
 def machine_game_play(*, game, now=None):
     """Start every round of `game`, whose player is a machine (a daily's machine attempt), and
-    have the machine guess each through the usual path (the inference.machine_guess task).
+    have the machine guess each through the usual path: the inference.machine_guess task, or for a
+    player that fetches its rounds itself (a bot) the round's offer.
     Safe to call twice: rounds that exist are kept, and a stored guess stops a redelivered task."""
     now = now or timezone.now()
     planned = game_location_ids(game)
@@ -126,7 +127,8 @@ def machine_game_play(*, game, now=None):
                 )
         except IntegrityError:
             continue
-        background.enqueue("inference.machine_guess", rnd.id, game.player_id)
+        if not machines.offer_round(rnd, game.player):
+            background.enqueue("inference.machine_guess", rnd.id, game.player_id)
 
 
 def game_machine_names(game):
