@@ -97,7 +97,7 @@ def test_me_lists_map_mode_opponent_total_and_date(fixture_map):
     row = re.search(pattern, page, re.S).group(1)
     assert fixture_map.name in row and "Pin on the map" in row and "none" in row
     assert (
-        f'history-total">{total}<' in row and game.created_at.strftime("%Y-%m-%d") in row and "5 / 5" in row
+        f'history-total">{total:,}<' in row and game.created_at.strftime("%Y-%m-%d") in row and "5 / 5" in row
     )
 
 

@@ -4,7 +4,7 @@ screenshots of /me/, a replay, the daily leaderboard and a challenge page at 140
 (into GEOGAME_SCREENSHOT_DIR when set: docs/screens/ holds the committed ones).
 
 A real daphne (harness/live_server.py) serves the fixture map (harness/fixture_map.py); the
-machine players are the untrained `random` and `centroid`, whose daily guesses run in the
+machine players are the untrained `random`, `centroid` and `retrieval`, whose daily guesses run in the
 server's own model process."""
 
 import os
@@ -152,11 +152,11 @@ def daily_and_challenge(server, ada, bob, screens):
         d.get(board_link)
         return (
             sorted(ranking_names(d, "daily-humans")) == ["Ada", "Bob"]
-            and len(css(d, "#daily-machines .machine-row")) == 2
+            and len(css(d, "#daily-machines .machine-row")) == 3  # random, centroid, retrieval
             and all(r.text.endswith("5 / 5") for r in css(d, "#daily-machines .machine-row"))
         )
 
-    wait(ada, board_complete, "both players and both machines on the daily leaderboard")
+    wait(ada, board_complete, "both players and the three machines on the daily leaderboard")
     assert all(b.text == "machine" for b in css(ada, "#daily-machines .machine-badge"))
     bob.get(board_link)
     assert sorted(ranking_names(bob, "daily-humans")) == ["Ada", "Bob"]

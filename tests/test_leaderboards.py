@@ -129,7 +129,7 @@ def test_the_page_shows_both_boards_escapes_names_and_refuses_bad_parameters(fix
     page = client.get(f"/leaderboards/{fixture_map.slug}/?period=week").content.decode()
     assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
     humans, machines = page.split('id="board-machines"')
-    assert "machine-badge" in machines and "9000" in humans.split('id="board-humans"')[1]
+    assert "machine-badge" in machines and "9,000" in humans.split('id="board-humans"')[1]
     assert client.get("/leaderboards/").status_code == 200
     assert client.get(f"/leaderboards/{fixture_map.slug}/?mode=bogus").status_code == 400
     assert client.get(f"/leaderboards/{fixture_map.slug}/?period=year").status_code == 400

@@ -211,7 +211,8 @@ def test_home_machines_and_a_game_link_in_another_browser(server, shots, size, t
             "",
             "random",
             "centroid",
-        ]  # the demo pack has no trained model: only what can play is offered
+            "retrieval",
+        ]  # the demo pack has no trained model: only what can play (without training) is offered
         snap(driver, shots, "home", size)
         driver.get(server.url + "/machines/")
         snap(driver, shots, "machines", size)

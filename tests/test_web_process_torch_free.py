@@ -14,6 +14,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -181,6 +182,8 @@ def exercise_every_view(base_url):
 
     wait_until(machine_guessed, timeout_s=WAIT_S, what="the machine player's guess")
     visit(player, "request", f"/games/{game_id}/summary/", expect=200)
+    visit(player, "request", "/machines/", expect=200)
+    visit(player, "request", "/api/basemap/cities.json", expect=200)
 
     # A duel, and its invitation to a second person.
     visit(player, "request", "/duels/", expect=200)
@@ -253,6 +256,27 @@ def exercise_every_view(base_url):
     other = re.search(rb'id="participant-id">([0-9a-f-]{36})<', page)[1].decode()
     visit(staff, "form", f"/staff/studies/{study_slug}/withdraw/", {"participant": other}, expect=200)
     visit(staff, "form", f"/staff/studies/{study_slug}/status/", {"status": "closed"}, expect=200)
+    # History, challenges, the daily and the leaderboards (the daily's machine attempts are model tasks),
+    # last: the daily holds five places from every other game today.
+    visit(player, "request", f"/me/games/{game_id}/", expect=200)
+    visit(player, "request", "/me/", expect=200)
+    visit(player, "form", f"/challenges/from/{game_id}/", {})  # 409 while the game is unfinished
+    visit(player, "request", "/challenges/no-such-challenge/", expect=404)
+    visit(player, "form", "/challenges/no-such-challenge/play/", {}, expect=404)
+    visit(player, "request", "/daily/", expect=200)
+    visit(player, "form", f"/daily/{MAP_SLUG}/play/", {})
+    visit(player, "request", f"/daily/{MAP_SLUG}/{datetime.now(UTC).date().isoformat()}/")
+    visit(player, "request", "/daily/archive/", expect=200)
+    visit(player, "request", "/leaderboards/", expect=200)
+    visit(player, "request", f"/leaderboards/{MAP_SLUG}/", expect=200)
+
+    # Accounts.
+    account = Browser(base_url)
+    for path in ("/accounts/signup/", "/accounts/login/", "/accounts/password-reset/",
+                 "/accounts/password-reset/sent/", "/accounts/reset/done/"):  # fmt: skip
+        visit(account, "request", path, expect=200)
+    visit(account, "request", "/accounts/reset/MQ/not-a-token/", expect=200)  # says the link is invalid
+    visit(account, "form", "/accounts/logout/", {})
     return visit.names
 
 
