@@ -40,7 +40,10 @@ APP_SERVICES = ("migrate", "web", "worker", "worker-gpu")
 STAFF_PREFIXES = ("builds/", "api/builds/", "staff/", "benchmarks/", "maps/", "api/maps/")
 # Exempt from CSRF on purpose: stateless APIs that read no session or cookie (a forged request
 # gets the same answer anyone gets), each with its reason. A new exemption is a decision: add it here.
-CSRF_EXEMPT = {"api/privacy/": "the privacy check of uploaded photos: no session, same answer for anyone"}
+CSRF_EXEMPT = {
+    "api/privacy/": "the privacy check of uploaded photos: no session, same answer for anyone",
+    "api/bot/rounds/<int:round_id>/guess": "a bot's answer: authorised by its bearer token, never a cookie",
+}
 SETTINGS_SOURCE = (REPO / "config" / "settings.py").read_text()
 
 

@@ -208,8 +208,10 @@ def test_a_study_participant_sees_practice_answers_and_no_test_answers(stack, br
         else:
             assert by_id(driver, "result-verdict").text == "Answer recorded."
             assert by_id(driver, "result").get_attribute("data-answer-lat") is None
-        button = "summary-link" if trial == PRACTICE + TEST - 1 else "next-round"
+        button = "summary-link" if trial in (PRACTICE - 1, PRACTICE + TEST - 1) else "next-round"
         wait(driver).until(ec.element_to_be_clickable((By.ID, button))).click()
+        if trial == PRACTICE - 1:  # a page of its own marks the start of the test
+            wait(driver).until(ec.element_to_be_clickable((By.ID, "start-test"))).click()
     wait(driver).until(ec.presence_of_element_located((By.ID, "study-done")))
     assert participant in by_id(driver, "participant-id").text
     stored = query(
