@@ -72,6 +72,18 @@ def slow_factor():
 
 
 @pytest.fixture
+def staff_client(db):
+    """A test client logged in as a staff user."""
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    User.objects.create_user("staff", password="pw-staff-1", is_staff=True)
+    client = Client()
+    assert client.login(username="staff", password="pw-staff-1")
+    return client
+
+
+@pytest.fixture
 def fixture_folder(tmp_path):
     folder = tmp_path / "mapfolder"
     folder.mkdir()

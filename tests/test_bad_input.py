@@ -172,16 +172,6 @@ def test_a_study_answer_with_a_huge_number_or_deep_nesting_gets_a_400(study_map)
 # -- Names people type -------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def staff_client(db):
-    from django.contrib.auth.models import User
-
-    User.objects.create_user("staff", password="pw-staff-1", is_staff=True)
-    client = Client()
-    assert client.login(username="staff", password="pw-staff-1")
-    return client
-
-
 @pytest.mark.parametrize(
     "name, consent, message",
     [

@@ -5,7 +5,6 @@ import math
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 from django.test import Client
 
@@ -308,14 +307,6 @@ def test_bot_create_prints_the_token_once_and_refuses_bad_names(capsys):
     assert Bot.objects.get(name="gamma").revoked_at is not None
     with pytest.raises(CommandError, match="no bot named"):
         call_command("bot_revoke", "nobody")
-
-
-@pytest.fixture
-def staff_client(db):
-    User.objects.create_user("staff", password="pw-staff-1", is_staff=True)
-    client = Client()
-    assert client.login(username="staff", password="pw-staff-1")
-    return client
 
 
 def test_staff_register_a_bot_see_its_token_once_and_revoke_it(staff_client):

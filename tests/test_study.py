@@ -184,14 +184,6 @@ def test_withdrawing_deletes_the_participants_rows_and_nobody_elses(study_map):
     assert gone_client.get(reverse("study-play", args=[gone.resume_token])).status_code == 404
 
 
-@pytest.fixture
-def staff_client(db):
-    User.objects.create_user("staff", password="pw-staff-1", is_staff=True)
-    client = Client()
-    assert client.login(username="staff", password="pw-staff-1")
-    return client
-
-
 def test_staff_delete_a_withdrawn_participant_by_their_id(study_map, staff_client):
     study = make_study(study_map)
     client = Client()

@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from geogame.common import background
+from geogame.common.errors import Refused
 from geogame.duels import events as duel_events
 from geogame.duels import services as duel_services
 from geogame.game import services as game_services
@@ -34,11 +35,8 @@ ERR_NEED_COORDS = "this round needs 'lat' and 'lon'"
 ERR_WEBHOOK_URL = "the webhook URL must be an http:// or https:// URL of at most 300 characters"
 
 
-class BotError(Exception):
-    def __init__(self, message, status=400):
-        super().__init__(message)
-        self.message = message
-        self.status = status
+class BotError(Refused):
+    """A bot API request refused."""
 
 
 def group_name(player_id):

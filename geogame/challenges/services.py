@@ -6,6 +6,7 @@ import logging
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from geogame.common.errors import Refused
 from geogame.game import location_pools, machines
 from geogame.game import services as game_services
 from geogame.game.models import Game
@@ -32,11 +33,8 @@ ERR_DAILY_FIRST = "the leaderboard opens after your attempt: play today's daily 
 ERR_DAILY_FINISH = "the leaderboard opens after your attempt: finish it first"
 
 
-class ChallengeError(Exception):
-    def __init__(self, message, status=400):
-        super().__init__(message)
-        self.message = message
-        self.status = status
+class ChallengeError(Refused):
+    """A challenge or daily request refused."""
 
 
 def challenge_from_game(*, game):

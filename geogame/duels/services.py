@@ -26,6 +26,7 @@ from django.db.models import Exists, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from geogame.common import background
+from geogame.common.errors import Refused
 from geogame.game import location_pools, machines, rules, services
 from geogame.game.models import Game, Guess, Round
 
@@ -76,13 +77,8 @@ ERR_THIRD_SEAT = "a machine plays along only in a duel between two humans"
 ERR_OPPONENT = "choose a machine player or 'human'"
 
 
-class DuelError(Exception):
-    """A request the duel refuses; `message` goes back to the client, `status` for HTTP."""
-
-    def __init__(self, message, status=400):
-        super().__init__(message)
-        self.message = message
-        self.status = status
+class DuelError(Refused):
+    """A request the duel refuses."""
 
 
 # -- Creating and joining ------------------------------------------------------------------------

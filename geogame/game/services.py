@@ -7,6 +7,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from geogame.common import background, geo
+from geogame.common.errors import Refused
 from geogame.maps.models import Map
 from geogame.maps.rules import city_label
 
@@ -37,13 +38,11 @@ ERR_CITY_MODE_NEEDS_CITIES = "city mode needs a map with at least two cities"
 ERR_OPPONENT_UNAVAILABLE = "the {name} player cannot play this map: {reason}"
 
 
-class GameError(Exception):
-    """A request the rules refuse; `status` is the HTTP status to answer with."""
+class GameError(Refused):
+    """A request the rules refuse; `result` is what the client may still be shown."""
 
     def __init__(self, message, status=400, result=None):
-        super().__init__(message)
-        self.message = message
-        self.status = status
+        super().__init__(message, status)
         self.result = result
 
 

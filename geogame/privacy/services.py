@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from geogame.common import background, text_input
+from geogame.common.errors import Refused
 from geogame.game import machines
 from geogame.maps import images
 from geogame.maps.models import Map
@@ -47,11 +48,8 @@ WARN_GPS = (
 )
 
 
-class PrivacyInputError(ValueError):
-    def __init__(self, message, status=400):
-        super().__init__(message)
-        self.message = message
-        self.status = status
+class PrivacyInputError(Refused, ValueError):
+    """An upload or caption the privacy check refuses."""
 
 
 ERR_BUSY = "the privacy check is busy with other photos; try again in {retry_after} s"
