@@ -124,13 +124,17 @@ def game_state(game, current_round):
     guess = None
     if current_round is not None:
         guess = Guess.objects.filter(round=current_round, player=game.player).first()
-    played = Guess.objects.filter(round__game=game, player=game.player).count()
+    # How many rounds are played and their points, in one query.
+    so_far = Guess.objects.filter(round__game=game, player=game.player).aggregate(
+        n=Count("id"), t=Sum("points")
+    )
+    played = so_far["n"]
     state = {
         "game": str(game.public_id),
         "mode": game.mode,
         "rounds_total": game.rounds_total,
         "rounds_played": played,
-        "total_points": game_total_points(game),
+        "total_points": so_far["t"] or 0,
         "time_limit_s": game.time_limit_s,
         "finished": played >= game.rounds_total,
         "summary_url": reverse("game-summary", args=[game.public_id]),
