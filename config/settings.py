@@ -403,7 +403,11 @@ GEOGAME_RETRIEVAL_K = env_int("GEOGAME_RETRIEVAL_K", 10)
 GEOGAME_RETRIEVAL_TEMPERATURE = env_float("GEOGAME_RETRIEVAL_TEMPERATURE", 0.05)
 # Micro-batching of machine guesses in a worker: at most this many rounds per forward
 # pass, waiting at most this long for company (only while more rounds are being prepared).
-GEOGAME_BATCH_MAX = env_int("GEOGAME_BATCH_MAX", 16)
+# Unset: by the worker's device (inference.batching.default_batch_max): none on the CPU, where
+# it does not pay (bench/README.md, machine_latency.py), 16 on CUDA.
+GEOGAME_BATCH_MAX = env_int("GEOGAME_BATCH_MAX", None)
+if GEOGAME_BATCH_MAX is not None and GEOGAME_BATCH_MAX < 1:
+    raise ImproperlyConfigured(f"GEOGAME_BATCH_MAX must be 1 or more, got {GEOGAME_BATCH_MAX!r}")
 GEOGAME_BATCH_WAIT_MS = env_int("GEOGAME_BATCH_WAIT_MS", 10)
 # A player's batcher idle this long stops its thread and lets go of the model (built again on
 # the next guess). A machine guess waits at most this long for its batch's forward pass, then

@@ -26,6 +26,18 @@ ERR_CLOSED = "this batcher has stopped (idle or closed); take a fresh one from i
 ERR_TIMEOUT = "{what}: no result within {timeout_s:g} s (its batch is stuck or the process overloaded)"
 
 
+# Rounds per forward pass when GEOGAME_BATCH_MAX is unset, by device. On the CPU the backbone is
+# compute-bound at one location's views, so a batch of n takes n times as long and batching only
+# adds waiting and memory (bench/README.md, `machine_latency.py`); a GPU is idle between small
+# passes, and batching is what fills it.
+BATCH_MAX_BY_DEVICE = {"cpu": 1, "cuda": 16}
+
+
+def default_batch_max(device):
+    """How many rounds share a forward pass on `device` ("cpu", "cuda", "cuda:1", ...)."""
+    return BATCH_MAX_BY_DEVICE.get(device.split(":")[0], 1)
+
+
 class BatcherClosed(RuntimeError):
     pass
 

@@ -50,13 +50,22 @@ def _submit(name, m, location, *, slot):
     def make():
         return MicroBatcher(
             functools.partial(_predict_batch, player),
-            max_batch=settings.GEOGAME_BATCH_MAX,
+            max_batch=batch_max(),
             max_wait_s=settings.GEOGAME_BATCH_WAIT_MS / 1000,
             reservations=_reservations,
             idle_s=settings.GEOGAME_BATCHER_IDLE_S,
         )
 
     return _pool.submit((name, m.id), location, owner=player, make=make, slot=slot)
+
+
+def batch_max():
+    """GEOGAME_BATCH_MAX, or when unset the default for this worker's device."""
+    if settings.GEOGAME_BATCH_MAX is not None:
+        return settings.GEOGAME_BATCH_MAX
+    from .runtime import device
+
+    return batching.default_batch_max(device())
 
 
 def _predict_batch(player, locations):

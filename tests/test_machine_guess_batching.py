@@ -1,7 +1,11 @@
 """A worker's machine guesses and its batchers: an idle player's batcher stops and is built again
 on the next guess, and a stuck forward pass fails the guess with a timeout instead of hanging."""
 
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -9,7 +13,8 @@ from geogame.game import services
 from geogame.game.models import Guess
 from inference import registry
 from inference import services as machine_services
-from inference.batching import BatchTimeout
+from inference.batching import BatchTimeout, default_batch_max
+from inference.runtime import device
 from players.models import Player
 
 pytestmark = pytest.mark.django_db
@@ -75,3 +80,27 @@ def test_a_machine_guess_whose_forward_pass_is_stuck_fails_with_a_timeout(
     finally:
         release.set()
     assert not Guess.objects.filter(round=rnd, player__kind=Player.MACHINE).exists()
+
+
+def test_a_workers_batch_size_is_the_setting_or_else_its_devices_default(trainable_map, settings):
+    settings.GEOGAME_BATCH_MAX = None
+    assert machine_services.batch_max() == default_batch_max(device())
+    game = centroid_game(trainable_map)
+    machine_guess(game, services.round_next(game=game))
+    assert centroid_batcher(trainable_map).max_batch == default_batch_max(device())
+    settings.GEOGAME_BATCH_MAX = 4
+    assert machine_services.batch_max() == 4
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "many"])
+def test_a_bad_batch_size_setting_stops_the_process_with_one_line(value):
+    run = subprocess.run(
+        [sys.executable, "-c", "import django; from django.conf import settings; settings.GEOGAME_BATCH_MAX"],
+        cwd=Path(__file__).resolve().parents[1],
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "GEOGAME_BATCH_MAX": value},
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode != 0
+    last = run.stderr.strip().splitlines()[-1]
+    assert "ImproperlyConfigured" in last and "GEOGAME_BATCH_MAX" in last

@@ -8,7 +8,15 @@ import time
 
 import pytest
 
-from inference.batching import BatcherClosed, BatcherPool, BatchTimeout, MicroBatcher, Reservations, result
+from inference.batching import (
+    BatcherClosed,
+    BatcherPool,
+    BatchTimeout,
+    MicroBatcher,
+    Reservations,
+    default_batch_max,
+    result,
+)
 
 HOUR = 3600.0
 RESULT_TIMEOUT_S = 30
@@ -215,3 +223,9 @@ def test_a_stuck_batch_raises_a_timeout_error_instead_of_hanging_and_its_queued_
     assert running.result(timeout=RESULT_TIMEOUT_S) == "stuck"
     assert batcher.submit("later").result(timeout=RESULT_TIMEOUT_S) == "later"
     assert batches == [["stuck"], ["later"]]  # the request whose caller gave up never ran
+
+
+def test_rounds_share_a_forward_pass_on_a_gpu_and_not_on_the_cpu():
+    assert default_batch_max("cpu") == 1
+    assert default_batch_max("cuda") == default_batch_max("cuda:1") == 16
+    assert default_batch_max("mps") == 1  # unmeasured devices: no batching
