@@ -127,6 +127,25 @@ def fixture_map(db, fixture_folder):
     return report.map
 
 
+# Per city in a daily map: two train, two test and two play locations, so 20 places a machine may
+# play, over the daily's minimum pool (geogame.challenges.rules.DAILY_MIN_POOL, 15). The fixture map
+# (10) is under it: drawing on it never holds places for a daily.
+DAILY_MAP_PER_CITY = 6
+
+
+@pytest.fixture
+def daily_map(db, tmp_path):
+    """A fixture map large enough for a daily challenge: 31 locations, 20 of them held out."""
+    from geogame.maps.importer import import_map
+
+    folder = tmp_path / "dailymap"
+    folder.mkdir()
+    build_fixture_folder(folder, per_city=DAILY_MAP_PER_CITY)
+    report = import_map(folder, name="Daily world")
+    assert not report.errors, report.errors
+    return report.map
+
+
 @pytest.fixture
 def trainable_map(db, tmp_path):
     """A fixture map large enough to train on: 41 locations, split 28/7/3/3 (train/val/test/play):

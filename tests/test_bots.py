@@ -102,9 +102,9 @@ def test_a_bot_is_a_machine_player_the_game_lists_and_plays_against(bot_and_toke
     assert next_round(token).status_code == 204
 
 
-def test_a_bot_plays_the_daily_over_the_api_like_the_other_machine_players(bot_and_token, fixture_map):
+def test_a_bot_plays_the_daily_over_the_api_like_the_other_machine_players(bot_and_token, daily_map):
     bot, token = bot_and_token
-    daily = challenge_services.daily_get_or_create(m=fixture_map)
+    daily = challenge_services.daily_get_or_create(m=daily_map)
     attempt = DailyAttempt.objects.get(daily=daily, player=bot.player)
     assert attempt.is_machine and attempt.game.location_order == daily.location_order
     offers = []

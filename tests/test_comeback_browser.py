@@ -3,9 +3,12 @@ with the map's machine players; a challenge link followed from one browser to an
 screenshots of /me/, a replay, the daily leaderboard and a challenge page at 1400x900 and 390x844
 (into GEOGAME_SCREENSHOT_DIR when set: docs/screens/ holds the committed ones).
 
-A real daphne (harness/live_server.py) serves the fixture map (harness/fixture_map.py); the
-machine players are the untrained `random`, `centroid` and `retrieval`, whose daily guesses run in the
-server's own model process."""
+A real daphne (harness/live_server.py) serves the fixture map (harness/fixture_map.py) made large
+enough for a daily (tests/conftest.py, DAILY_MAP_PER_CITY), and the plain fixture map, too small for
+one, whose place on the daily page says so; the machine players are the untrained `random`,
+`centroid` and `retrieval`, whose daily guesses run in the server's own model process. A third
+browser takes up the challenge under a display name of markup: every pin's name label on the
+challenge page stays inert text."""
 
 import os
 from contextlib import contextmanager
@@ -15,11 +18,13 @@ import pytest
 
 from harness.fixture_map import build_fixture_folder
 from harness.live_server import headless_chromium, live_server, missing_browser
-from tests.conftest import scaled
+from tests.conftest import DAILY_MAP_PER_CITY, scaled
+from tests.test_xss_browser import HOSTILE_NAME, INJECTED
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(int(scaled(600)))]
 
 MAP_SLUG = "fixture-world"
+SMALL_SLUG = "small-world"  # 10 held-out places: under the daily's minimum
 WAIT_S = 30
 SIZES = {"wide": (1400, 900, False), "phone": (390, 844, True)}
 
@@ -30,10 +35,12 @@ def server(tmp_path_factory):
     if missing:
         pytest.skip(f"browser tests need Chromium and ChromeDriver (`make browser`); missing: {missing}")
     workdir = tmp_path_factory.mktemp("comeback")
-    folder = workdir / "mapfolder"
+    folder, small = workdir / "mapfolder", workdir / "smallfolder"
     folder.mkdir()
-    build_fixture_folder(folder)
-    with live_server(workdir, [(folder, "Fixture world")]) as srv:
+    small.mkdir()
+    build_fixture_folder(folder, per_city=DAILY_MAP_PER_CITY)
+    build_fixture_folder(small)
+    with live_server(workdir, [(folder, "Fixture world"), (small, "Small world")]) as srv:
         yield srv
 
 
@@ -129,13 +136,23 @@ def logs_on_failure(server, *drivers):
         raise
 
 
-def test_the_daily_in_two_browsers_and_a_challenge_link_from_one_to_the_other(server, two_browsers, screens):
-    with logs_on_failure(server, *two_browsers):
-        daily_and_challenge(server, *two_browsers, screens)
+def test_the_daily_in_two_browsers_and_a_challenge_link_from_one_to_the_other(
+    server, two_browsers, screens, tmp_path
+):
+    with headless_chromium(tmp_path / "c") as mallory:
+        size(mallory, "wide")
+        with logs_on_failure(server, *two_browsers, mallory):
+            daily_and_challenge(server, *two_browsers, mallory, screens)
 
 
-def daily_and_challenge(server, ada, bob, screens):
+def daily_and_challenge(server, ada, bob, mallory, screens):
     # The home page's screenshots are tests/test_screens_browser.py's (home-desktop, home-phone).
+    # A map too small for a daily says so on the daily page, and offers nothing to play.
+    ada.get(server.url + "/daily/")
+    small = css(ada, f"#daily-{SMALL_SLUG} .daily-none")
+    assert small and "No daily challenge on this map" in small[0].text and "at least 15" in small[0].text
+    assert not css(ada, f"#daily-{SMALL_SLUG} .daily-play") and css(ada, f"#daily-{MAP_SLUG} .daily-play")
+    shoot(ada, screens, "daily")
     for driver, name, offset in ((ada, "Ada", 0), (bob, "Bob", 15)):
         driver.get(server.url + "/")
         by_id(driver, "hub-daily").click()
@@ -176,8 +193,28 @@ def daily_and_challenge(server, ada, bob, screens):
     play_five_rounds(bob, offset=25)
     bob.get(link)
     assert sorted(ranking_names(bob, "challenge-ranking")) == ["Ada", "Bob"]
-    wait(bob, lambda d: len(css(d, ".pins-map path.leaflet-interactive")) >= 5 * 3, "everyone's pins")
+    wait(bob, lambda d: len(css(d, ".pins-map .pin-label")) == 5 * 3, "everyone's labelled pins")
+    assert len(css(bob, ".pins-map path.pin-line")) == 5 * 2  # each person's distance line
+    for round_map in css(bob, ".pins-map"):
+        labels = [t.text for t in round_map.find_elements("css selector", ".pin-label")]
+        assert sorted(labels) == ["Ada", "Bob", "The answer"], labels
     shoot(bob, screens, "challenge")
+
+    # A third player, named in markup, takes the challenge up: the labels hold the name as text.
+    mallory.get(link)
+    by_id(mallory, "challenge-name").send_keys(HOSTILE_NAME)
+    by_id(mallory, "challenge-accept").click()
+    play_five_rounds(mallory, offset=-25)
+    for driver in (mallory, bob):
+        driver.get(link)
+        wait(driver, lambda d: len(css(d, ".pins-map .pin-label")) == 5 * 4, "the third player's pins")
+        labels = driver.execute_script(
+            "return [...document.querySelectorAll('.pins-map .pin-label')].map((t) => t.textContent)"
+        )
+        assert labels.count(HOSTILE_NAME) == 5 and labels.count("Ada") == 5
+        assert driver.execute_script(INJECTED) == []
+        assert driver.execute_script("return window.pwned === undefined")
+        assert driver.title.startswith("Challenge")
 
     ada.get(server.url + "/me/")
     rows = css(ada, "#history-table .history-row")

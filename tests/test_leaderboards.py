@@ -3,19 +3,24 @@ and of this week, humans and machines apart, ties broken by total time; read fro
 totals (GameResult, PlayerBest)."""
 
 import datetime
+import re
 
 import pytest
 from django.test import Client
 from django.utils import timezone
 
+from geogame.duels import events as duel_events
+from geogame.duels import services as duel_services
+from geogame.duels.models import Duel
 from geogame.game import services as game_services
-from geogame.game.models import Game, Guess
+from geogame.game.models import Game, Guess, Round
 from geogame.leaderboards import rules, selectors
 from geogame.leaderboards.models import GameResult, PlayerBest
 from geogame.leaderboards.services import best_raise, result_record
 from inference.services import machine_player_get
 from players.models import Player
 from tests.test_accounts import play_rounds, start_game
+from tests.test_study import join, make_study, play_all
 
 pytestmark = pytest.mark.django_db
 
@@ -141,3 +146,55 @@ def test_the_home_page_is_the_hub(fixture_map):
     page = Client().get("/").content.decode()
     for link in ('href="/daily/"', 'href="/duels/"', 'href="/me/"', 'href="/leaderboards/"', 'id="hub-play"'):
         assert link in page, link
+
+
+def board_names(client, m, mode):
+    """The people's names on `m`'s all-time board page in `mode`."""
+    page = client.get(f"/leaderboards/{m.slug}/?mode={mode}").content.decode()
+    humans = page.split('id="board-humans"')[1].split("</table>")[0]
+    return re.findall(r'<td class="ranking-name">([^<]*)', humans)
+
+
+def test_duel_and_study_games_never_rank_while_a_classic_game_does(
+    fixture_map, study_map, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Every one of these games has all its rounds guessed by its player: only the filter in
+    result_record keeps the duel's and the study's off the boards."""
+    settings.GEOGAME_DUEL_MAX_ROUNDS = 5
+    monkeypatch.setattr(duel_events, "_schedule", lambda *timer: None)  # no timer threads: advanced below
+    client = Client()
+    with django_capture_on_commit_callbacks(execute=True):
+        classic = start_game(client, fixture_map, name="Classic Cleo")
+        play_rounds(client, classic)
+    # A duel of two people, played to its last round (the same pins each round: no damage).
+    dee, eve = Player.objects.create(display_name="Duel Dee"), Player.objects.create(display_name="Duel Eve")
+    t0 = timezone.now()
+    with django_capture_on_commit_callbacks(execute=True):
+        duel = duel_services.duel_create(player=dee, map=fixture_map, opponent=duel_services.HUMAN, now=t0)
+        duel_services.duel_join(token=duel.seats.get(seat=1).invite_token, player=eve, now=t0)
+    for index in range(duel.game.rounds_total):
+        duel.refresh_from_db()
+        with django_capture_on_commit_callbacks(execute=True):
+            duel_services.duel_advance(duel_id=duel.id, now=duel.next_round_at)
+            started = Round.objects.get(game=duel.game, index=index).started_at
+            for p in (dee, eve):
+                duel_services.duel_guess(
+                    duel_id=duel.id, player_id=p.id, round_index=index, lat=10.0, lon=20.0,
+                    now=started + datetime.timedelta(seconds=5),
+                )  # fmt: skip
+    duel.refresh_from_db()
+    assert duel.status == Duel.FINISHED
+    assert Guess.objects.filter(round__game=duel.game, player=dee).count() == duel.game.rounds_total == 5
+    # A study participant's game, every trial answered.
+    study = make_study(study_map, practice_count=1, test_count=2)
+    participant_client = Client()
+    with django_capture_on_commit_callbacks(execute=True):
+        participant = join(participant_client, study)
+        play_all(participant_client, participant)
+    game = participant.game
+    assert Guess.objects.filter(round__game=game, player=game.player).count() == game.rounds_total
+
+    assert set(GameResult.objects.values_list("game_id", flat=True)) == {classic.id}
+    assert set(PlayerBest.objects.values_list("result__game_id", flat=True)) == {classic.id}
+    assert board_names(client, fixture_map, Game.COORDINATES) == ["Classic Cleo"]
+    assert board_names(client, study_map, study.mode) == []

@@ -13,6 +13,6 @@ class ChallengesConfig(AppConfig):
 
         from . import selectors, services
 
-        location_pools.reservation_source(selectors.daily_location_ids)
+        location_pools.reservation_source(services.daily_places_held)
         hooks.register(fixed_order=selectors.has_planned_order)
         players_merged.connect(services.entries_move, dispatch_uid="geogame.challenges.entries_move")

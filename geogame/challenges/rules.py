@@ -3,6 +3,17 @@
 from geogame.game.rules import choose_locations, stable_seed
 
 DAILY_ROUNDS = 5
+# A daily holds its places from every other game that day, so a map gets one only where that leaves
+# plenty: its pool (the held-out places no machine learned from, less those held by duels and
+# studies) must hold three dailies' worth. The daily then takes at most a third of the places a
+# machine game can draw from, and two machine games' worth stay free. The suite's small fixture maps
+# (10 held-out places) have none; the 65-location demo pack (16) has one.
+DAILY_MIN_POOL = 3 * DAILY_ROUNDS
+
+
+def has_daily(pool_size):
+    """Whether a map whose daily pool holds `pool_size` places gets a daily."""
+    return pool_size >= DAILY_MIN_POOL
 
 
 def daily_locations(pool_ids, map_key, day):

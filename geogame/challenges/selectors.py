@@ -16,16 +16,9 @@ def utc_day(now=None):
     return (now or timezone.now()).astimezone(UTC).date()
 
 
-def daily_location_ids(m, now, game):
-    """A reservation source (location_pools): today's daily places on `m` are served to no game
-    but that daily's own attempts (a daily game passes `game`)."""
-    if game is not None and game.pk is not None and DailyAttempt.objects.filter(game=game).exists():
-        return set()
-    orders = DailyChallenge.objects.filter(map=m, day=utc_day(now)).values_list("location_order", flat=True)
-    out = set()
-    for order in orders:
-        out.update(order)
-    return out
+def is_daily_game(game):
+    """Whether `game` is an attempt at a daily (it may play the daily's places)."""
+    return game is not None and game.pk is not None and DailyAttempt.objects.filter(game=game).exists()
 
 
 def has_planned_order(game):

@@ -1,5 +1,5 @@
-"""Challenge and daily writes: make a challenge from a game, join one, start a daily attempt,
-and the machine players' daily attempts."""
+"""Challenge and daily writes: make a challenge from a game, join one, draw the day's daily (before
+any other draw on its map), start a daily attempt, and the machine players' daily attempts."""
 
 import logging
 
@@ -27,7 +27,8 @@ ERR_PLACE_HELD = (
 ERR_ALREADY_PLAYED_DAILY = "you have already played today's daily challenge on this map (one attempt each)"
 ERR_DAILY_CLOSED = "that daily challenge is over; today's is open"
 ERR_DAILY_TOO_FEW = (
-    "this map has {have} places that no machine player learned from; a daily challenge needs {need}"
+    "no daily challenge on this map: it has {have} free places that no machine player learned from, "
+    "and a daily ({rounds} places, held from every other game that day) needs a map with at least {need}"
 )
 ERR_DAILY_FIRST = "the leaderboard opens after your attempt: play today's daily challenge first"
 ERR_DAILY_FINISH = "the leaderboard opens after your attempt: finish it first"
@@ -111,45 +112,90 @@ def daily_pool_ids(m, now):
         .filter(split__in=Location.MACHINE_SPLITS)
         .values_list("id", flat=True)
     )
+    if not rules.has_daily(len(ids)):
+        return ids  # too few before anything is taken away: spare the machine players' records
     ids -= location_pools.machine_excluded_ids(m, daily_machine_names(m))
-    return ids - location_pools.reserved_location_ids(m, now)
+    return ids - location_pools.reserved_location_ids(m, now, skip=daily_places_held)
 
 
-def daily_get_or_create(*, m, day=None, now=None):
-    """Today's (or `day`'s) daily on map `m`, drawn the first time anyone asks; on its creation
-    the map's machine players start their attempts."""
+def daily_draw(*, m, now=None):
+    """The daily on `m` for the UTC day at `now`; None when the map is too small for one.
+
+    Every draw of places on `m` asks for it first (daily_places_held, a reservation source), so the
+    day's daily exists before any game, duel, challenge or study of that day draws or shows a place.
+    1. The day's daily if it was drawn: one query.
+    2. Else the pool (daily_pool_ids); under rules.DAILY_MIN_POOL places, no daily (asked again at
+       the next draw).
+    3. Else draw its places by map and date and store them. Two processes drawing at once draw the
+       same places, and the unique (map, day) keeps one: the other gets that one.
+    """
     now = now or timezone.now()
-    day = day or selectors.utc_day(now)
+    day = selectors.utc_day(now)
     daily = DailyChallenge.objects.filter(map=m, day=day).first()
     if daily is not None:
         return daily
-    if day != selectors.utc_day(now):
-        raise ChallengeError(ERR_DAILY_CLOSED, status=404)
     pool = daily_pool_ids(m, now)
-    try:
-        order = rules.daily_locations(pool, m.slug, day)
-    except ValueError:
-        raise ChallengeError(
-            ERR_DAILY_TOO_FEW.format(have=len(pool), need=rules.DAILY_ROUNDS), status=409
-        ) from None
+    if not rules.has_daily(len(pool)):
+        return None
+    order = rules.daily_locations(pool, m.slug, day)
     try:
         with transaction.atomic():
-            daily = DailyChallenge.objects.create(map=m, day=day, location_order=order)
-            _machine_attempts_start(daily)
-    except IntegrityError:  # another request drew it first (the same places: seeded by map and date)
+            return DailyChallenge.objects.create(map=m, day=day, location_order=order)
+    except IntegrityError:  # drawn by another request just now
         return DailyChallenge.objects.get(map=m, day=day)
+
+
+def daily_places_held(m, now, game):
+    """A reservation source (location_pools): the day's daily places on `m`, drawn now if this is
+    the day's first draw there, are served to no game but that daily's own attempts."""
+    if selectors.is_daily_game(game):
+        return set()
+    daily = daily_draw(m=m, now=now)
+    return set(daily.location_order) if daily is not None else set()
+
+
+def daily_get_or_create(*, m, day=None, now=None):
+    """Today's (or `day`'s) daily on map `m` for a player to open (daily_draw), with the map's
+    machine players' attempts started. 409 naming the rule where the map is too small for one."""
+    now = now or timezone.now()
+    day = day or selectors.utc_day(now)
+    daily = DailyChallenge.objects.filter(map=m, day=day).first()
+    if daily is None:
+        if day != selectors.utc_day(now):
+            raise ChallengeError(ERR_DAILY_CLOSED, status=404)
+        daily = daily_draw(m=m, now=now)
+        if daily is None:
+            raise ChallengeError(daily_too_small(m, now), status=409)
+    if day == selectors.utc_day(now):
+        daily_machine_attempts_start(daily)
     return daily
 
 
-def _machine_attempts_start(daily):
+def daily_too_small(m, now=None):
+    """Why map `m` has no daily: its pool's size against the minimum."""
+    have = len(daily_pool_ids(m, now or timezone.now()))
+    return ERR_DAILY_TOO_FEW.format(have=have, need=rules.DAILY_MIN_POOL, rounds=rules.DAILY_ROUNDS)
+
+
+def daily_machine_attempts_start(daily):
+    """Each machine player that can play the daily's map plays it (once: the unique owner keeps
+    one attempt each when two requests start them at once)."""
+    started = set(DailyAttempt.objects.filter(daily=daily, is_machine=True).values_list("owner", flat=True))
     for name in daily_machine_names(daily.map):
+        owner = f"machine:{name}"
+        if owner in started:
+            continue
         player = machines.machine_player_get(name)
-        game = game_services.game_create_planned(
-            player=player, map=daily.map, location_ids=daily.location_order, mode=daily.mode
-        )
-        DailyAttempt.objects.create(
-            daily=daily, game=game, player=player, owner=f"machine:{name}", is_machine=True
-        )
+        try:
+            with transaction.atomic():
+                game = game_services.game_create_planned(
+                    player=player, map=daily.map, location_ids=daily.location_order, mode=daily.mode
+                )
+                DailyAttempt.objects.create(
+                    daily=daily, game=game, player=player, owner=owner, is_machine=True
+                )
+        except IntegrityError:  # another request started this one
+            continue
         game_services.machine_game_play(game=game)
 
 

@@ -107,12 +107,13 @@ def daily_home(request):
     today = selectors.utc_day()
     items = []
     for m in Map.objects.order_by("name"):
-        daily = selectors.daily_for(m, today)
+        daily = services.daily_draw(m=m)  # drawn here if nothing drew places on the map yet today
         attempt = selectors.daily_attempt_of(daily, player, owner) if daily else None
         items.append(
             {
                 "map": m,
                 "daily": daily,
+                "too_small": services.daily_too_small(m) if daily is None else "",
                 "attempt": attempt,
                 "finished": attempt is not None and selectors.game_finished(attempt.game),
             }

@@ -12,5 +12,7 @@ class DuelsConfig(AppConfig):
 
         from . import selectors, sweep  # noqa: F401  (sweep: the workers' sweep thread, on worker_ready)
 
-        location_pools.reservation_source(selectors.running_duel_location_ids, for_duels=False)
+        location_pools.reservation_source(
+            selectors.running_duel_location_ids, for_duels=False, for_studies=False
+        )
         hooks.register(seated=selectors.seated_player_ids, is_duel=selectors.is_duel_game)

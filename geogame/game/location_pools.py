@@ -4,8 +4,10 @@
 - A game or duel with a machine player draws only from the map's held-out splits (test and play),
   less every location that player trained or early-stopped on (its artefact's own record).
 - No game is served a reserved location: one shown in a running duel, one of an open study's
-  practice and test sets, or (later) one of today's daily challenges. Another feature that holds
-  locations adds a source with `reservation_source`.
+  practice and test sets, or one of today's daily challenge (geogame.challenges, which draws the
+  day's daily the first time anything asks for a map's reservations that day, so before any game,
+  duel, challenge or study draws places there). Another feature that holds locations adds a source
+  with `reservation_source`.
 - Duels do not hold places from each other (only from solo games and studies): each is a live
   contest in which nobody sees an answer before guessing, and a map's held-out places would
   otherwise run out after a few duels at once.
@@ -19,30 +21,36 @@ from .models import Game
 
 _SOURCES = []
 _NOT_FOR_DUELS = set()  # sources that hold no places from a duel (running duels: see the docstring)
+_NOT_FOR_STUDIES = set()  # sources a new study's sets may share places with (as before dailies)
 
 
-def reservation_source(fn=None, *, for_duels=True):
+def reservation_source(fn=None, *, for_duels=True, for_studies=True):
     """Register `fn(map, now, game)` -> iterable of location ids that map `map` holds back from
-    every game but `game` (None: from every game) at `now`; `for_duels=False`: not from duels.
-    The areas that hold places register theirs when they start (DuelsConfig, StudiesConfig.ready).
-    Usable as a decorator, e.g. by a daily-challenge app for today's locations:
-    `@reservation_source def daily(m, now, game): ...`."""
+    every game but `game` (None: from every game) at `now`; `for_duels=False`: not from duels;
+    `for_studies=False`: not from a new study's practice and test sets.
+    The areas that hold places register theirs when they start (DuelsConfig, StudiesConfig,
+    ChallengesConfig.ready). Usable as a decorator: `@reservation_source def daily(m, now, game): ...`."""
     if fn is None:
-        return lambda fn: reservation_source(fn, for_duels=for_duels)
+        return lambda fn: reservation_source(fn, for_duels=for_duels, for_studies=for_studies)
     if fn not in _SOURCES:
         _SOURCES.append(fn)
     if not for_duels:
         _NOT_FOR_DUELS.add(fn)
+    if not for_studies:
+        _NOT_FOR_STUDIES.add(fn)
     return fn
 
 
-def reserved_location_ids(m, now=None, game=None, for_duel=False):
+def reserved_location_ids(m, now=None, game=None, for_duel=False, for_study=False, skip=None):
     """Ids of map `m`'s locations that no game but `game` may be served at `now`; `for_duel`: for
-    a duel, which running duels do not hold places from."""
+    a duel, which running duels do not hold places from; `for_study`: for a new study's sets;
+    `skip`: a source left out (the daily's own draw asks for everyone else's reservations)."""
     now = now or timezone.now()
     out = set()
     for source in _SOURCES:
-        if for_duel and source in _NOT_FOR_DUELS:
+        if source is skip or (for_duel and source in _NOT_FOR_DUELS):
+            continue
+        if for_study and source in _NOT_FOR_STUDIES:
             continue
         out.update(source(m, now, game))
     return out

@@ -12,5 +12,5 @@ class StudiesConfig(AppConfig):
 
         from . import selectors
 
-        location_pools.reservation_source(selectors.open_study_location_ids)
+        location_pools.reservation_source(selectors.open_study_location_ids, for_studies=False)
         hooks.register(fixed_order=selectors.has_fixed_order, may_see_round=selectors.may_see_round)

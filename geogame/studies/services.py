@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from geogame.common import text_input
-from geogame.game import services
+from geogame.game import location_pools, services
 from geogame.game.models import Game
 from geogame.game.selectors import city_centres
 from geogame.game.services import GameError
@@ -154,10 +154,19 @@ def study_create(
     if catch_count and mode != Game.CITY:
         raise GameError("catch trials (an instructed city to pick) need the city mode")
     seed = secrets.randbits(62) if seed is None else seed
+    # Today's daily challenge holds its places from every other game, a study's too (the daily is
+    # drawn first if it is the day's first draw on the map). Running duels and other studies do not
+    # hold places from a study's sets (location_pools.reservation_source(for_studies=False)).
+    held = location_pools.reserved_location_ids(map, for_study=True)
     catch_ids, catch_answers = [], {}
     if catch_count:
         outside = sorted(
-            services.playable_locations(map, mode).exclude(split=Location.TEST).values_list("id", flat=True)
+            set(
+                services.playable_locations(map, mode)
+                .exclude(split=Location.TEST)
+                .values_list("id", flat=True)
+            )
+            - held
         )
         if len(outside) < catch_count:
             raise GameError(
@@ -168,8 +177,9 @@ def study_create(
         catch_ids = sorted(rng.sample(outside, catch_count))
         cities = sorted(city_centres(map))
         catch_answers = {str(i): rng.choice(cities) for i in catch_ids}
-    candidates = list(
-        services.playable_locations(map, mode).filter(split=Location.TEST).values_list("id", flat=True)
+    candidates = sorted(
+        set(services.playable_locations(map, mode).filter(split=Location.TEST).values_list("id", flat=True))
+        - held
     )
     try:
         if stratify:
