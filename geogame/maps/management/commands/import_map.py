@@ -8,7 +8,7 @@ from geogame.maps.rules import SPLIT_ORDER, parse_split_fractions
 
 
 def split_counts_text(m):
-    """"train/val/test/play = 40/9/9/7" for a map."""
+    """ "train/val/test/play = 40/9/9/7" for a map."""
     counts = [m.locations.filter(split=s).count() for s in SPLIT_ORDER]
     return f"{'/'.join(SPLIT_ORDER)} = {'/'.join(map(str, counts))}"
 
