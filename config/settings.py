@@ -297,6 +297,7 @@ STATICFILES_DIRS = [
     ("vendor/topojson-client", NODE_MODULES / "topojson-client" / "dist"),
     ("vendor/world-atlas", NODE_MODULES / "world-atlas"),
     ("vendor/panzoom", NODE_MODULES / "@panzoom" / "panzoom" / "dist"),
+    ("vendor/pannellum", NODE_MODULES / "pannellum" / "build"),
 ]
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG

@@ -313,3 +313,96 @@ def test_the_privacy_check_and_its_result(server, shots, size, tmp_path):
         for word in ("c*", "area term", "README"):
             assert word not in text
         snap(driver, shots, "privacy", size)
+
+
+def press(driver, *keys):
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    chain = ActionChains(driver)
+    for key in keys:
+        chain.send_keys(key)
+    chain.perform()
+
+
+def focused(driver):
+    """The focused element's id (or its tag), and whether it shows a visible focus ring."""
+    return driver.execute_script(
+        "const e = document.activeElement; const s = getComputedStyle(e);"
+        "return [e.id || e.tagName.toLowerCase(), e.matches(':focus-visible') && s.outlineStyle !== 'none'"
+        " && parseFloat(s.outlineWidth) > 0];"
+    )
+
+
+def tab_to(driver, element_id, most=40):
+    """Tab until `element_id` has the focus (at most `most` presses); asserts its focus ring shows."""
+    from selenium.webdriver.common.keys import Keys
+
+    for _ in range(most):
+        press(driver, Keys.TAB)
+        name, visible = focused(driver)
+        if name == element_id:
+            assert visible, f"{element_id} has the focus but no visible focus ring"
+            return
+    raise AssertionError(f"{most} Tabs never reached #{element_id}")
+
+
+def map_zoom(driver):
+    return driver.execute_script(
+        "const t = document.querySelector('#map .leaflet-proxy'); return t ? t.style.transform : '';"
+    )
+
+
+def test_a_whole_game_and_its_summary_from_the_keyboard_alone(server, shots, tmp_path):
+    """Tab to the map, + and - zoom, arrows pan, Space pins the centre, Enter guesses and goes on,
+    Tab and Enter open the summary; the focus ring shows at every stop. The map drawn on the way
+    (zoomed in over the Great Lakes) has its lakes and, from zoom 5, the admin-1 lines."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    with chromium(tmp_path, "desktop", server) as driver:
+        start_game(driver, server)  # the home page's form: its own keyboard use is the browser's
+        the_map = by_id(driver, "map")
+        for number in range(1, 6):
+            wait(driver, f"round {number}", lambda d, n=number: by_id(d, "round-number").text == str(n))
+            wait(driver, "the photo", image_loaded)
+            if number == 1:
+                wait(driver, "the lakes", lambda d: int(the_map.get_attribute("data-lakes") or 0) > 200)
+                tab_to(driver, "map")
+                assert the_map.get_attribute("data-admin1-shown") == "false"
+                before = map_zoom(driver)
+                press(driver, "+", "+", "+", "+")
+                assert map_zoom(driver) != before
+                assert the_map.get_attribute("data-admin1-shown") == "true"
+                # From the world's middle to the Great Lakes: 120 px a press at zoom 5 and a bit.
+                press(driver, *[Keys.ARROW_LEFT] * 16, *[Keys.ARROW_UP] * 9)
+                wait(driver, "the admin-1 lines", lambda d: the_map.get_attribute("data-admin1") == "loaded")
+                wait(
+                    driver,
+                    "the city labels",
+                    lambda d: int(the_map.get_attribute("data-city-labels") or 0) > 0,
+                )
+                driver.save_screenshot(str(shots / "keyboard-map-desktop.png"))
+                press(driver, "-")
+                assert the_map.get_attribute("data-admin1-shown") == "false"
+            else:
+                assert focused(driver) == ["map", True], "the map keeps the focus from round to round"
+            assert not by_id(driver, "submit-guess").is_enabled()
+            press(driver, Keys.ARROW_RIGHT, " ")
+            wait(driver, "the pin", lambda d: by_id(d, "submit-guess").is_enabled())
+            press(driver, Keys.ENTER)
+            wait(driver, "the result", lambda d: by_id(d, "result-points").get_attribute("data-points"))
+            if number < 5:
+                press(driver, Keys.ENTER)  # the next round
+        wait(driver, "the summary link", lambda d: by_id(d, "summary-link").is_displayed())
+        tab_to(driver, "summary-link")
+        press(driver, Keys.ENTER)
+        wait(driver, "the summary", lambda d: d.find_elements(By.ID, "summary-map"))
+        assert by_id(driver, "verdict").get_attribute("data-outcome") in ("win", "lose", "draw")
+        name, visible = None, False
+        for _ in range(30):  # every stop on the summary page shows where the focus is
+            press(driver, Keys.TAB)
+            name, visible = focused(driver)
+            assert visible, f"{name} has the focus but no visible focus ring"
+            if name == "div":  # the rounds table, scrollable from the keyboard
+                break
+        assert name == "div"

@@ -106,7 +106,7 @@ def workdir(tmp_path_factory):
     build_fixture_folder(folder, per_city=8, held_out=False)
     env = server_env(workdir)
     manage(env, "migrate", "--noinput", "-v", "0")
-    manage(env, "import_map", str(folder), "--name", MAP_NAME, "--no-progress")
+    manage(env, "import_map", str(folder), "--name", MAP_NAME, "--panorama-view", "on", "--no-progress")
     manage(env, "train_player", MAP_SLUG, "--player", "hierarchical", "--no-progress")
     manage(env, "benchmark", MAP_SLUG, "--players", "random,centroid")
     manage({**env, "DJANGO_SUPERUSER_PASSWORD": STAFF[1]}, "createsuperuser", "--noinput",
@@ -171,6 +171,14 @@ def exercise_every_view(base_url):
     view = state["round"]["views"][0]
     visit(player, "request", view["url"], expect=200)
     visit(player, "request", view["thumb"], expect=200)
+    # The 360-degree view (the map offers it): served where the place has a panorama, else a 404.
+    panorama = state["round"]["panorama"]
+    visit(
+        player,
+        "request",
+        panorama or view["url"].rsplit("/", 1)[0] + "/pano.jpg",
+        expect=200 if panorama else 404,
+    )
     index = state["round"]["index"]
     guess = {"lat": 48.0, "lon": 9.0, "views_seen": [0]}
     visit(player, "json", state["round"]["guess_url"], guess, expect=201)
@@ -184,6 +192,8 @@ def exercise_every_view(base_url):
     visit(player, "request", f"/games/{game_id}/summary/", expect=200)
     visit(player, "request", "/machines/", expect=200)
     visit(player, "request", "/api/basemap/cities.json", expect=200)
+    visit(player, "request", "/api/basemap/lakes.json", expect=200)
+    visit(player, "request", "/api/basemap/admin1.json", expect=200)
 
     # A duel, and its invitation to a second person.
     visit(player, "request", "/duels/", expect=200)

@@ -5,14 +5,16 @@ game; the game never imports them: each registers its answers here when its app 
 - fixed_order(game): True when `game`'s planned locations never change (a study participant's game);
 - is_duel(game): True when `game` is a duel's (running duels hold no places from it: location_pools);
 - may_see_round(request, round): True when the request may see the round's images without playing
-  it (the browser of the study participant whose round it is).
+  it (the browser of the study participant whose round it is);
+- fixed_headings(game): True when `game` must show only the three fixed headings, never a map's
+  pannable panorama (a study participant's game: every participant sees the same pictures).
 """
 
 from django.db.models import Q
 
 from players.models import Player
 
-_hooks = {"seated": [], "fixed_order": [], "is_duel": [], "may_see_round": []}
+_hooks = {"seated": [], "fixed_order": [], "is_duel": [], "may_see_round": [], "fixed_headings": []}
 
 
 def register(**hooks):
@@ -41,3 +43,7 @@ def is_duel(game):
 
 def may_see_round(request, round):
     return any(may_see(request, round) for may_see in _hooks["may_see_round"])
+
+
+def has_fixed_headings(game):
+    return any(fixed_headings(game) for fixed_headings in _hooks["fixed_headings"])

@@ -8,6 +8,10 @@ every map, so a photo's shape names nothing), and encoded as a metadata-free JPE
 quality. The randomness is seeded from a server secret, the round's image_key and the view index,
 so a reload gets the same bytes while two games that show the same place get different ones.
 
+A place's 360-degree panorama (the pannable view a map may offer, Map.panorama_view) gets the
+same treatment in the one way a panorama allows: turned round by a random angle (its columns
+rolled), scaled to PANORAMA_SIZE and encoded at a jittered quality within PANORAMA_BUDGET.
+
 Never flipped or colour-shifted: the side of the road and the light are clues a player is meant to
 read. A perceptual hash still matches two renderings of one photo (README "Anti-cheat").
 """
@@ -37,6 +41,12 @@ QUALITY_STEP, MIN_QUALITY = 8, 30
 # Part of every seed and ETag: raise it when the rendering changes, so no cache holds old bytes.
 RENDER_VERSION = 1
 DISPLAY, THUMB = "image", "thumb"
+PANORAMA = "panorama"
+# The served panorama: 2:1 like every equirectangular one, 11.25 pixels a degree (about what the
+# 1024-pixel view gives its field of view); bounded in pixels and bytes.
+PANORAMA_SIZE = (4096 // 2, 2048 // 2)
+PANORAMA_QUALITY = (62, 78)
+PANORAMA_BUDGET = 450_000
 
 
 @dataclass(frozen=True)
@@ -89,6 +99,20 @@ def render(source: bytes, seed: bytes) -> dict[str, bytes]:
         DISPLAY: _encode_within(display, p.quality, DISPLAY_BUDGET),
         THUMB: _encode_within(thumb, p.thumb_quality, THUMB_BUDGET),
     }
+
+
+def render_panorama(source: bytes, seed: bytes) -> bytes:
+    """A round's rendering of a stored equirectangular panorama: PANORAMA_SIZE, its columns rolled
+    by a random share of the width (the same scene, turned round; where the viewer first looks says
+    nothing), a metadata-free JPEG at a jittered quality. Deterministic for a given source and seed."""
+    rng = random.Random(seed + b"panorama")
+    with Image.open(io.BytesIO(source)) as im:
+        im = im.convert("RGB").resize(PANORAMA_SIZE, Image.Resampling.BICUBIC)
+    shift = rng.randrange(1, PANORAMA_SIZE[0])
+    turned = Image.new("RGB", PANORAMA_SIZE)
+    turned.paste(im.crop((shift, 0, PANORAMA_SIZE[0], PANORAMA_SIZE[1])), (0, 0))
+    turned.paste(im.crop((0, 0, shift, PANORAMA_SIZE[1])), (PANORAMA_SIZE[0] - shift, 0))
+    return _encode_within(turned, rng.randint(*PANORAMA_QUALITY), PANORAMA_BUDGET)
 
 
 def _encode_within(im, quality, budget):

@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from geogame.maps.models import Location, Map, View
 
+from . import hooks
 from .models import Game, Guess
 
 
@@ -36,10 +37,27 @@ def view_count_note(m):
     return f"Some places on this map have {first} photo{'s' if first > 1 else ''}, others {rest}."
 
 
+def game_offers_panoramas(game):
+    """Whether `game`'s rounds may offer a pannable 360-degree view: the map offers it
+    (Map.panorama_view), and the game is neither a study participant's nor a duel's (those show
+    every player the same three fixed headings). Machines never look at it."""
+    return game.map.panorama_view and not hooks.has_fixed_headings(game) and not hooks.is_duel(game)
+
+
+def round_panorama_offered(round):
+    """Whether the round's player may pan round the place: the game offers panoramas and the place
+    was imported from one."""
+    return (
+        game_offers_panoramas(round.game)
+        and Location.objects.filter(id=round.location_id).exclude(panorama="").exists()
+    )
+
+
 def round_public(round):
     """What a player sees of a round before guessing: opaque image URLs and the
     clock. Nothing here may reveal the location (see tests/test_anticheat.py)."""
     n = round_view_count(round)
+    panorama = reverse("view-panorama", args=[round.image_key]) if round_panorama_offered(round) else None
     return {
         "index": round.index,
         "number": round.index + 1,
@@ -50,6 +68,8 @@ def round_public(round):
             }
             for i in range(n)
         ],
+        # The pannable view's per-round rendering (geogame.game.views.view_panorama), or None.
+        "panorama": panorama,
         "started_at": round.started_at.isoformat(),
         "deadline": round.deadline.isoformat() if round.deadline else None,
         "guess_url": reverse("api-guess", args=[round.game.public_id, round.index]),

@@ -14,4 +14,5 @@ urlpatterns = [
     path("api/games/<uuid:game_id>/rounds/<int:index>/guess/", views.api_guess, name="api-guess"),
     path("img/<str:image_key>/<int:index>.jpg", views.view_image, name="view-image"),
     path("img/<str:image_key>/<int:index>/thumb.jpg", views.view_thumb, name="view-thumb"),
+    path("img/<str:image_key>/pano.jpg", views.view_panorama, name="view-panorama"),
 ]

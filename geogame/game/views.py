@@ -59,7 +59,10 @@ def home(request):
     error, status, retry_after = None, 200, None
     if request.method == "POST":
         game, error, status, retry_after = ratelimit.create_from_form(
-            "game", "games", request, lambda: _create_game_from_form(request),
+            "game",
+            "games",
+            request,
+            lambda: _create_game_from_form(request),
             (ValueError, services.GameError),
         )
         if game is not None:
@@ -125,6 +128,7 @@ def play(request, game_id):
     game = own_game(request, game_id)
     context = {"game": game, "view_note": selectors.view_count_note(game.map)}
     context["play_config"] = PLAY_PAGE_CONFIG
+    context["panorama_view"] = selectors.game_offers_panoramas(game)
     return render(request, "game/play.html", context)
 
 
@@ -201,27 +205,37 @@ def api_guess(request, game_id, index):
     return JsonResponse(state, status=201 if created else 200)
 
 
-def _serve_view(request, image_key, index, kind):
-    """This round's own rendering of a view (geogame.game.round_images): its bytes, size, ETag and
-    URL differ from every other round's, so none of them names the photo."""
-    rnd = get_object_or_404(Round.objects.select_related("game"), image_key=image_key)
+def _round_for_request(request, image_key):
+    """The round whose image key this is, when the request plays it (or may see it); else 404."""
+    rnd = get_object_or_404(Round.objects.select_related("game", "game__map"), image_key=image_key)
     player = player_for_request(request)
     allowed = (player is not None and services.round_has_player(round=rnd, player=player)) or (
         hooks.may_see_round(request, rnd)
     )
     if not allowed:
         raise Http404("no such image")
-    view = get_object_or_404(View, location_id=rnd.location_id, index=index)
-    etag = round_images.etag(settings.SECRET_KEY, image_key, index, kind)
+    return rnd
+
+
+def _round_image_response(request, etag, make_bytes):
     if request.headers.get("If-None-Match") == etag:
         response = HttpResponseNotModified()
     else:
-        response = HttpResponse(_round_view_bytes(image_key, view, kind), content_type="image/jpeg")
+        response = HttpResponse(make_bytes(), content_type="image/jpeg")
     response["ETag"] = etag
     # Private: the URL is per round and per player; immutable: a round's rendering never changes.
     response["Cache-Control"] = "private, max-age=86400, immutable"
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+def _serve_view(request, image_key, index, kind):
+    """This round's own rendering of a view (geogame.game.round_images): its bytes, size, ETag and
+    URL differ from every other round's, so none of them names the photo."""
+    rnd = _round_for_request(request, image_key)
+    view = get_object_or_404(View, location_id=rnd.location_id, index=index)
+    etag = round_images.etag(settings.SECRET_KEY, image_key, index, kind)
+    return _round_image_response(request, etag, lambda: _round_view_bytes(image_key, view, kind))
 
 
 _rendered = round_images.BytesLRU(settings.GEOGAME_ROUND_IMAGE_CACHE_MB * 1024 * 1024)
@@ -241,6 +255,29 @@ def _round_view_bytes(image_key, view, kind):
             _rendered.put((image_key, view.index, k), value)
         data = rendered[kind]
     return data
+
+
+def _round_panorama_bytes(image_key, location):
+    key = (image_key, "panorama")
+    data = _rendered.get(key)
+    if data is None:
+        with location.panorama.open("rb") as f:
+            source = f.read()
+        seed = round_images.round_seed(settings.SECRET_KEY, image_key, round_images.PANORAMA)
+        data = round_images.render_panorama(source, seed)
+        _rendered.put(key, data)
+    return data
+
+
+@require_GET
+def view_panorama(request, image_key):
+    """This round's own rendering of the place's 360-degree panorama, where the round offers one
+    (selectors.round_panorama_offered): rotated and re-encoded per round like the views."""
+    rnd = _round_for_request(request, image_key)
+    if not selectors.round_panorama_offered(rnd):
+        raise Http404("no panorama")
+    etag = round_images.etag(settings.SECRET_KEY, image_key, 0, round_images.PANORAMA)
+    return _round_image_response(request, etag, lambda: _round_panorama_bytes(image_key, rnd.location))
 
 
 @require_GET

@@ -11,6 +11,8 @@ def basemap(request):
         "basemap": {
             "outlines_url": static("vendor/world-atlas/countries-50m.json"),
             "cities_url": reverse("basemap-cities"),
+            "lakes_url": reverse("basemap-lakes"),
+            "admin1_url": reverse("basemap-admin1"),
             "tile_url": settings.TILE_URL or None,
             "tile_attribution": settings.TILE_ATTRIBUTION or None,
         }

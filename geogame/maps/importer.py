@@ -8,6 +8,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils.text import slugify
+from PIL import Image
 
 from geogame.common import text_input
 
@@ -17,6 +18,10 @@ from .models import Location, Map, View
 from .rules import assign_split, city_centres, map_scale_km, split_fractions
 
 PANORAMA_VIEW_SIZE = (768, 768)
+# The largest panorama kept for the pannable view (Map.panorama_view): a bigger one is scaled down.
+# Players get a per-round rendering of it (geogame.game.round_images.render_panorama), never this file.
+PANORAMA_STORED_SIZE = (4096, 2048)
+PANORAMA_STORED_QUALITY = 88
 
 
 @dataclass
@@ -105,6 +110,17 @@ def render_views(data, *, projection, heading, size=PANORAMA_VIEW_SIZE):
     ]
 
 
+def stored_panorama(data):
+    """EXIF-free JPEG bytes of an equirectangular panorama for the pannable view, scaled down to
+    PANORAMA_STORED_SIZE when bigger. The bytes were checked by render_views already."""
+    im = images.open_image(
+        data, max_bytes=settings.GEOGAME_MAX_IMAGE_BYTES, max_pixels=settings.GEOGAME_MAX_IMAGE_PIXELS
+    )
+    if im.size[0] > PANORAMA_STORED_SIZE[0]:
+        im = im.resize(PANORAMA_STORED_SIZE, Image.Resampling.LANCZOS)
+    return images.encode_jpeg(im, PANORAMA_STORED_QUALITY)
+
+
 def render_row_views(row, data):
     """[(heading, upright RGB image)] for one manifest row's image bytes."""
     return render_views(data, projection=row.projection, heading=row.heading)
@@ -113,7 +129,8 @@ def render_row_views(row, data):
 def import_row(m, row, folder, *, seed):
     """Import one row. Returns True if created, False if already present.
     Raises ValueError (incl. ImageRejected) with the reason for a bad row."""
-    if Location.objects.filter(map=m, source=row.source, source_id=row.source_id).exists():
+    existing = Location.objects.filter(map=m, source=row.source, source_id=row.source_id).first()
+    if existing is not None and (existing.panorama or row.projection != "equirectangular"):
         return False
     # The operator owns the folder (import_map is a command, never a web upload): symbolic links
     # inside it are followed, so `images/` may live on another disk. The manifest already refuses
@@ -129,7 +146,13 @@ def import_row(m, row, folder, *, seed):
     data = path.read_bytes()
     if row.sha256 and images.sha256_hex(data) != row.sha256:
         raise ValueError(f"sha256 of {row.file} does not match the manifest")
+    if existing is not None:
+        # Imported before panoramas were kept: keep this one now, and leave the rest as it is.
+        name, _ = store_bytes(stored_panorama(data))
+        Location.objects.filter(id=existing.id, panorama="").update(panorama=name)
+        return False
     views = render_row_views(row, data)
+    panorama_bytes = stored_panorama(data) if row.projection == "equirectangular" else None
     return location_store(
         m,
         views,
@@ -144,6 +167,7 @@ def import_row(m, row, folder, *, seed):
         attribution=row.attribution,
         captured_at=row.captured_at,
         split=row.split,
+        panorama=panorama_bytes,
     )
 
 
@@ -162,12 +186,14 @@ def location_store(
     attribution="",
     captured_at="",
     split="",
+    panorama=None,
 ):
     """Store a Location of map `m` with its views ([(heading, upright RGB image)], as from
     render_views): each view saved as EXIF-free serving variants under its content hash, and
     the files other apps derive from the served image (geogame.maps.hooks: the machine players'
     model input).
     `split` empty: drawn from `seed` by the map's split fractions (rules.assign_split).
+    `panorama`: the stored_panorama bytes of the panorama the views were cut from, if any.
     Returns True if created, False if (source, source_id) is in the map already."""
     stored = []
     for heading, im in views:
@@ -179,6 +205,7 @@ def location_store(
         w, h = images.fit_within(im, images.DISPLAY_LONG_SIDE).size
         stored.append((heading, display_name, thumb_name, digest, w, h))
 
+    panorama_name = store_bytes(panorama)[0] if panorama else ""
     fractions = split_fractions(m.split_fractions)
     with transaction.atomic():
         loc, created = Location.objects.get_or_create(
@@ -194,6 +221,7 @@ def location_store(
                 license=license,
                 attribution=attribution,
                 captured_at=captured_at,
+                panorama=panorama_name,
             ),
         )
         if not created:
@@ -231,14 +259,16 @@ def map_refresh_derived(m):
     map_refresh_city_centres(m)
 
 
-def import_map(folder, *, name, kind=Map.WORLD, attribution="", seed=None, progress=None, splits=None):
+def import_map(
+    folder, *, name, kind=Map.WORLD, attribution="", seed=None, progress=None, splits=None, panorama_view=None
+):
     """Import `folder`/manifest.csv into the map called `name`.
 
     1. Parse the manifest; unusable files raise ManifestError, bad rows are
        collected with their row number.
     2. Import each row on its own (a bad image skips only its row); rows whose
        (source, source_id) is already in the map are left as they are.
-    3. Refresh the map's scoring scale.
+    3. Refresh the map's scoring scale, and set its panorama_view when `panorama_view` is not None.
     A new map is created only with its first imported row: when every row is rejected the
     report's map is None and nothing was written.
     """
@@ -275,6 +305,9 @@ def import_map(folder, *, name, kind=Map.WORLD, attribution="", seed=None, progr
     report.errors.sort(key=lambda e: e.line)
     if report.map is not None:
         map_refresh_derived(report.map)
+        if panorama_view is not None and report.map.panorama_view != panorama_view:
+            report.map.panorama_view = panorama_view
+            report.map.save(update_fields=["panorama_view"])
     return report
 
 

@@ -34,6 +34,11 @@ class Map(models.Model):
     # {"City, Country": [lat, lon]}: the centre of each city's locations, for city mode; refreshed when
     # locations are imported or built (geogame.maps.importer.map_refresh_derived).
     city_centres = models.JSONField(default=dict, blank=True)
+    # Offer players a pannable 360-degree view of each place imported from an equirectangular
+    # panorama, besides its three fixed headings (which stay the default). Never in a study or a
+    # benchmark, which always show the fixed headings (geogame.game.selectors.round_panorama_offered).
+    # Set by `import_map --panorama-view on|off`.
+    panorama_view = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -62,6 +67,10 @@ class Location(models.Model):
     license = models.CharField(max_length=100, blank=True, default="")
     attribution = models.TextField(blank=True, default="")
     captured_at = models.CharField(max_length=40, blank=True, default="")
+    # The equirectangular panorama the views were cut from, when there was one: EXIF-free, at most
+    # geogame.maps.importer.PANORAMA_STORED_SIZE, content-addressed like the views; served to a
+    # player only as a per-round rendering (geogame.game.round_images.render_panorama).
+    panorama = models.FileField(upload_to="views/", blank=True, default="")
 
     class Meta:
         db_table = "geogame_location"

@@ -13,4 +13,8 @@ class StudiesConfig(AppConfig):
         from . import selectors
 
         location_pools.reservation_source(selectors.open_study_location_ids, for_studies=False)
-        hooks.register(fixed_order=selectors.has_fixed_order, may_see_round=selectors.may_see_round)
+        hooks.register(
+            fixed_order=selectors.has_fixed_order,
+            may_see_round=selectors.may_see_round,
+            fixed_headings=selectors.has_fixed_order,  # a participant's game is the study's
+        )

@@ -7,6 +7,11 @@
   const OUTLINE_ATTRIBUTION = 'Map: <a href="https://www.naturalearthdata.com/">Natural Earth</a>, <a href="https://www.geonames.org/">GeoNames</a>';
   const OUTLINE_STYLE = { color: "#9aa5b1", weight: 0.8, fillColor: "#f3efe4", fillOpacity: 1 };
   const OUTLINE_OVER_TILES = { color: "#8a97a5", weight: 1, opacity: 0.3, fillOpacity: 0 };
+  // Lakes in the sea's colour (style.css, .map background); admin-1 lines faint, and only from
+  // ADMIN1_MIN_ZOOM, where a country is big enough on screen for its provinces to help.
+  const LAKE_STYLE = { color: "#9fbcd4", weight: 0.6, fillColor: "#c9dcea", fillOpacity: 1 };
+  const ADMIN1_STYLE = { color: "#8d96a0", weight: 0.7, opacity: 0.55, dashArray: "3 3" };
+  const ADMIN1_MIN_ZOOM = 5;
   // Which cities are labelled at each zoom (GeoNames population): more as the map zooms in.
   const CITY_LABEL_MIN_POPULATION = [8e6, 8e6, 5e6, 2e6, 1e6, 5e5, 2.5e5, 1e5, 5e4];
   const CITY_LABELS_MAX = 120; // labels drawn at once, the most populous in view first
@@ -115,9 +120,51 @@
       .catch(() => {}); // without labels the map still works
   }
 
-  /** A Leaflet map that works offline: Natural Earth 1:50m country outlines (`worldUrl`) and city
-   * labels by zoom; raster tiles underneath only where the server names a tile server
-   * (GEOGAME_TILE_URL, with its attribution). */
+  /** Lakes over the countries (fetched at once) and admin-1 lines (fetched the first time the map
+   * is zoomed to ADMIN1_MIN_ZOOM, then shown only from there): both the site's cached Natural Earth
+   * layers. Tiles, where configured, draw their own, so this is for the offline map only. */
+  function waterAndProvinces(map, config) {
+    const container = map.getContainer();
+    map.createPane("water").style.zIndex = 360;
+    map.createPane("provinces").style.zIndex = 370;
+    const geoLayer = (pane, style) => L.geoJSON(null, { pane, style, interactive: false });
+    if (config.lakes_url) {
+      const lakes = geoLayer("water", LAKE_STYLE).addTo(map);
+      fetch(config.lakes_url)
+        .then((r) => r.json())
+        .then((data) => {
+          lakes.addData(data);
+          container.dataset.lakes = String(data.features.length);
+        })
+        .catch(() => {}); // without lakes the map still works
+    }
+    if (config.admin1_url) {
+      const provinces = geoLayer("provinces", ADMIN1_STYLE);
+      let requested = false;
+      const update = () => {
+        const wanted = map.getZoom() >= ADMIN1_MIN_ZOOM;
+        if (wanted && !requested) {
+          requested = true;
+          fetch(config.admin1_url)
+            .then((r) => r.json())
+            .then((data) => {
+              provinces.addData(data);
+              container.dataset.admin1 = "loaded";
+            })
+            .catch(() => {});
+        }
+        if (wanted && !map.hasLayer(provinces)) provinces.addTo(map);
+        if (!wanted && map.hasLayer(provinces)) provinces.remove();
+        container.dataset.admin1Shown = String(wanted);
+      };
+      map.on("zoomend", update);
+      update();
+    }
+  }
+
+  /** A Leaflet map that works offline: Natural Earth 1:50m country outlines (`worldUrl`), lakes,
+   * admin-1 lines from zoom ADMIN1_MIN_ZOOM and city labels by zoom; raster tiles underneath only
+   * where the server names a tile server (GEOGAME_TILE_URL, with its attribution). */
   function worldMap(container, worldUrl) {
     const config = basemapConfig();
     const map = L.map(container, {
@@ -153,6 +200,7 @@
         outline.addData(countries);
         container.dataset.outlines = "loaded";
       });
+    if (!config.tile_url) waterAndProvinces(map, config);
     if (config.cities_url) cityLabels(map, config.cities_url);
     if (config.tile_url) {
       L.tileLayer(config.tile_url, { maxZoom: 19, attribution: escapeHtml(config.tile_attribution || "") }).addTo(map);

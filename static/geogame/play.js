@@ -16,6 +16,89 @@
   const OPPONENT_POLLS = 30;
   const EXPIRE_POLLS = 10; // GETs after the clock runs out, one a second, until the server records it
 
+  /** The pannable 360-degree view of a round's panorama (Pannellum), where the map offers it
+   * (round.panorama: a per-round URL, or null): a full-screen dialog over the page. The image is
+   * fetched by an <img> and handed to Pannellum already loaded ("dynamic" content, drawn on
+   * demand): Pannellum's own loader would make a blob: URL of it, which the page's
+   * Content-Security-Policy (img-src) does not allow. While it is open it has the keyboard:
+   * arrows look round, + and - zoom, Escape closes it; nothing reaches the page's own keys. */
+  function panoramaView() {
+    const button = $("panorama-open");
+    const box = $("panorama-box");
+    const target = $("panorama-viewer");
+    if (!button || !box || !window.pannellum) return { start() {}, close() {} };
+    let url = null;
+    let viewer = null;
+    let opener = null;
+
+    function close() {
+      if (box.hidden) return;
+      box.hidden = true;
+      if (viewer) viewer.destroy();
+      viewer = null;
+      delete box.dataset.state;
+      delete box.dataset.yaw;
+      if (opener && document.contains(opener)) opener.focus();
+    }
+
+    function open() {
+      if (!url) return;
+      opener = document.activeElement;
+      box.hidden = false;
+      box.dataset.state = "loading";
+      target.focus();
+      const image = new Image();
+      const wanted = url;
+      image.addEventListener("load", () => {
+        if (box.hidden || wanted !== url) return;
+        viewer = window.pannellum.viewer(target, {
+          type: "equirectangular",
+          panorama: image,
+          dynamic: true,
+          autoLoad: true,
+          showFullscreenCtrl: false,
+          compass: false,
+          hfov: 100,
+          minHfov: 40,
+          maxHfov: 120,
+          friction: 0.2,
+        });
+        viewer.on("load", () => {
+          box.dataset.state = "shown";
+          box.dataset.yaw = viewer.getYaw().toFixed(1);
+        });
+        viewer.on("animatefinished", ({ yaw }) => {
+          box.dataset.yaw = yaw.toFixed(1);
+        });
+        viewer.on("error", () => {
+          box.dataset.state = "failed";
+        });
+        viewer.setUpdate(false); // draw it (dynamic content waits for this), and only when it moves
+        target.focus();
+      });
+      image.addEventListener("error", () => {
+        box.dataset.state = "failed";
+      });
+      image.src = wanted;
+    }
+
+    button.addEventListener("click", open);
+    $("panorama-close").addEventListener("click", close);
+    box.addEventListener("keydown", (e) => {
+      if (e.key === "Escape") close();
+      if (e.key !== "Tab") e.stopPropagation(); // not the views' arrows, nor Enter's guess
+    });
+    return {
+      /** A new round: its panorama URL, or null; an open view of the last round's closes. */
+      start(panoramaUrl) {
+        close();
+        url = panoramaUrl || null;
+        button.hidden = !url;
+      },
+      close,
+    };
+  }
+
   function playPage(root) {
     const mode = root.dataset.mode;
     const { max_points: MAX_POINTS } = R.serverData("play-config");
@@ -64,6 +147,7 @@
       },
       counting: guessing,
     });
+    const panorama = panoramaView();
     const guessMap = R.guessMap({
       container: ui.mapEl,
       worldUrl: root.dataset.worldUrl,
@@ -179,6 +263,7 @@
         ui.guessActions.hidden = false;
       }
       views.start(round.views);
+      panorama.start(round.panorama);
       attention.start();
     }
 

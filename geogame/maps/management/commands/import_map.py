@@ -8,7 +8,7 @@ from geogame.maps.rules import SPLIT_ORDER, parse_split_fractions
 
 
 def split_counts_text(m):
-    """"train/val/test/play = 40/9/9/7" for a map."""
+    """ "train/val/test/play = 40/9/9/7" for a map."""
     counts = [m.locations.filter(split=s).count() for s in SPLIT_ORDER]
     return f"{'/'.join(SPLIT_ORDER)} = {'/'.join(map(str, counts))}"
 
@@ -28,9 +28,16 @@ class Command(BaseCommand):
             help="a new map's split fractions, e.g. train=0.6,val=0.15,test=0.1,play=0.15 (the default); "
             "rows whose manifest names a split keep it",
         )
+        parser.add_argument(
+            "--panorama-view",
+            choices=["on", "off"],
+            default=None,
+            help="offer players a pannable 360-degree view of the places imported from panoramas, besides "
+            "the three fixed headings (never in studies or benchmarks); default: leave the map's setting",
+        )
         parser.add_argument("--no-progress", action="store_true")
 
-    def handle(self, folder, name, kind, attribution, seed, splits, no_progress, **options):
+    def handle(self, folder, name, kind, attribution, seed, splits, panorama_view, no_progress, **options):
         def progress(rows):
             return tqdm(
                 rows, desc="importing", unit="row", disable=no_progress or None, file=self.stderr._out
@@ -46,6 +53,7 @@ class Command(BaseCommand):
                 seed=seed,
                 progress=progress,
                 splits=fractions,
+                panorama_view=None if panorama_view is None else panorama_view == "on",
             )
         except (ManifestError, ValueError) as exc:
             raise CommandError(str(exc)) from None
@@ -63,3 +71,7 @@ class Command(BaseCommand):
             f"{report.already_present} already present, {len(report.errors)} skipped; "
             f"splits {split_counts_text(report.map)}"
         )
+        panoramas = report.map.locations.exclude(panorama="").count()
+        if panoramas:
+            setting = "on" if report.map.panorama_view else "off (--panorama-view on offers it)"
+            self.stdout.write(f"{panoramas} places have a 360-degree panorama; the pannable view: {setting}")
