@@ -42,7 +42,7 @@ machine_guess_run(round_id=rnd.id, player_id=duel.seats.get(seat=1).player_id)
 duels.duel_advance(duel_id=duel.id, now=rnd.deadline + timedelta(seconds=30))
 duel.refresh_from_db()
 assert duel.status == Duel.FINISHED, duel.status
-print(duel.end_reason, duel.winner_seat)
+print(duel.public_id, duel.end_reason, duel.winner_seat)
 """
 
 
@@ -86,12 +86,15 @@ def by_id(driver, element_id):
     return driver.find_element(By.ID, element_id)
 
 
-def shoot(driver, screens, name, element_id):
-    """Both sizes: `element_id` shown, nothing wider than the screen; a screenshot of each."""
+def shoot(driver, screens, name, element_id, ready=None):
+    """Both sizes: `element_id` shown (once `ready`, if given, holds), nothing wider than the screen;
+    a screenshot of each."""
     for label in SIZES:
         size(driver, label)
         driver.refresh()
         wait(driver, lambda d: d.execute_script("return document.readyState") == "complete", "the page")
+        if ready is not None:
+            wait(driver, ready, f"{name} ready")
         element = by_id(driver, element_id)
         driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
         assert element.is_displayed(), f"{element_id} hidden at {label}"
@@ -133,7 +136,17 @@ def test_ratings_on_the_machines_page_the_players_page_and_the_lobby(server, scr
         assert ranked.is_enabled() and not ranked.is_selected()
         shoot(driver, screens, "duel-lobby-ranked", "ranked-choice")
 
-        manage(server.env, "shell", "-c", RANKED_FORFEIT)
+        duel_id, reason, winner = manage(server.env, "shell", "-c", RANKED_FORFEIT).splitlines()[-1].split()
+        assert (reason, winner) == ("forfeit", "1")  # Ada made no guess: the machine wins
+        driver.get(f"{server.url}/duels/{duel_id}/")
+        assert by_id(driver, "ranked-badge").is_displayed()
+
+        def over(d):
+            return "a forfeit" in by_id(d, "winner").text
+
+        wait(driver, over, "the forfeit")
+        assert by_id(driver, "winner").text.startswith(("Dart wins", "Dart (machine) wins"))
+        shoot(driver, screens, "duel-ranked-forfeit", "winner", ready=over)
         driver.get(f"{server.url}/me/")
         row = driver.find_element("css selector", f'#ratings-table .rating-row[data-map="{MAP_SLUG}"]')
         assert int(row.find_element("css selector", ".rating").text.replace(",", "")) < 1500  # a forfeit
