@@ -16,13 +16,12 @@ import pytest
 from harness.fixture_map import build_fixture_folder
 from harness.live_server import headless_chromium, live_server, missing_browser, server_env
 from tests.conftest import scaled
+from tests.test_comeback_browser import SIZES, by_id, size, wait  # the same two sizes and helpers
 from tools.stack import manage
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(int(scaled(600)))]
 
 MAP_SLUG = "fixture-world"
-WAIT_S = 30
-SIZES = {"wide": (1400, 900, False), "phone": (390, 844, True)}
 # Plays a ranked duel for the account through the duel services, its first round run out (a forfeit).
 RANKED_FORFEIT = """
 from datetime import timedelta
@@ -64,26 +63,6 @@ def screens(tmp_path):
     folder = Path(os.environ.get("GEOGAME_SCREENSHOT_DIR") or tmp_path / "screens")
     folder.mkdir(parents=True, exist_ok=True)
     return folder
-
-
-def size(driver, name):
-    w, h, mobile = SIZES[name]
-    driver.execute_cdp_cmd(
-        "Emulation.setDeviceMetricsOverride",
-        {"width": w, "height": h, "deviceScaleFactor": 1, "mobile": mobile},
-    )
-
-
-def wait(driver, condition, what):
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    return WebDriverWait(driver, scaled(WAIT_S)).until(condition, message=f"waited for {what}")
-
-
-def by_id(driver, element_id):
-    from selenium.webdriver.common.by import By
-
-    return driver.find_element(By.ID, element_id)
 
 
 def shoot(driver, screens, name, element_id, ready=None):
