@@ -9,7 +9,7 @@ PORT ?= 8000
 # shared sample's 65 photos is image work, not database work, and runs once.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/geogame
 POSTGRES_TESTS := tests/test_game_api.py tests/test_anticheat.py tests/test_import.py \
-	tests/test_duel_services.py tests/test_build_map.py tests/test_celery_worker.py \
+	tests/test_duel_services.py tests/test_ranked.py tests/test_build_map.py tests/test_celery_worker.py \
 	tests/test_health.py tests/test_ratelimit.py tests/test_study.py tests/test_fuzz.py \
 	tests/test_bad_input.py tests/test_location_pools.py tests/test_retention.py tests/test_login_throttle.py \
 	tests/test_city_centres.py tests/test_migrate_layout.py tests/test_training_claim.py tests/test_bots.py \

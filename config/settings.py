@@ -175,6 +175,7 @@ INSTALLED_APPS = [
     "geogame.accounts",
     "geogame.challenges",
     "geogame.leaderboards",
+    "geogame.ranked",
     "inference",
     "axes",  # throttles log-in (the admin's and the staff's): settings below
 ]
@@ -515,6 +516,13 @@ GEOGAME_RATE_LIMITS = {
 # Any message on a duel socket (sync, guess, garbage): bursts of N, N per S seconds on average,
 # per socket, and 10 times that per address in each daphne process (geogame/duels/consumers.py).
 GEOGAME_DUEL_MESSAGE_RATE = env_rate("GEOGAME_DUEL_MESSAGE_RATE", "20/5")
+
+# Ranked (geogame/ranked): Glicko-2's system constant tau, and the length of a rating period: a
+# rating's deviation widens by one period's volatility for each period without a game.
+GEOGAME_RANKED_TAU = env_float("GEOGAME_RANKED_TAU", 0.5)
+GEOGAME_RANKED_PERIOD_S = env_float("GEOGAME_RANKED_PERIOD_S", 7 * 24 * 3600.0)
+if GEOGAME_RANKED_TAU <= 0 or GEOGAME_RANKED_PERIOD_S <= 0:
+    raise ImproperlyConfigured("GEOGAME_RANKED_TAU and GEOGAME_RANKED_PERIOD_S must be greater than 0")
 
 # Studies: the key of the hash under which a participant's recruitment-platform id is kept
 # (geogame/studies/rules.py: platform_id_hash). Unset: derived from SECRET_KEY. Changing it lets the

@@ -34,6 +34,7 @@ class InferenceConfig(AppConfig):
                 machine_player_get=services.machine_player_get,
                 title=lambda name: registry.player_class(name).title,
                 blurb=lambda name: registry.player_class(name).blurb,
+                artefact=registry.artefact,
             )
         )
         map_hooks.register_view_file(MODEL_INPUT_SUFFIX, model_input_npy)

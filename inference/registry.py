@@ -2,6 +2,7 @@
 can list players without loading torch."""
 
 import functools
+import hashlib
 
 from django.utils.module_loading import import_string
 
@@ -32,6 +33,19 @@ def player_class(name):
 def availability(name, m):
     """None if `name` can play on map `m`, else the reason it cannot."""
     return player_class(name).unavailable_reason(m)
+
+
+def artefact(name, m):
+    """Which artefact of `name` plays map `m` now, as ratings tell artefacts apart: "v3" for a learned
+    player's newest ready version, a short hash of the version key for players keyed otherwise (the
+    retrieval player's training split, the CLIP weights), "" for players with nothing to train."""
+    cls = player_class(name)
+    key = cls.version_key(m)
+    if key is None:
+        return ""
+    if name in LEARNED:
+        return f"v{key}"
+    return "k" + hashlib.sha256(repr(key).encode()).hexdigest()[:12]
 
 
 @functools.lru_cache(maxsize=PLAYERS_LOADED_MAX)

@@ -474,3 +474,29 @@ def test_reports_and_their_files_are_for_staff_only_and_files_are_only_the_repor
         assert client.get(f"/benchmarks/{report.public_id}/files/{name}").status_code == 404, name
     assert client.get("/benchmarks/00000000-0000-0000-0000-000000000000/").status_code == 404
     assert client.post(f"/benchmarks/{report.public_id}/").status_code == 405
+
+
+def test_the_report_gives_each_machine_players_rating_deviation_and_games(bench_map, staff_client):
+    from geogame.ranked.models import Rating
+    from inference.services import machine_player_get
+
+    call_command(
+        "calibrate", bench_map.slug, "--games", "2", "--players", "random,centroid", stdout=io.StringIO()
+    )
+    report, out = run_benchmark(bench_map.slug, "--players", "random,centroid,ensemble", "--bootstrap", "100")
+    for name in ("random", "centroid"):
+        rating = Rating.objects.get(player=machine_player_get(name), map=bench_map)
+        row = methods(report)[name]
+        assert (row["rating"], row["rating_deviation"], row["rating_games"]) == (
+            round(rating.rating),
+            round(rating.deviation),
+            2,
+        )
+        assert f"| {name} | {round(rating.rating)} | ± {round(rating.deviation)} | 2 |" in out
+    assert methods(report)["ensemble"]["rating"] is None  # unavailable, never rated
+    page = staff_client.get(f"/benchmarks/{report.public_id}/").content.decode()
+    assert 'id="ratings"' in page and f"± {methods(report)['centroid']['rating_deviation']}" in page
+    from geogame.benchmarks.report import report_path
+
+    header = (report_path(report, "methods.csv")).read_text().splitlines()[0].split(",")
+    assert {"rating", "rating_deviation", "rating_games"} <= set(header)

@@ -102,3 +102,11 @@ def test_the_drop_never_gives_more_time_than_was_left():
 
 def test_a_round_without_a_clock_gets_one_after_the_first_guess():
     assert r.deadline_after_guess(None, T0, drop_s=5) == T0 + timedelta(seconds=5)
+
+
+def test_a_ranked_side_that_misses_a_deadline_forfeits():
+    assert r.forfeit([]) == r.Verdict(over=False)
+    assert r.forfeit([1]) == r.Verdict(over=True, winner=0, reason=r.FORFEIT)
+    assert r.forfeit([0]) == r.Verdict(over=True, winner=1, reason=r.FORFEIT)
+    assert r.forfeit([1, 0]) == r.Verdict(over=True, winner=None, reason=r.FORFEIT)
+    assert [r.score_of_side_0(w) for w in (0, 1, None)] == [1.0, 0.0, 0.5]

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from geogame.common import ratelimit
 from geogame.common.ratelimit import client_address, rate_limited
+from geogame.ranked import selectors as ranked_selectors
 from players.names import ACCOUNT_NAME_MAX
 from players.sessions import player_for_request
 
@@ -110,6 +111,7 @@ def me(request):
         {
             "player": player,
             "games": games,
+            "ratings": ranked_selectors.player_ratings(player),
             "page": page,
             "has_next": has_next,
             "error": error,

@@ -16,8 +16,10 @@ report.json (BenchmarkReport.data holds the same, less `id` and `provenance`):
 - `methods` (seed 003's Table 2 plus distances), one row per method, `humans` first:
   method, label, kind ("human", "machine", or "bot": a program on the bot API, misses scored 0),
   available, reason (why not, else null), n (answers scored), n_answered (not timed out),
-  participants (humans), artefact_version (trained players), and every FIGURES key with
-  `<key>_ci` = [low, high].
+  participants (humans), artefact_version (trained players), rating, rating_deviation and
+  rating_games (machine players and bots: the Glicko-2 rating on this map of the artefact that
+  played, from ranked duels and calibration, geogame.ranked; null before its first rated game), and
+  every FIGURES key with `<key>_ci` = [low, high].
 - `participants` (Table 1): participant, finished, practice_n, practice_accuracy,
   practice_mean_points, test_n, test_accuracy, test_accuracy_ci, test_mean_points,
   test_mean_points_ci, test_median_km, test_timed_out.
@@ -57,6 +59,7 @@ from geogame.game.models import Game
 from geogame.game.selectors import city_centres
 from geogame.maps.models import Location, Map
 from geogame.maps.rules import city_label
+from geogame.ranked import selectors as ranked_selectors
 from geogame.studies import rules as study_rules
 from geogame.studies.models import Study
 from geogame.studies.rules import PRACTICE, TEST
@@ -66,6 +69,7 @@ from inference.dataset import split_locations
 from inference.metrics import THRESHOLDS_KM, outcome_summary
 from inference.players import PlayerUnavailable
 from inference.registry import PLAYERS, UnknownPlayer, availability, load_player, player_class
+from inference.registry import artefact as artefact_key
 
 from . import stats
 from .models import BenchmarkReport, report_upload_to
@@ -329,6 +333,9 @@ def _method_row(method, kind, label, *, available=True, reason=None, **extra):
         "n_answered": None,
         "participants": None,
         "artefact_version": None,
+        "rating": None,
+        "rating_deviation": None,
+        "rating_games": None,
         **_empty_figures(),
         **extra,
     }
@@ -467,6 +474,14 @@ def _artefact(name, m, player):
     return info
 
 
+def _rating(name, m, artefact):
+    """The method row's rating fields: the rating on `m` of machine `name`'s `artefact`, if rated."""
+    row = ranked_selectors.machine_rating(name, m, artefact)
+    if row is None:
+        return {}
+    return {"rating": row["rating"], "rating_deviation": row["deviation"], "rating_games": row["games"]}
+
+
 def _study_provenance(study, rows):
     if study is None:
         return None
@@ -548,6 +563,7 @@ def build_report(*, m, study, locations, names, boot, command=""):
                     name,
                     n=len(locations),
                     n_answered=answered,
+                    **_rating(name, m, ""),
                     **boot.figures_ci(outcomes[name]),
                 )
             )
@@ -576,6 +592,7 @@ def build_report(*, m, study, locations, names, boot, command=""):
                 n=len(locations),
                 n_answered=len(locations),
                 artefact_version=artefact.get("version"),
+                **_rating(name, m, artefact_key(name, m)),
                 **boot.figures_ci(machine),
             )
         )
@@ -684,6 +701,9 @@ def write_files(directory, report_id, data, provenance, outcomes):
         "n_answered",
         "participants",
         "artefact_version",
+        "rating",
+        "rating_deviation",
+        "rating_games",
     ]
     _write_csv(
         out("methods.csv"),

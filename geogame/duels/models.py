@@ -30,6 +30,8 @@ class Duel(models.Model):
     results = models.JSONField(default=list)  # one frozen round_result payload per finished round
     winner_seat = models.SmallIntegerField(null=True, blank=True)  # None: playing, or a draw
     end_reason = models.CharField(max_length=20, blank=True, default="")
+    # Rated (geogame.ranked) once finished; a side that misses a round's deadline forfeits.
+    ranked = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -63,6 +65,8 @@ class DuelSeat(models.Model):
         Player, null=True, blank=True, on_delete=models.CASCADE, related_name="duel_seats"
     )
     invite_token = models.CharField(max_length=43, null=True, blank=True, unique=True)
+    # A machine seat's artefact when the duel was made (geogame.game.machines.artefact): what is rated.
+    artefact = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         db_table = "geogame_duelseat"

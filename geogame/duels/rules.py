@@ -19,6 +19,7 @@ MULTIPLIER_STEP = 0.5
 
 KNOCKOUT = "knockout"
 LAST_ROUND = "last_round"
+FORFEIT = "forfeit"  # ranked: a side without a guess at a round's deadline (gone, disconnected) loses
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,23 @@ def verdict(health, rounds_played, max_rounds):
     if rounds_played >= max_rounds:
         return Verdict(over=True, winner=None if h0 == h1 else (0 if h0 > h1 else 1), reason=LAST_ROUND)
     return Verdict(over=False)
+
+
+def forfeit(missed_sides):
+    """A ranked duel's verdict after a round in which `missed_sides` had no guess by the deadline
+    (plus grace): one of them loses at once; both, a draw; none, the duel goes on."""
+    missed = set(missed_sides)
+    if not missed:
+        return Verdict(over=False)
+    if missed >= {0, 1}:
+        return Verdict(over=True, winner=None, reason=FORFEIT)
+    (side,) = missed
+    return Verdict(over=True, winner=1 - side, reason=FORFEIT)
+
+
+def score_of_side_0(winner):
+    """Side 0's score for a rating: 1 if it won, 0 if it lost, 0.5 for a draw (winner None)."""
+    return {0: 1.0, 1: 0.0, None: 0.5}[winner]
 
 
 def deadline_after_guess(deadline: datetime | None, guessed_at: datetime, drop_s=DROP_S):

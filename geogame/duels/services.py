@@ -29,6 +29,7 @@ from geogame.common import background
 from geogame.common.errors import Refused
 from geogame.game import location_pools, machines, rules, services
 from geogame.game.models import Game, Guess, Round
+from geogame.ranked import services as ranked_services
 
 from . import events as duel_events
 from . import rules as duel_rules
@@ -75,6 +76,8 @@ ERR_BAD_INVITE = "this invite link is not valid, or someone has already used it"
 ERR_OWN_INVITE = "this is your own duel; send the invite link to someone else"
 ERR_THIRD_SEAT = "a machine plays along only in a duel between two humans"
 ERR_OPPONENT = "choose a machine player or 'human'"
+ERR_RANKED_ACCOUNT = "log in to play a ranked duel: ratings are kept for accounts"
+ERR_RANKED_THIRD = "a ranked duel has two sides only: no machine guesses along"
 
 
 class DuelError(Refused):
@@ -96,9 +99,11 @@ def _machine(name, m):
     return machine_player_get(name)
 
 
-def duel_create(*, player, map, opponent, third_seat="", now=None):
+def duel_create(*, player, map, opponent, third_seat="", ranked=False, now=None):
     """A duel of `player` against machine player `opponent`, or against a human who joins
     by invite (`opponent="human"`), optionally with machine `third_seat` guessing along.
+    A `ranked` duel is between two sides only, both people with accounts or a person and a machine,
+    and is rated once finished (_duel_rate).
 
     1. Check the opponents and that the map has enough places free for them (location_pools:
        against a machine, only places it never learned from).
@@ -108,6 +113,10 @@ def duel_create(*, player, map, opponent, third_seat="", now=None):
     now = now or timezone.now()
     if not opponent:
         raise DuelError(ERR_OPPONENT)
+    if ranked and third_seat:
+        raise DuelError(ERR_RANKED_THIRD)
+    if ranked and player.user_id is None:
+        raise DuelError(ERR_RANKED_ACCOUNT, status=403)
     if opponent == HUMAN:
         side = None
         watcher = _machine(third_seat, map) if third_seat else None
@@ -135,10 +144,10 @@ def duel_create(*, player, map, opponent, third_seat="", now=None):
             seed=seed,
             location_order=rules.choose_locations(ids, rounds_total, seed),
         )
-        duel = Duel.objects.create(game=game, health=[duel_rules.START_HEALTH] * 2)
+        duel = Duel.objects.create(game=game, health=[duel_rules.START_HEALTH] * 2, ranked=ranked)
         DuelSeat.objects.create(duel=duel, seat=0, player=player)
         if side is not None:
-            DuelSeat.objects.create(duel=duel, seat=1, player=side)
+            DuelSeat.objects.create(duel=duel, seat=1, player=side, artefact=machines.artefact(opponent, map))
             duel.status = Duel.ACTIVE
             duel.next_round_at = now + timedelta(seconds=settings.GEOGAME_DUEL_START_S)
             duel.save(update_fields=STATE_FIELDS)
@@ -167,6 +176,8 @@ def duel_join(*, token, player, now=None):
         seat.refresh_from_db()
         if seat.player_id == player.id:
             return duel
+        if duel.ranked and player.user_id is None:
+            raise DuelError(ERR_RANKED_ACCOUNT, status=403)
         if seat.player_id is not None or duel.status != Duel.WAITING:
             raise DuelError(ERR_BAD_INVITE, status=404)
         if duel.seats.filter(player=player).exists():
@@ -324,6 +335,10 @@ def _round_end(duel, rnd, now):
     outcome = duel_rules.apply_round(duel.health, points, rnd.index + 1)
     result = round_result(rnd, by_seat, outcome)
     verdict = duel_rules.verdict(outcome.health, rnd.index + 1, duel.game.rounds_total)
+    if duel.ranked:
+        missed = [s for s in DuelSeat.SIDES if s not in by_seat or by_seat[s].timed_out]
+        forfeit = duel_rules.forfeit(missed)
+        verdict = forfeit if forfeit.over else verdict
     duel.health = list(outcome.health)
     duel.results = [*duel.results, result]
     duel.round_open = False
@@ -345,7 +360,19 @@ def _duel_end(duel, verdict, now, reason=None):
     reason = reason or verdict.reason
     duel.status, duel.winner_seat, duel.end_reason = Duel.FINISHED, verdict.winner, reason
     duel.finished_at, duel.next_round_at = now, None
+    if duel.ranked:
+        _duel_rate(duel, verdict.winner, now)
     _event(duel, "duel_over", winner=verdict.winner, reason=reason, health=duel.health)
+
+
+def _duel_rate(duel, winner, now):
+    """Rate a finished ranked duel, in the transaction that finishes it. One without a round played
+    (no place was free) is not rated; a second finish of the same duel rates nothing (match_rate)."""
+    if not duel.results:
+        return
+    seats = duel.seats.filter(seat__in=DuelSeat.SIDES).select_related("player").order_by("seat")
+    sides = [ranked_services.Side(s.player, s.artefact) for s in seats]
+    ranked_services.match_rate(game=duel.game, sides=sides, score=duel_rules.score_of_side_0(winner), now=now)
 
 
 def _seat_guessed(duel, rnd, seat, now):

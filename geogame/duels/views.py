@@ -24,7 +24,11 @@ DUEL_PAGE_CONFIG = {
     "replies": duel_protocol.REPLIES,
     "requests": tuple(duel_protocol.PARSERS),
     "status": {"waiting": Duel.WAITING, "active": Duel.ACTIVE, "finished": Duel.FINISHED},
-    "reasons": {"knockout": duel_rules.KNOCKOUT, "last_round": duel_rules.LAST_ROUND},
+    "reasons": {
+        "knockout": duel_rules.KNOCKOUT,
+        "last_round": duel_rules.LAST_ROUND,
+        "forfeit": duel_rules.FORFEIT,
+    },
 }
 
 
@@ -64,8 +68,13 @@ def _create_duel_from_form(request):
         raise ValueError("choose one of the maps listed")
     opponent = (request.POST.get("opponent") or "").strip()
     third_seat = (request.POST.get("third_seat") or "").strip() if opponent == duel_services.HUMAN else ""
+    ranked = request.POST.get("ranked") == "on"
+    if ranked and not request.user.is_authenticated:
+        raise duel_services.DuelError(duel_services.ERR_RANKED_ACCOUNT, status=403)
     player = player_for_request(request, create=True, display_name=display_name)
-    return duel_services.duel_create(player=player, map=m, opponent=opponent, third_seat=third_seat)
+    return duel_services.duel_create(
+        player=player, map=m, opponent=opponent, third_seat=third_seat, ranked=ranked
+    )
 
 
 @require_GET

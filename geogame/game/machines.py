@@ -27,6 +27,9 @@ class MachinePlayers:
     # (round, player) -> None: the player fetches its rounds itself and has been told of `round`;
     # no model task is queued for it. None: a model task computes its guess.
     offer_round: Callable | None = None
+    # (name, map) -> which artefact of the player plays the map now ("v3": a trained model's third
+    # version); "" for a player without one. A retrained artefact is rated afresh (geogame.ranked).
+    artefact: Callable = lambda name, m: ""
 
 
 _registered = MachinePlayers(
@@ -87,6 +90,11 @@ def excluded_location_ids(name, m):
 
 def machine_player_get(name):
     return _source(name).machine_player_get(name)
+
+
+def artefact(name, m):
+    """The artefact of machine player `name` that plays map `m` now ("" if it has none)."""
+    return _source(name).artefact(name, m)
 
 
 def offer_round(round, player):

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from geogame.common import health, json_input, ratelimit
 from geogame.common.ratelimit import rate_limited, session_or_address
 from geogame.maps.models import Map, View
+from geogame.ranked import selectors as ranked_selectors
 from players.sessions import clean_display_name, player_for_request
 
 from . import hooks, round_images, scoring, selectors, services
@@ -116,7 +117,11 @@ def _create_game_from_form(request):
 @require_safe
 def machines_how(request):
     """How the machine players play: their technical descriptions, kept off the game's choices."""
-    return render(request, "game/machines.html", {"players": selectors.machine_players_explained()})
+    players = selectors.machine_players_explained()
+    ratings = ranked_selectors.machine_ratings()
+    for p in players:
+        p["ratings"] = ratings.get(p["name"], [])
+    return render(request, "game/machines.html", {"players": players, "rated": bool(ratings)})
 
 
 # What play.js must agree on with the server, given to it in the page (json_script).

@@ -16,9 +16,12 @@ def result_record(*, game, player, now=None):
     raise the player's bests it beats."""
     if player.id not in (game.player_id, game.opponent_id):
         return None
-    # Duels (their own rules and clock) and study games (fixed places, answers kept apart) rank
+    # Duels (their own rules and clock), study games (fixed places, answers kept apart) and rated
+    # games (machine calibration, geogame.ranked: its rating event commits with its last guess) rank
     # nowhere here; by relation name, as the duel and study apps are not imported.
-    if not Game.objects.filter(id=game.id, duel__isnull=True, participant__isnull=True).exists():
+    if not Game.objects.filter(
+        id=game.id, duel__isnull=True, participant__isnull=True, rating_event__isnull=True
+    ).exists():
         return None
     totals = Guess.objects.filter(round__game=game, player=player).aggregate(
         n=Count("id"), points=Sum("points"), time_s=Sum("time_taken_s")

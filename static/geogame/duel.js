@@ -397,6 +397,7 @@
       else if (winner === me) text = "You win the duel!";
       else text = `${seatName(winner)} wins the duel.`;
       if (reason === config.reasons.last_round) text += " (after the last round)";
+      if (reason === config.reasons.forfeit) text += " (a side made no guess in time: a forfeit)";
       ui.winner.textContent = text;
       root.dataset.phase = "over";
     }

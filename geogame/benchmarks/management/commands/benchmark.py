@@ -60,6 +60,15 @@ class Command(BaseCommand):
                 continue
             cells = [_figure(row[k], row[f"{k}_ci"]) for k in FIGURES]
             lines.append(f"| {row['label']} | {row['n']} | " + " | ".join(cells) + " |")
+        rated = [r for r in data["methods"] if r["kind"] != "human" and r["available"]]
+        if rated:
+            lines += ["", "| method | rating (Glicko-2) | deviation | rated games |", "|---|---|---|---|"]
+            for row in rated:
+                if row.get("rating_games"):
+                    figures = f"{row['rating']} | ± {row['rating_deviation']} | {row['rating_games']}"
+                    lines.append(f"| {row['label']} | {figures} |")
+                else:
+                    lines.append(f"| {row['label']} | not rated yet | - | 0 |")
         if data["participants"]:
             lines += [
                 "",
