@@ -103,7 +103,7 @@ def workdir(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("torch-free")
     folder = workdir / "map"
     folder.mkdir()
-    build_fixture_folder(folder, per_city=8, held_out=False)
+    build_fixture_folder(folder, per_city=13, held_out=False)  # enough held-out places for a daily
     env = server_env(workdir)
     manage(env, "migrate", "--noinput", "-v", "0")
     manage(env, "import_map", str(folder), "--name", MAP_NAME, "--panorama-view", "on", "--no-progress")
@@ -274,7 +274,7 @@ def exercise_every_view(base_url):
     visit(player, "request", "/challenges/no-such-challenge/", expect=404)
     visit(player, "form", "/challenges/no-such-challenge/play/", {}, expect=404)
     visit(player, "request", "/daily/", expect=200)
-    visit(player, "form", f"/daily/{MAP_SLUG}/play/", {})
+    visit(player, "form", f"/daily/{MAP_SLUG}/play/", {}, expect=200)  # the map has a daily
     visit(player, "request", f"/daily/{MAP_SLUG}/{datetime.now(UTC).date().isoformat()}/")
     visit(player, "request", "/daily/archive/", expect=200)
     visit(player, "request", "/leaderboards/", expect=200)
