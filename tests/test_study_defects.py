@@ -386,3 +386,93 @@ def test_stratified_rule_is_seeded():
     first = study_rules.stratified_location_sets(by_city, 2, 2, seed=9)
     assert first == study_rules.stratified_location_sets(by_city, 2, 2, seed=9)
     assert len({i for i in first[1] if i <= 3}) == 1 and len(first[0]) == 2
+
+
+def test_withdrawal_after_a_report_rebuilds_it_without_the_participant(transactional_db, study_map):
+    """The withdrawal commits, then the queued rebuild (the in-process fallback of the Celery task)
+    recomputes the report in place with its own settings: the figures are those of a fresh run."""
+    from geogame.benchmarks.models import BenchmarkReport
+    from geogame.benchmarks.report import report_path
+    from geogame.benchmarks.tasks import benchmark_rebuild
+    from geogame.common import background
+    from geogame.maps.rules import city_label
+
+    study = make_study(study_map, practice_count=0, test_count=3)
+    clients = [Client(), Client()]
+    stay, gone = (join(c, study) for c in clients)
+    for c, p, right in zip(clients, (stay, gone), (True, False), strict=True):
+        st = state(c, p)
+        for _ in range(3):
+            loc = Round.objects.get(game=p.game, index=st["round"]["index"]).location
+            truth = city_label(loc.city, loc.country)
+            pick = truth if right else next(x for x in st["candidates"] if x != truth)
+            assert answer(c, p, st, city=pick).status_code == 201
+            st = next_state(c, p)
+    args = ["benchmark", study_map.slug, "--study", study.slug, "--players", "random", "--bootstrap", "100"]
+    call_command(*args, "--seed", "4", stdout=io.StringIO())
+    report = BenchmarkReport.objects.get()
+    humans = report.data["methods"][0]
+    assert (humans["participants"], humans["accuracy"]) == (2, 50.0)
+
+    assert clients[1].post(reverse("study-withdraw", args=[gone.resume_token])).status_code == 200
+    background.wait_local(timeout=120)
+
+    report.refresh_from_db()
+    assert report.superseded_at is None and report.rebuilt_at is not None and report.withdrawn_since == 1
+    humans = report.data["methods"][0]
+    assert (humans["participants"], humans["n"], humans["accuracy"]) == (1, 3, 100.0)
+    assert [p["participant"] for p in report.data["participants"]] == [str(stay.public_id)]
+    assert [m["method"] for m in report.data["methods"]] == ["humans", "random"]
+    assert (report.data["bootstrap"]["n_resamples"], report.data["bootstrap"]["seed"]) == (100, 4)
+    assert any(n.startswith("Rebuilt on") for n in report.data["notes"])
+    assert not any("withdrew after this report was made" in n for n in report.data["notes"])
+    folder = report_path(report)
+    for name in report.files:
+        assert (folder / name).is_file(), name
+        if not name.endswith(".png"):
+            assert str(gone.public_id) not in (folder / name).read_text(), name
+    assert json.loads((folder / "report.json").read_text())["methods"][0]["accuracy"] == 100.0
+    assert sorted(p.name for p in folder.parent.iterdir()) == [folder.name]  # no half-built folder left
+
+    # The same as a fresh run with the same settings; a redelivered task changes nothing.
+    call_command(*args, "--seed", "4", stdout=io.StringIO())
+    fresh = BenchmarkReport.objects.exclude(id=report.id).get()
+    assert fresh.data["methods"] == report.data["methods"]
+    assert fresh.data["participants"] == report.data["participants"]
+    rebuilt_at = report.rebuilt_at
+    assert benchmark_rebuild.run(report.id) is None
+    report.refresh_from_db()
+    assert report.rebuilt_at == rebuilt_at
+
+
+def test_a_rebuild_overtaken_by_another_withdrawal_is_dropped(study_map, monkeypatch):
+    """A second withdrawal while a rebuild computes: that build would still hold the second person,
+    so it is dropped (the second withdrawal queued its own rebuild)."""
+    from geogame.benchmarks import report as report_module
+    from geogame.benchmarks.models import BenchmarkReport
+
+    study = make_study(study_map, practice_count=0, test_count=3)
+    c = Client()
+    p = join(c, study)
+    st = state(c, p)
+    assert answer(c, p, st).status_code == 201
+    call_command(
+        "benchmark", study_map.slug, "--study", study.slug, "--players", "random", "--bootstrap", "100",
+        stdout=io.StringIO(),
+    )  # fmt: skip
+    report = BenchmarkReport.objects.get()
+    BenchmarkReport.objects.filter(id=report.id).update(superseded_at=timezone.now(), withdrawn_since=1)
+    real_build = report_module.build_report
+
+    def build_then_another_withdrawal(**kw):
+        out = real_build(**kw)
+        BenchmarkReport.objects.filter(id=report.id).update(withdrawn_since=2)
+        return out
+
+    monkeypatch.setattr(report_module, "build_report", build_then_another_withdrawal)
+    assert report_module.report_rebuild(report_id=report.id) is None
+    report.refresh_from_db()
+    assert report.superseded_at is not None and report.rebuilt_at is None
+    assert sorted(x.name for x in report_module.report_path(report).parent.iterdir()) == [
+        str(report.public_id)
+    ]

@@ -76,7 +76,9 @@ def test_participant_table_metadata_codebook_and_deidentified_answers(study_map,
 
     meta = json.loads(export(staff, study, "metadata.json"))
     assert meta["consent_text"] == study.consent_text and meta["test_ids"] == study.test_ids
-    assert meta["counts"] == {"consented": 3, "started": 2, "finished": 1, "not_finished": 1, "withdrawn": 1}
+    assert meta["counts"] == {
+        "consented": 3, "started": 2, "finished": 1, "not_finished": 1, "withdrawn": 1, "pilot": 0
+    }  # fmt: skip
     assert meta["software"]["name"] == "geogame" and meta["software"]["version"] != "unknown"
     assert meta["debrief_text"] == "We study recall." and meta["questions"] == study.questions
 

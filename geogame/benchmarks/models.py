@@ -30,6 +30,8 @@ class BenchmarkReport(models.Model):
     superseded_at = models.DateTimeField(null=True, blank=True)
     superseded_reason = models.TextField(blank=True, default="")
     withdrawn_since = models.PositiveIntegerField(default=0)
+    # When the report was last rebuilt without the withdrawn participants (benchmark_rebuild).
+    rebuilt_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "geogame_benchmarkreport"

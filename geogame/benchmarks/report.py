@@ -46,6 +46,7 @@ from pathlib import Path
 
 import numpy as np
 from django.conf import settings
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -341,9 +342,15 @@ def _method_row(method, kind, label, *, available=True, reason=None, **extra):
     }
 
 
-def _exclusions(study, rows):
+def _people(study, include_pilot=False):
+    """The study's participants in joining order; staff pilot runs only when asked for."""
+    people = study.participants.order_by("created_at", "id")
+    return people if include_pilot else people.filter(pilot=False)
+
+
+def _exclusions(study, rows, include_pilot=False):
     """({participant: [rules failed]}, summary) under the study's pre-declared exclusion rules."""
-    finished = {str(p.public_id): p.finished_at is not None for p in study.participants.all()}
+    finished = {str(p.public_id): p.finished_at is not None for p in _people(study, include_pilot)}
     excluded = study_rules.exclusions(rows, finished, study.exclusion_rules)
     summary = {
         "rules": study.exclusion_rules,
@@ -363,12 +370,12 @@ def _exclusions(study, rows):
     return excluded, summary
 
 
-def _participants_table(study, rows, sc, boot, excluded=None):
+def _participants_table(study, rows, sc, boot, excluded=None, include_pilot=False):
     """Table 1 of seed 003: every participant's practice and test figures, and the exclusion rules
     that left them out of the human figures."""
     table = []
     excluded = excluded or {}
-    for p in study.participants.order_by("created_at", "id"):
+    for p in _people(study, include_pilot):
         pid = str(p.public_id)
         own = [r for r in rows if r["participant"] == pid]
         row = {
@@ -482,7 +489,7 @@ def _rating(name, m, artefact):
     return {"rating": row["rating"], "rating_deviation": row["deviation"], "rating_games": row["games"]}
 
 
-def _study_provenance(study, rows):
+def _study_provenance(study, rows, include_pilot=False):
     if study is None:
         return None
     answered_at = [r["answered_at"] for r in rows]
@@ -494,14 +501,15 @@ def _study_provenance(study, rows):
         "seed": study.seed,
         "practice_count": study.practice_count,
         "test_count": study.test_count,
-        "participants": study.participants.count(),
+        "participants": _people(study, include_pilot).count(),
+        "include_pilot": include_pilot,
         "participants_with_test_answers": len({r["participant"] for r in rows if r["phase"] == TEST}),
         "answers": {phase: sum(1 for r in rows if r["phase"] == phase) for phase in (PRACTICE, TEST)},
         "last_answer_at": max(answered_at) if answered_at else None,
     }
 
 
-def build_report(*, m, study, locations, names, boot, command=""):
+def build_report(*, m, study, locations, names, boot, command="", include_pilot=False):
     """(data, provenance, {method: Outcomes}) of a benchmark; no files, no rows written.
 
     1. Score the humans' stored test answers and each available player's predictions on
@@ -510,10 +518,10 @@ def build_report(*, m, study, locations, names, boot, command=""):
     3. Intervals (seeded bootstrap) and the paired human-vs-model comparisons.
     """
     sc = _scoring(m, study, locations)
-    rows = study_rows(study) if study is not None else []
+    rows = study_rows(study, include_pilot) if study is not None else []
     excluded, exclusion_summary = {}, None
     if study is not None:
-        excluded, exclusion_summary = _exclusions(study, rows)
+        excluded, exclusion_summary = _exclusions(study, rows, include_pilot)
     # Catch trials are no test locations; excluded participants (the study's declared rules) count
     # nowhere but in Table 1, which says why they were left out.
     table_rows = [r for r in rows if not r["catch_trial"]]
@@ -527,7 +535,7 @@ def build_report(*, m, study, locations, names, boot, command=""):
         notes.append(NO_STUDY)
         methods.append(_method_row(HUMANS, "human", label, available=False, reason=NO_STUDY))
     elif not test_rows:
-        reason = NO_TEST_ANSWERS.format(participants=study.participants.count())
+        reason = NO_TEST_ANSWERS.format(participants=_people(study, include_pilot).count())
         notes.append(reason)
         methods.append(_method_row(HUMANS, "human", label, available=False, reason=reason))
     else:
@@ -619,7 +627,7 @@ def build_report(*, m, study, locations, names, boot, command=""):
         "cities": list(sc.centres),
         "bootstrap": boot.as_dict(),
         "methods": methods,
-        "participants": _participants_table(study, table_rows, sc, boot, excluded)
+        "participants": _participants_table(study, table_rows, sc, boot, excluded, include_pilot)
         if study is not None
         else [],
         "exclusions": exclusion_summary,
@@ -637,7 +645,7 @@ def build_report(*, m, study, locations, names, boot, command=""):
         "command": command,
         "generated_at": timezone.now().isoformat(),
         "map": {"id": m.id, "slug": m.slug, "name": m.name, "kind": m.kind, "scale_km": m.scale_km},
-        "study": _study_provenance(study, rows),
+        "study": _study_provenance(study, rows, include_pilot),
         "locations": {
             "source": "the study's test locations" if study is not None else "the map's test split",
             "count": len(locations),
@@ -844,12 +852,20 @@ def write_files(directory, report_id, data, provenance, outcomes):
 
 
 def benchmark_run(
-    *, map_slug, study_slug=None, players=None, n_resamples=DEFAULT_RESAMPLES, seed=0, command=""
+    *,
+    map_slug,
+    study_slug=None,
+    players=None,
+    n_resamples=DEFAULT_RESAMPLES,
+    seed=0,
+    command="",
+    include_pilot=False,
 ):
     """Evaluate, write the files under MEDIA_ROOT/reports/<id>/ and store the BenchmarkReport.
 
     Files are written before the row is saved and removed if anything fails, so a stored
-    report always has its files."""
+    report always has its files. `include_pilot`: count staff pilot runs as participants (never by
+    default)."""
     if isinstance(n_resamples, bool) or not isinstance(n_resamples, int):
         raise BenchmarkError(ERR_BAD_RESAMPLES)
     if not MIN_RESAMPLES <= n_resamples <= MAX_RESAMPLES:
@@ -860,7 +876,13 @@ def benchmark_run(
     m, study, locations = benchmark_inputs(map_slug=map_slug, study_slug=study_slug)
     boot = Bootstrap(n_resamples=n_resamples, seed=seed)
     data, provenance, outcomes = build_report(
-        m=m, study=study, locations=locations, names=names, boot=boot, command=command
+        m=m,
+        study=study,
+        locations=locations,
+        names=names,
+        boot=boot,
+        command=command,
+        include_pilot=include_pilot,
     )
     report = BenchmarkReport(public_id=uuid.uuid4(), map=m, study=study, data=data, provenance=provenance)
     directory = report_path(report)
@@ -875,3 +897,79 @@ def benchmark_run(
 
 def report_url(report):
     return reverse("benchmark-report", args=[report.public_id])
+
+
+REBUILT_NOTE = (
+    "Rebuilt on {date} without the {count} participant(s) who withdrew after the report was first made: "
+    "every figure is recomputed from the answers kept, with the same players, bootstrap and seed."
+)
+
+
+def report_settings(report):
+    """What a report was made with: map, study, players (in their order), bootstrap, pilots."""
+    data, provenance = report.data, report.provenance
+    return {
+        "map_slug": report.map.slug,
+        "study_slug": report.study.slug if report.study_id else None,
+        "players": [r["method"] for r in data.get("methods", []) if r.get("kind") != "human"],
+        "n_resamples": data["bootstrap"]["n_resamples"],
+        "seed": data["bootstrap"]["seed"],
+        "include_pilot": bool((provenance.get("study") or {}).get("include_pilot")),
+        "command": provenance.get("command", ""),
+    }
+
+
+def report_rebuild(*, report_id, now=None):
+    """Rebuild a report that a withdrawal superseded, in place (same id and address), with the
+    settings it was made with. Returns the report, or None when there was nothing to do.
+
+    1. Nothing to do when the report is gone or not superseded (a redelivered task finds it rebuilt).
+    2. Note how many withdrawals it has seen; compute the report and write its files into a new
+       folder, holding no lock (machine players may take a while).
+    3. Lock the row. If another withdrawal came meanwhile (the count moved), drop this build: that
+       withdrawal queued its own rebuild. Else swap the new folder in, store the figures, and clear
+       the superseded mark."""
+    report = BenchmarkReport.objects.select_related("map", "study").filter(id=report_id).first()
+    if report is None or report.superseded_at is None or report.study_id is None:
+        return None
+    seen = report.withdrawn_since
+    settings_ = report_settings(report)
+    m, study, locations = benchmark_inputs(map_slug=settings_["map_slug"], study_slug=settings_["study_slug"])
+    boot = Bootstrap(n_resamples=settings_["n_resamples"], seed=settings_["seed"])
+    data, provenance, outcomes = build_report(
+        m=m,
+        study=study,
+        locations=locations,
+        names=_parse_players(settings_["players"]),
+        boot=boot,
+        command=settings_["command"],
+        include_pilot=settings_["include_pilot"],
+    )
+    now = now or timezone.now()
+    data["notes"].append(REBUILT_NOTE.format(date=now.date().isoformat(), count=seen))
+    provenance["rebuilt_at"] = now.isoformat()
+    folder = report_path(report)
+    fresh = folder.with_name(f"{folder.name}.rebuild-{uuid.uuid4().hex}")
+    try:
+        files = write_files(fresh, str(report.public_id), data, provenance, outcomes)
+        with transaction.atomic():
+            locked = BenchmarkReport.objects.select_for_update().get(id=report.id)
+            if locked.superseded_at is None or locked.withdrawn_since != seen:
+                return None  # rebuilt already, or another withdrawal came: its own rebuild follows
+            old = folder.with_name(f"{folder.name}.old-{uuid.uuid4().hex}")
+            if folder.exists():
+                folder.rename(old)
+            fresh.rename(folder)
+            shutil.rmtree(old, ignore_errors=True)
+            BenchmarkReport.objects.filter(id=report.id).update(
+                data=data,
+                provenance=provenance,
+                files=files,
+                superseded_at=None,
+                superseded_reason="",
+                rebuilt_at=now,
+            )
+    finally:
+        shutil.rmtree(fresh, ignore_errors=True)  # a dropped build's folder
+    report.refresh_from_db()
+    return report

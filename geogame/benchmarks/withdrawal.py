@@ -1,7 +1,9 @@
-"""A participant's withdrawal reaches the benchmark reports made before it: their row and answers
-leave the report's data and files (participants.csv, answers.csv, report.json), and the report is
-marked superseded, since its human figures were computed with them: `manage.py benchmark --study`
-makes the report to use instead. Imports no model code: runs in the web process."""
+"""A participant's withdrawal reaches the benchmark reports made before it: at once their row and
+answers leave the report's data and files (participants.csv, answers.csv, report.json) and the
+report is marked superseded, since its human figures were computed with them; then, after the
+withdrawal commits, a rebuild of each such report is queued (the `geogame.benchmark_rebuild` task,
+geogame.benchmarks.report.report_rebuild), which recomputes it without them and clears the mark.
+Imports no model code: runs in the web process."""
 
 import csv
 import io
@@ -12,12 +14,14 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from geogame.common import background
+
 from .models import BenchmarkReport, report_upload_to
 
 SUPERSEDED_REASON = (
     "A participant withdrew after this report was made: their rows were removed from its tables and "
-    "files, but its human figures still include their answers. Run `manage.py benchmark --study {slug}` "
-    "for a report without them."
+    "files, but its human figures still include their answers until the report is rebuilt without them "
+    "(queued; or run `manage.py benchmark --study {slug}`)."
 )
 
 
@@ -73,4 +77,5 @@ def report_strip_participant(report, public_id, now=None):
 def on_participant_withdrawn(sender, *, study, public_id, **kwargs):
     with transaction.atomic():
         for report in BenchmarkReport.objects.select_for_update().filter(study_id=study.id):
-            report_strip_participant(report, public_id)
+            if report_strip_participant(report, public_id):
+                background.enqueue("geogame.benchmark_rebuild", report.id)  # after the commit

@@ -16,7 +16,8 @@ def spreadsheet_safe(value):
 
 
 def write_csv(f, header, rows):
-    """`header`, then `rows` (sequences in the header's order) to the text file `f`."""
+    """`header` (None: no header line), then `rows` (sequences in the header's order) to the text file `f`."""
     writer = csv.writer(f)
-    writer.writerow(header)
+    if header is not None:
+        writer.writerow(header)
     writer.writerows([spreadsheet_safe(v) for v in row] for row in rows)

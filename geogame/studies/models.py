@@ -76,6 +76,19 @@ class Study(models.Model):
     debrief_text = models.TextField(blank=True, default="")
     # Participants who withdrew: their data is gone, the fact is kept (CONSORT-style counts).
     withdrawn_count = models.PositiveIntegerField(default=0)
+    # The test locations' order: a balanced Latin square over them (participant k gets row k mod
+    # rows, k counted in orders_assigned under the study's row lock) or shuffled per participant.
+    RANDOM_ORDER, LATIN_SQUARE = "random", "latin_square"
+    ORDER_CHOICES = [(LATIN_SQUARE, "balanced Latin square"), (RANDOM_ORDER, "random per participant")]
+    order_design = models.CharField(max_length=12, choices=ORDER_CHOICES, default=LATIN_SQUARE)
+    orders_assigned = models.PositiveIntegerField(default=0)
+    # Instructions pages (plain text), shown in turn before the consent and comprehension check.
+    # Empty on studies made before pages existed: they show the default page (rules).
+    instructions = models.JSONField(default=list, blank=True)
+    # A performance bonus: `bonus_rate` money per 1000 test points, at most `bonus_cap`.
+    bonus_rate = models.DecimalField(max_digits=8, decimal_places=4, null=True, blank=True)
+    bonus_cap = models.DecimalField(max_digits=7, decimal_places=2, null=True, blank=True)
+    bonus_currency = models.CharField(max_length=3, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -118,6 +131,12 @@ class Participant(models.Model):
     platform_ids = models.JSONField(default=dict, blank=True)
     # SHA-256 of the consent text they agreed to (the study's text at joining).
     consent_sha256 = models.CharField(max_length=64, blank=True, default="")
+    instructions_sha256 = models.CharField(max_length=64, blank=True, default="")
+    # A staff member's pilot run: kept apart from every export, count, quota and report unless asked.
+    pilot = models.BooleanField(default=False)
+    # The study's order design when they joined, and their row of its Latin square (None: random).
+    order_design = models.CharField(max_length=12, blank=True, default="")
+    order_row = models.PositiveIntegerField(null=True, blank=True)
     player = models.OneToOneField(Player, on_delete=models.CASCADE, related_name="participant")
     game = models.OneToOneField(Game, on_delete=models.CASCADE, related_name="participant")
     answers = models.JSONField(default=dict, blank=True)  # the optional self-reported fields

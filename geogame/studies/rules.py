@@ -5,6 +5,7 @@ import hashlib
 import hmac
 import random
 import re
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
 
 PRACTICE = "practice"
 TEST = "test"
@@ -61,11 +62,15 @@ def stratified_location_sets(candidates_by_city, practice_count, test_count, see
     return sorted(rng.sample(sorted(rest), practice_count)), sorted(test)
 
 
-def participant_order(practice_ids, test_ids, participant_seed):
-    """Practice locations, then test locations, each shuffled with the participant's seed."""
+def participant_order(practice_ids, test_ids, participant_seed, *, design="random", row=None):
+    """Practice locations shuffled with the participant's seed, then the test locations in the
+    study's design: shuffled with the same seed (random) or row `row` of the balanced Latin square
+    (latin_square; ordered_test_ids)."""
     rng = random.Random(participant_seed)
     practice, test = sorted(practice_ids), sorted(test_ids)
     rng.shuffle(practice)
+    if design == LATIN_SQUARE:
+        return practice + ordered_test_ids(test, design=design, participant_seed=participant_seed, row=row)
     rng.shuffle(test)
     return practice + test
 
@@ -325,3 +330,202 @@ def exclusions(rows, finished, rules):
         if reasons:
             failed[pid] = reasons
     return failed
+
+
+# -- Counterbalancing ------------------------------------------------------------------------------
+
+RANDOM_ORDER, LATIN_SQUARE = "random", "latin_square"
+ORDER_DESIGNS = {
+    RANDOM_ORDER: "test locations in an order shuffled per participant",
+    LATIN_SQUARE: "balanced Latin square (Williams design): participant k gets row k mod rows",
+}
+
+
+def latin_square_rows(n):
+    """How many rows the balanced Latin square over n items has: n when n is even, 2n when odd."""
+    return n if n % 2 == 0 else 2 * n
+
+
+def latin_square_row(n, k):
+    """Row `k mod rows` of the balanced Latin square (Williams design) over items 0..n-1.
+
+    The first row is 0, 1, n-1, 2, n-2, 3, ...; row r adds r to every entry (mod n). For even n
+    these n rows put every item first once and every ordered pair of items next to each other once;
+    for odd n no single square can do the latter, so rows n..2n-1 are rows 0..n-1 reversed (the pair
+    of squares), and every ordered pair is adjacent twice over the 2n rows."""
+    if n < 1:
+        return []
+    rows = latin_square_rows(n)
+    k %= rows
+    first, low, high = [0], 1, n - 1
+    while len(first) < n:
+        first.append(low)
+        low += 1
+        if len(first) < n:
+            first.append(high)
+            high -= 1
+    row = [(item + k % n) % n for item in first]
+    return row[::-1] if k >= n else row
+
+
+def latin_square(n):
+    """Every row of the balanced Latin square over n items (latin_square_row)."""
+    return [latin_square_row(n, k) for k in range(latin_square_rows(n))]
+
+
+def ordered_test_ids(test_ids, *, design, participant_seed, row=None):
+    """The test locations in a participant's order: shuffled with their seed (random), or row `row`
+    of the balanced Latin square over the test ids in ascending order (latin_square)."""
+    ids = sorted(test_ids)
+    if design == LATIN_SQUARE:
+        return [ids[i] for i in latin_square_row(len(ids), row or 0)]
+    random.Random(participant_seed).shuffle(ids)
+    return ids
+
+
+# -- Instructions pages ----------------------------------------------------------------------------
+
+MAX_INSTRUCTION_PAGES = 20
+MAX_INSTRUCTION_CHARS = 5000
+PAGE_BREAK = "---"  # a line of its own between two pages, in an instructions file or the form
+
+
+def instructions_from_text(text):
+    """The pages of an instructions file or form field: plain text, pages separated by a line holding
+    only '---', paragraphs by blank lines. Empty pages are dropped."""
+    pages, page = [], []
+    for line in str(text or "").replace("\r\n", "\n").split("\n"):
+        if line.strip() == PAGE_BREAK:
+            pages.append("\n".join(page).strip())
+            page = []
+        else:
+            page.append(line)
+    pages.append("\n".join(page).strip())
+    return [p for p in pages if p]
+
+
+def check_instructions(pages):
+    """1 to 20 pages of plain text, each at most 5000 characters, no NUL or other control characters
+    than newline and tab."""
+    if not isinstance(pages, list) or not 1 <= len(pages) <= MAX_INSTRUCTION_PAGES:
+        raise ValueError(f"the instructions must be 1 to {MAX_INSTRUCTION_PAGES} pages")
+    for number, page in enumerate(pages, 1):
+        if not isinstance(page, str) or not page.strip():
+            raise ValueError(f"instructions page {number} is empty")
+        if len(page) > MAX_INSTRUCTION_CHARS:
+            raise ValueError(f"instructions page {number} is longer than {MAX_INSTRUCTION_CHARS} characters")
+        for ch in page:
+            if ch not in "\n\t" and (ord(ch) < 32 or ord(ch) == 127 or 0xD800 <= ord(ch) <= 0xDFFF):
+                raise ValueError(
+                    f"instructions page {number} contains an unprintable character (U+{ord(ch):04X})"
+                )
+    return pages
+
+
+def instructions_sha256(pages):
+    """The version of a study's instructions: SHA-256 of its pages joined by page breaks."""
+    return hashlib.sha256(f"\n{PAGE_BREAK}\n".join(pages).encode()).hexdigest()
+
+
+def default_instructions(
+    *,
+    practice,
+    test_trials,
+    catch,
+    views,
+    city_mode,
+    time_limit_s,
+    answers_after_practice,
+    answers_after_test,
+):
+    """The one instructions page a study gets unless it is given its own (the study's numbers in words)."""
+
+    def plural(n, word):
+        return f"{n} {word}{'' if n == 1 else 's'}"
+
+    words = [
+        f"You will see {plural(practice, 'practice location')}, then {plural(test_trials, 'test location')}"
+        + (f" ({catch} of them an attention check)" if catch else "")
+        + f", each as {views}.",
+        "For each, pick the city it is in." if city_mode else "For each, pin it on the world map.",
+    ]
+    if time_limit_s:
+        words.append(f"You have {time_limit_s} seconds per location.")
+    if answers_after_practice:
+        words.append("After each practice location you see the answer;")
+    if not answers_after_test:
+        words.append("after test locations you do not.")
+    return [" ".join(words)]
+
+
+# -- Payment ---------------------------------------------------------------------------------------
+
+CENT = Decimal("0.01")
+MAX_BONUS_RATE = Decimal("1000")
+MAX_BONUS_CAP = Decimal("10000")
+CURRENCY = re.compile(r"[A-Z]{3}")
+
+
+def _decimal(value, what):
+    if isinstance(value, bool) or isinstance(value, float):
+        raise ValueError(f"{what} must be a decimal number written as text, like 0.50")
+    try:
+        number = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise ValueError(f"{what} must be a decimal number, like 0.50") from None
+    if not number.is_finite():
+        raise ValueError(f"{what} must be a decimal number, like 0.50")
+    return number
+
+
+def check_bonus_rule(rate, cap, currency):
+    """(rate per 1000 points, cap, currency) of a performance bonus, as Decimals and an ISO 4217 code;
+    (None, None, "") for no bonus. A rate up to 1000 with at most 4 decimals, a cap up to 10000 with
+    at most 2 (none: no cap), and a three-letter currency are required together."""
+    if rate in (None, ""):
+        if cap not in (None, ""):
+            raise ValueError("a bonus cap needs a bonus rate")
+        return None, None, ""
+    rate = _decimal(rate, "the bonus rate per 1000 points")
+    if not 0 < rate <= MAX_BONUS_RATE or rate.as_tuple().exponent < -4:
+        raise ValueError(
+            f"the bonus rate per 1000 points must be above 0, "
+            f"at most {MAX_BONUS_RATE}, with at most 4 decimals"
+        )
+    if cap not in (None, ""):
+        cap = _decimal(cap, "the bonus cap")
+        if not 0 < cap <= MAX_BONUS_CAP or cap.as_tuple().exponent < -2:
+            raise ValueError(
+                f"the bonus cap must be above 0, at most {MAX_BONUS_CAP}, with at most 2 decimals"
+            )
+    else:
+        cap = None
+    currency = str(currency or "").strip().upper()
+    if not CURRENCY.fullmatch(currency):
+        raise ValueError("the bonus currency must be a three-letter code such as GBP or USD")
+    return rate, cap, currency
+
+
+def bonus_amount(points, rate, cap=None):
+    """The bonus for `points` (an int) at `rate` money per 1000 points, rounded down to the cent and
+    at most `cap`: exact decimal arithmetic, never a float."""
+    if isinstance(points, bool) or not isinstance(points, int) or points < 0:
+        raise ValueError("points must be a whole number, 0 or more")
+    amount = (Decimal(points) * Decimal(rate) / 1000).quantize(CENT, rounding=ROUND_DOWN)
+    return min(amount, Decimal(cap)) if cap is not None else amount
+
+
+# Why a participant is on the reject list: the exclusion rules that say they did not attend.
+REJECT_RULES = {"max_failed_catch_trials": "failed the attention checks (catch trials)"}
+
+
+def payment_verdict(*, finished, excluded_by):
+    """("approve" | "reject" | "", reason) of one participant: approve a finished one who passes every
+    exclusion rule; reject one who failed the catch trials (a pre-declared rule); otherwise neither
+    (unfinished, or excluded by another rule: the researcher decides)."""
+    rejected = [REJECT_RULES[r] for r in excluded_by if r in REJECT_RULES]
+    if rejected:
+        return "reject", "; ".join(rejected)
+    if finished and not excluded_by:
+        return "approve", ""
+    return "", ""

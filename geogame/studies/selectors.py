@@ -99,10 +99,11 @@ def hidden_result(result):
 def staff_study_list():
     """Every study with its state ("open", "paused", "closed", or "expired" past its closing time)
     and its counts of participants and of those who finished."""
+    real = Q(participants__pilot=False)
     studies = Study.objects.select_related("map").annotate(
-        participant_count=Count("participants", distinct=True),
+        participant_count=Count("participants", filter=real, distinct=True),
         finished_count=Count(
-            "participants", filter=Q(participants__finished_at__isnull=False), distinct=True
+            "participants", filter=real & Q(participants__finished_at__isnull=False), distinct=True
         ),
     )
     now = timezone.now()
@@ -111,12 +112,12 @@ def staff_study_list():
     return studies
 
 
-def study_progress(study):
-    """Participants with how far they are, for the staff's progress page."""
+def study_progress(study, include_pilot=False):
+    """Participants with how far they are, for the staff's progress page (pilots only if asked)."""
     correct = Q(player__guesses__correct=True)
     practice = Q(player__guesses__round__index__lt=study.practice_count)
     participants = (
-        Participant.objects.filter(study=study)
+        _participants(study, include_pilot)
         .annotate(
             answered=Count("player__guesses"),
             practice_correct=Count("player__guesses", filter=correct & practice),
@@ -145,10 +146,17 @@ def study_progress(study):
     }
 
 
+def _participants(study, include_pilot=False):
+    """The study's participants; pilot runs only when asked for."""
+    participants = Participant.objects.filter(study=study)
+    return participants if include_pilot else participants.filter(pilot=False)
+
+
 # The data dictionary of the export: every column, in order, with its meaning.
 EXPORT_FIELDS = [
     ("study", "the study's slug"),
     ("participant", "anonymous participant id (a random UUID given at consent; not a credential)"),
+    ("pilot", "whether this is a staff pilot run (only in exports that ask for pilots)"),
     ("trial", "0-based position of the location in this participant's order (practice first)"),
     ("phase", "'practice' or 'test'"),
     ("location_id", "geogame's id of the location (the same for every participant and model)"),
@@ -203,7 +211,7 @@ EXPORT_TYPES = {
     "catch_passed": ("boolean", ""), "views_seen": ("string", "';'-separated"),
     "view_ms": ("string", "ms, ';'-separated"), "screen_w": ("integer", "CSS px"),
     "screen_h": ("integer", "CSS px"), "participant": ("uuid", ""), "started_at": ("datetime", "UTC"),
-    "answered_at": ("datetime", "UTC"),
+    "answered_at": ("datetime", "UTC"), "pilot": ("boolean", ""),
 }  # fmt: skip
 
 
@@ -226,12 +234,14 @@ def export_fields(study):
     return EXPORT_FIELDS + [(f"q_{q['key']}", f"self-reported: {q['label']}") for q in study.questions]
 
 
-def study_rows(study):
-    """One row per stored answer of the study, ordered by participant and trial."""
-    guesses = (
-        Guess.objects.filter(player__participant__study=study)
-        .select_related("round__location", "player__participant")
-        .order_by("player__participant__created_at", "player__participant__id", "round__index")
+def study_rows(study, include_pilot=False):
+    """One row per stored answer of the study, ordered by participant and trial (pilot runs only
+    when asked for)."""
+    guesses = Guess.objects.filter(player__participant__study=study)
+    if not include_pilot:
+        guesses = guesses.filter(player__participant__pilot=False)
+    guesses = guesses.select_related("round__location", "player__participant").order_by(
+        "player__participant__created_at", "player__participant__id", "round__index"
     )
     trials = {(t.participant_id, t.index): t for t in Trial.objects.filter(participant__study=study)}
     city_mode = study.mode == Game.CITY
@@ -259,6 +269,7 @@ def study_rows(study):
         row = {
             "study": study.slug,
             "participant": str(p.public_id),
+            "pilot": p.pilot,
             "trial": g.round.index,
             "phase": study_rules.phase_of(g.round.index, study.practice_count),
             "location_id": loc.id,
@@ -340,6 +351,21 @@ PARTICIPANT_FIELDS = [
     ("platform", "'prolific', 'mturk', 'pid' or empty", "string", ""),
     ("platform_id_hash", "HMAC-SHA-256 of their platform id (GEOGAME_STUDY_ID_PEPPER)", "string", ""),
     ("platform_ids", "the raw platform ids as JSON, only if the study keeps them", "json", ""),
+    ("pilot", "whether this is a staff pilot run (only in exports that ask for pilots)", "boolean", ""),
+    ("instructions_sha256", "SHA-256 of the instructions pages they were shown", "string", ""),
+    ("order_design", "'latin_square' or 'random': how their test order was made", "string", ""),
+    (
+        "order_row",
+        "their row of the study's balanced Latin square (0-based); empty if random",
+        "integer",
+        "row",
+    ),
+    (
+        "test_order",
+        "location ids of their test trials in the order served, '|'-separated (catch trials included)",
+        "string",
+        "'|'-separated",
+    ),
 ]
 
 
@@ -349,9 +375,11 @@ def participant_fields(study):
     ]
 
 
-def participant_rows(study):
-    """One row per participant (withdrawn ones are gone), in joining order."""
-    participants = Participant.objects.filter(study=study).annotate(answered=Count("player__guesses"))
+def participant_rows(study, include_pilot=False):
+    """One row per participant (withdrawn ones are gone; pilots only if asked), in joining order."""
+    participants = (
+        _participants(study, include_pilot).select_related("game").annotate(answered=Count("player__guesses"))
+    )
     rows = []
     for p in participants.order_by("created_at", "id"):
         status = "finished" if p.finished_at else ("started" if p.answered else "joined")
@@ -367,6 +395,11 @@ def participant_rows(study):
             "platform": p.platform,
             "platform_id_hash": p.platform_id_hash,
             "platform_ids": json.dumps(p.platform_ids, sort_keys=True) if p.platform_ids else "",
+            "pilot": p.pilot,
+            "instructions_sha256": p.instructions_sha256,
+            "order_design": p.order_design,
+            "order_row": p.order_row,
+            "test_order": "|".join(str(i) for i in p.game.location_order[study.practice_count :]),
         }
         for q in study.questions:
             row[f"q_{q['key']}"] = p.answers.get(q["key"], "")
@@ -375,9 +408,11 @@ def participant_rows(study):
 
 
 def study_counts(study):
-    """CONSORT-style counts: consented, started, finished, withdrawn (whose data is gone)."""
+    """CONSORT-style counts: consented, started, finished, withdrawn (whose data is gone); pilot
+    runs counted apart, never in the others."""
     rows = participant_rows(study)
     return {
+        "pilot": Participant.objects.filter(study=study, pilot=True).count(),
         "consented": len(rows) + study.withdrawn_count,
         "started": sum(r["status"] != "joined" for r in rows),
         "finished": sum(r["status"] == "finished" for r in rows),
@@ -392,12 +427,23 @@ def study_metadata(study, software_version):
         "slug name mode practice_count test_count time_limit_s answers_after_practice answers_after_test "
         "seed practice_ids test_ids catch_ids catch_answers questions comprehension exclusion_rules "
         "max_participants quotas status completion_url screened_out_url store_raw_platform_ids "
-        "consent_text debrief_text"
+        "consent_text debrief_text order_design instructions bonus_currency"
     ).split()
     meta = {name: getattr(study, name) for name in fields}
     meta.update(
         map=study.map.slug,
         consent_sha256=hashlib.sha256(study.consent_text.encode()).hexdigest(),
+        instructions_sha256=study_rules.instructions_sha256(study.instructions)
+        if study.instructions
+        else None,
+        latin_square_rows=(
+            study_rules.latin_square_rows(len(study.test_ids))
+            if study.order_design == study_rules.LATIN_SQUARE
+            else None
+        ),
+        # Decimals as text: exact, as the bonus export computes them.
+        bonus_rate=None if study.bonus_rate is None else str(study.bonus_rate),
+        bonus_cap=None if study.bonus_cap is None else str(study.bonus_cap),
         created_at=study.created_at.isoformat(),
         closes_at=study.closes_at.isoformat() if study.closes_at else None,
         counts=study_counts(study),
@@ -409,10 +455,10 @@ def study_metadata(study, software_version):
 DEIDENTIFIED_DROPPED = ("started_at", "answered_at", "screen_w", "screen_h")
 
 
-def deidentified_rows(study):
+def deidentified_rows(study, include_pilot=False):
     """The answers without what could single a person out: participants renumbered P001... in
     joining order, no clock times (durations stay), no window sizes."""
-    rows = study_rows(study)
+    rows = study_rows(study, include_pilot)
     labels = {}
     for r in rows:
         labels.setdefault(r["participant"], f"P{len(labels) + 1:03d}")
@@ -423,3 +469,107 @@ def deidentified_rows(study):
         }
         for r in rows
     ]
+
+
+# -- Payment: bonuses and approve/reject lists -----------------------------------------------------
+
+ERR_NO_BONUS_RULE = "this study has no bonus rule: set one (--bonus-rate, or the form) to export bonuses"
+ERR_IDS_HASHED = (
+    "this study keeps platform ids only hashed (it was created without --store-raw-ids): there are no "
+    "ids to pay a bonus to; see docs/study.md, section Payment"
+)
+
+
+def payment_rows(study):
+    """One row per participant who is not a pilot: whether they finished, the exclusion rules they
+    fail, their test points (test locations only: no practice, no catch trials), the verdict
+    (rules.payment_verdict), their bonus (a Decimal, or None without a bonus rule) and their raw
+    platform ids (empty when the study keeps them hashed only)."""
+    rows = study_rows(study)
+    participants = list(_participants(study).order_by("created_at", "id"))
+    finished = {str(p.public_id): p.finished_at is not None for p in participants}
+    excluded = study_rules.exclusions(rows, finished, study.exclusion_rules)
+    points = {}
+    for r in rows:
+        if r["phase"] == study_rules.TEST and not r["catch_trial"]:
+            points[r["participant"]] = points.get(r["participant"], 0) + int(r["points"] or 0)
+    out = []
+    for p in participants:
+        pid = str(p.public_id)
+        verdict, reason = study_rules.payment_verdict(
+            finished=finished[pid], excluded_by=excluded.get(pid, [])
+        )
+        total = points.get(pid, 0)
+        out.append(
+            {
+                "participant": pid,
+                "finished": finished[pid],
+                "excluded_by": excluded.get(pid, []),
+                "verdict": verdict,
+                "reason": reason,
+                "test_points": total,
+                "bonus": (
+                    None
+                    if study.bonus_rate is None
+                    else study_rules.bonus_amount(total, study.bonus_rate, study.bonus_cap)
+                ),
+                "platform": p.platform,
+                "platform_ids": p.platform_ids,
+            }
+        )
+    return out
+
+
+BONUS_PLATFORMS = {"prolific": study_rules.PROLIFIC, "mturk": study_rules.MTURK}
+
+
+def bonus_lines(study, platform):
+    """(header or None, rows) of a platform's bulk bonus format: Prolific "participant_id,amount"
+    lines (no header), MTurk workerId,assignmentId,bonus,reason. Only finished, non-excluded (the
+    approve list), non-pilot participants of that platform with a bonus above 0 and raw ids stored.
+    ValueError when the study has no bonus rule or keeps the ids hashed only."""
+    if study.bonus_rate is None:
+        raise ValueError(ERR_NO_BONUS_RULE)
+    if not study.store_raw_platform_ids:
+        raise ValueError(ERR_IDS_HASHED)
+    chosen = [
+        r
+        for r in payment_rows(study)
+        if r["verdict"] == "approve" and r["platform"] == platform and r["bonus"] and r["platform_ids"]
+    ]
+    if platform == study_rules.PROLIFIC:
+        return None, [[r["platform_ids"]["PROLIFIC_PID"], f"{r['bonus']:.2f}"] for r in chosen]
+    return ["workerId", "assignmentId", "bonus", "reason"], [
+        [
+            r["platform_ids"]["workerId"],
+            r["platform_ids"].get("assignmentId", ""),
+            f"{r['bonus']:.2f}",
+            f"Performance bonus: {r['test_points']} points in {study.name}",
+        ]
+        for r in chosen
+    ]
+
+
+VERDICT_FIELDS = ["participant", "platform", "platform_id", "assignment_id", "test_points", "bonus", "reason"]
+
+
+def verdict_rows(study, verdict):
+    """The approve or reject list: one row per (non-pilot) participant with that verdict, with their
+    raw platform id where the study keeps it, their bonus and, for rejections, the reason."""
+    out = []
+    for r in payment_rows(study):
+        if r["verdict"] != verdict:
+            continue
+        params = study_rules.PLATFORM_PARAMS.get(r["platform"], ())
+        out.append(
+            {
+                "participant": r["participant"],
+                "platform": r["platform"],
+                "platform_id": r["platform_ids"].get(params[0], "") if params else "",
+                "assignment_id": r["platform_ids"].get("assignmentId", ""),
+                "test_points": r["test_points"],
+                "bonus": "" if r["bonus"] is None else f"{r['bonus']:.2f}",
+                "reason": r["reason"],
+            }
+        )
+    return out

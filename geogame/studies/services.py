@@ -25,6 +25,7 @@ from geogame.maps.models import Location
 from players.models import Player
 
 from . import rules as study_rules
+from . import selectors as study_selectors
 from .models import Participant, Study, StudyAuditEvent, Trial, default_study_questions
 
 ERR_STUDY_CLOSED = "this study link has expired: the study no longer takes new participants"
@@ -88,8 +89,15 @@ def study_create(
     exclusion_rules=None,
     debrief_text="",
     stratify=False,
+    order_design=Study.LATIN_SQUARE,
+    instructions=None,
+    bonus_rate=None,
+    bonus_cap=None,
+    bonus_currency="",
 ):
-    """A study on `map` whose practice and test locations are drawn now from its test split."""
+    """A study on `map` whose practice and test locations are drawn now from its test split.
+    Without `instructions` (a list of plain-text pages) it gets one page in today's words, with
+    its own numbers (rules.default_instructions)."""
     try:
         name = text_input.clean_name(name, what="the study's name", max_chars=MAX_NAME_CHARS)
         consent_text = text_input.check_text(
@@ -153,6 +161,16 @@ def study_create(
         raise GameError("the number of catch trials must be a whole number from 0 to 20")
     if catch_count and mode != Game.CITY:
         raise GameError("catch trials (an instructed city to pick) need the city mode")
+    if order_design not in dict(Study.ORDER_CHOICES):
+        raise GameError(f"the order design must be one of: {', '.join(dict(Study.ORDER_CHOICES))}")
+    try:
+        if instructions is not None:
+            instructions = study_rules.check_instructions(instructions)
+        bonus_rate, bonus_cap, bonus_currency = study_rules.check_bonus_rule(
+            bonus_rate, bonus_cap, bonus_currency
+        )
+    except ValueError as exc:
+        raise GameError(str(exc)) from None
     seed = secrets.randbits(62) if seed is None else seed
     # Today's daily challenge holds its places from every other game, a study's too (the daily is
     # drawn first if it is the day's first draw on the map). Running duels and other studies do not
@@ -197,7 +215,7 @@ def study_create(
             )
     except ValueError as exc:
         raise GameError(str(exc)) from None
-    return Study.objects.create(
+    study = Study.objects.create(
         map=map,
         name=name,
         slug=slug,
@@ -225,6 +243,31 @@ def study_create(
         catch_answers=catch_answers,
         exclusion_rules=exclusion_rules,
         debrief_text=str(debrief_text).strip(),
+        order_design=order_design,
+        instructions=instructions or [],
+        bonus_rate=bonus_rate,
+        bonus_cap=bonus_cap,
+        bonus_currency=bonus_currency,
+    )
+    if instructions is None:  # today's words with the study's numbers, stored: they are versioned
+        study.instructions = instructions_pages(study)
+        study.save(update_fields=["instructions"])
+    return study
+
+
+def instructions_pages(study):
+    """The study's instructions pages; its default page on a study made before pages existed."""
+    if study.instructions:
+        return list(study.instructions)
+    return study_rules.default_instructions(
+        practice=study.practice_count,
+        test_trials=study.test_trials,
+        catch=len(study.catch_ids),
+        views=study_selectors.views_per_location_text(study),
+        city_mode=study.mode == Game.CITY,
+        time_limit_s=study.time_limit_s,
+        answers_after_practice=study.answers_after_practice,
+        answers_after_test=study.answers_after_test,
     )
 
 
@@ -252,19 +295,27 @@ def study_set_status(study, status):
     return study
 
 
-def participant_join(*, study, answers=None, platform_query=None, comprehension_answers=None, now=None):
-    """A new anonymous participant who has consented, with their own seeded location order.
+def participant_join(
+    *, study, answers=None, platform_query=None, comprehension_answers=None, pilot=False, now=None
+):
+    """A new anonymous participant who has consented, with their own location order.
 
     `platform_query`: the study link's query string (Prolific's PROLIFIC_PID, STUDY_ID, SESSION_ID;
     MTurk's workerId, assignmentId, hitId; or ?pid=). The person's id there is kept as a peppered
     hash (raw too if the study says so); a second join with it is refused (409), as is one over a
-    quota. The study's row is locked while counting, so concurrent joins cannot overfill a quota."""
-    refusal = study_refusal(study, now)
-    if refusal:
-        raise GameError(refusal[1], status=refusal[0])
+    quota. The study's row is locked while counting, so concurrent joins cannot overfill a quota,
+    and while taking the next row of its Latin square, so no two participants get the same turn.
+
+    `pilot`: a staff member's pilot run (the view checks who may): it joins a paused or closed
+    study too, keeps no platform id, counts towards no quota, takes no row of the Latin square
+    (it plays row 0) and stays out of every export, count and report unless they ask for pilots."""
+    if not pilot:
+        refusal = study_refusal(study, now)
+        if refusal:
+            raise GameError(refusal[1], status=refusal[0])
     try:
         answers = study_rules.clean_answers(answers, study.questions)
-        platform, ids = study_rules.platform_ids(platform_query or {})
+        platform, ids = ("", {}) if pilot else study_rules.platform_ids(platform_query or {})
     except ValueError as exc:
         raise GameError(str(exc)) from None
     if study.comprehension and not study_rules.comprehension_passed(
@@ -275,15 +326,13 @@ def participant_join(*, study, answers=None, platform_query=None, comprehension_
         study_rules.platform_id_hash(platform, ids, settings.GEOGAME_STUDY_ID_PEPPER) if platform else ""
     )
     order_seed = secrets.randbits(62)
-    order = study_rules.participant_order(study.practice_ids, study.test_ids, order_seed)
-    order = study_rules.insert_catch_trials(order, len(study.practice_ids), study.catch_ids, order_seed)
     try:
         with transaction.atomic():
             locked = Study.objects.select_for_update().get(id=study.id)
-            refusal = study_refusal(locked, now)
+            refusal = None if pilot else study_refusal(locked, now)
             if refusal:
                 raise GameError(refusal[1], status=refusal[0])
-            joined = Participant.objects.filter(study=locked)
+            joined = Participant.objects.filter(study=locked, pilot=False)
             if id_hash and joined.filter(platform_id_hash=id_hash).exists():
                 raise GameError(ERR_PLATFORM_REPEAT, status=409)
             group_counts = {
@@ -292,15 +341,30 @@ def participant_join(*, study, answers=None, platform_query=None, comprehension_
                 for choice in limits
                 if answers.get(key) == choice
             }
-            full = study_rules.quota_refusal(
-                joined=joined.count(),
-                max_participants=locked.max_participants,
-                group_counts=group_counts,
-                quotas=locked.quotas,
-                answers=answers,
+            full = (
+                None
+                if pilot
+                else study_rules.quota_refusal(
+                    joined=joined.count(),
+                    max_participants=locked.max_participants,
+                    group_counts=group_counts,
+                    quotas=locked.quotas,
+                    answers=answers,
+                )
             )
             if full:
                 raise GameError(full, status=409, result=QUOTA_FULL)
+            row = None
+            if locked.order_design == Study.LATIN_SQUARE:
+                row = 0 if pilot else locked.orders_assigned
+                if not pilot:  # the next participant takes the next row (k mod rows)
+                    Study.objects.filter(id=locked.id).update(orders_assigned=models.F("orders_assigned") + 1)
+            order = study_rules.participant_order(
+                locked.practice_ids, locked.test_ids, order_seed, design=locked.order_design, row=row
+            )
+            order = study_rules.insert_catch_trials(
+                order, len(locked.practice_ids), locked.catch_ids, order_seed
+            )
             player = Player.objects.create(display_name="Participant")
             game = Game.objects.create(
                 player=player,
@@ -321,6 +385,10 @@ def participant_join(*, study, answers=None, platform_query=None, comprehension_
                 platform_id_hash=id_hash,
                 platform_ids=ids if study.store_raw_platform_ids else {},
                 consent_sha256=hashlib.sha256(study.consent_text.encode()).hexdigest(),
+                instructions_sha256=study_rules.instructions_sha256(instructions_pages(locked)),
+                pilot=pilot,
+                order_design=locked.order_design,
+                order_row=row,
             )
     except IntegrityError:  # the same platform id joined at the same moment
         raise GameError(ERR_PLATFORM_REPEAT, status=409) from None
@@ -443,7 +511,8 @@ def participant_withdraw(participant):
     study, public_id = participant.study, str(participant.public_id)
     with transaction.atomic():
         participant.player.delete()  # cascades to the game, its rounds and guesses, and the participant
-        Study.objects.filter(id=study.id).update(withdrawn_count=models.F("withdrawn_count") + 1)
+        if not participant.pilot:  # a pilot run is no participant of the CONSORT counts
+            Study.objects.filter(id=study.id).update(withdrawn_count=models.F("withdrawn_count") + 1)
         # In the same transaction: a report that cannot be stripped stops the withdrawal from
         # happening half-way (the person can ask again), and no report outlives their rows.
         participant_withdrawn.send(sender=Study, study=study, public_id=public_id)

@@ -99,15 +99,46 @@ def _study_for_link(token):
     return study
 
 
+ERR_PILOT_STAFF = "a pilot link is for the study's staff: log in as staff, then open it again"
+JOIN_PARAMS = ("pilot", "page")  # the join page's own query parameters, apart from the platform's
+
+
+def _page_url(request, page):
+    """The join page's address at instructions page `page`, keeping the platform ids and pilot flag."""
+    query = request.GET.copy()
+    query["page"] = str(page)
+    return f"{request.path}?{query.urlencode()}"
+
+
+def _instructions_context(request, study, pages):
+    """The instructions page to show (?page=N, 1-based; the last one holds the consent form) and
+    the Back/Next addresses."""
+    try:
+        page = int(request.GET.get("page", "1")) if request.method == "GET" else len(pages)
+    except ValueError:
+        page = 1
+    page = min(max(page, 1), len(pages))
+    return {
+        "page": page,
+        "pages": len(pages),
+        "page_text": pages[page - 1],
+        "back_url": _page_url(request, page - 1) if page > 1 else None,
+        "next_url": _page_url(request, page + 1) if page < len(pages) else None,
+    }
+
+
 @require_http_methods(["GET", "POST"])
 @rate_limited("study")
 def study_join(request, token):
     study = _study_for_link(token)
-    refusal = study_services.study_refusal(study)
+    pilot = request.GET.get("pilot") == "1"
+    if pilot and not (request.user.is_authenticated and request.user.is_staff):
+        return render(request, "studies/study_pilot_staff.html", {"error": ERR_PILOT_STAFF}, status=403)
+    refusal = None if pilot else study_services.study_refusal(study)
     if refusal:
         context = {"study": study, "paused": refusal[0] == 503}
         return render(request, "studies/study_closed.html", context, status=refusal[0])
-    if study.id in _studies_taken(request):
+    if not pilot and study.id in _studies_taken(request):
         return render(
             request,
             "studies/study_taken.html",
@@ -116,9 +147,10 @@ def study_join(request, token):
         )
     error = None
     # The recruitment platform's ids ride on the link's query string (the form posts back to it).
-    platform_query = {key: request.GET.get(key) for key in request.GET}
+    platform_query = {key: request.GET.get(key) for key in request.GET if key not in JOIN_PARAMS}
     try:
-        study_rules.platform_ids(platform_query)
+        if not pilot:
+            study_rules.platform_ids(platform_query)
     except ValueError as exc:
         error = str(exc)
     if request.method == "POST" and error is None:
@@ -131,7 +163,11 @@ def study_join(request, token):
             try:
                 checks = {str(i): request.POST.get(f"check_{i}", "") for i in range(len(study.comprehension))}
                 participant = study_services.participant_join(
-                    study=study, answers=answers, platform_query=platform_query, comprehension_answers=checks
+                    study=study,
+                    answers=answers,
+                    platform_query=platform_query,
+                    comprehension_answers=checks,
+                    pilot=pilot,
                 )
             except services.GameError as exc:
                 error = exc.message
@@ -148,16 +184,18 @@ def study_join(request, token):
             else:
                 _remember(request, participant)
                 response = redirect("study-play", token=participant.resume_token)
-                _mark_taken(request, response, study)
+                if not pilot:  # staff may pilot a study again and again
+                    _mark_taken(request, response, study)
                 return response
     return render(
         request,
         "studies/study_join.html",
         {
             "study": study,
-            "views_text": study_selectors.views_per_location_text(study),
+            "pilot": pilot,
             "error": error,
             "form": request.POST if error else {},
+            **_instructions_context(request, study, study_services.instructions_pages(study)),
         },
         status=400 if error else 200,
     )
@@ -290,6 +328,8 @@ def staff_studies(request):
             "modes": Game.MODE_CHOICES,
             "default_mode": Game.CITY,
             "default_consent": study_services.DEFAULT_CONSENT,
+            "order_designs": Study.ORDER_CHOICES,
+            "default_order": Study.LATIN_SQUARE,
             "error": error,
             "form": request.POST if error else {},
         },
@@ -342,7 +382,20 @@ def _create_study_from_form(data):
         exclusion_rules=_json_field(data, "exclusion_rules", "the exclusion rules"),
         debrief_text=data.get("debrief_text") or "",
         stratify=data.get("stratify") == "on",
+        order_design=data.get("order_design") or Study.LATIN_SQUARE,
+        instructions=_instructions_field(data),
+        bonus_rate=(data.get("bonus_rate") or "").strip() or None,
+        bonus_cap=(data.get("bonus_cap") or "").strip() or None,
+        bonus_currency=data.get("bonus_currency") or "",
     )
+
+
+def _instructions_field(data):
+    raw = data.get("instructions") or ""
+    limit = study_rules.MAX_INSTRUCTION_PAGES * (study_rules.MAX_INSTRUCTION_CHARS + 10)
+    if len(raw) > limit:
+        raise ValueError(f"the instructions must be at most {limit} characters")
+    return study_rules.instructions_from_text(raw) or None
 
 
 def _json_field(data, name, label):
@@ -370,6 +423,7 @@ def staff_study(request, slug):
             "counts": study_selectors.study_counts(study),
             "audit": study.audit_events.all()[:50],
             "link": request.build_absolute_uri(reverse("study-join", args=[study.link_token])),
+            "pilot_link": reverse("study-join", args=[study.link_token]) + "?pilot=1",
             "dictionary": study_selectors.export_fields(study),
         },
     )
@@ -389,21 +443,38 @@ def staff_study_status(request, slug):
 
 
 EXPORT_FORMATS = (
-    "csv", "json", "dictionary.csv", "participants.csv", "metadata.json", "codebook.json", "deidentified.csv"
+    "csv", "json", "dictionary.csv", "participants.csv", "metadata.json", "codebook.json", "deidentified.csv",
+    "bonus-prolific.csv", "bonus-mturk.csv", "approve.csv", "reject.csv",
 )  # fmt: skip
 
 
 @staff_member_required
 @require_GET
 def staff_study_export(request, slug, fmt):
-    """The study's data; every export is noted in its audit log."""
+    """The study's data; every export is noted in its audit log. Pilot runs stay out unless the
+    address asks for them (?pilot=1: answers, participants and de-identified answers)."""
     study = get_object_or_404(Study.objects.select_related("map"), slug=slug)
     if fmt not in EXPORT_FORMATS:
         raise Http404("export formats: " + ", ".join(EXPORT_FORMATS))
+    pilot = request.GET.get("pilot") == "1"
     fields = study_selectors.export_fields(study)
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-    if fmt == "json":
-        rows = study_selectors.study_rows(study)
+    if fmt.startswith("bonus-"):
+        try:
+            header, rows = study_selectors.bonus_lines(study, fmt[len("bonus-") : -len(".csv")])
+        except ValueError as exc:
+            return HttpResponse(str(exc), status=409, content_type="text/plain; charset=utf-8")
+        buf = io.StringIO()
+        write_csv(buf, header, rows)
+        response = HttpResponse(buf.getvalue(), content_type="text/csv; charset=utf-8")
+    elif fmt in ("approve.csv", "reject.csv"):
+        names = study_selectors.VERDICT_FIELDS
+        rows = study_selectors.verdict_rows(study, fmt[: -len(".csv")])
+        buf = io.StringIO()
+        write_csv(buf, names, ([row[name] for name in names] for row in rows))
+        response = HttpResponse(buf.getvalue(), content_type="text/csv; charset=utf-8")
+    elif fmt == "json":
+        rows = study_selectors.study_rows(study, pilot)
         body = {
             "study": study_selectors.study_metadata(study, software_version()),
             "dictionary": [{"column": name, "meaning": meaning} for name, meaning in fields],
@@ -421,21 +492,21 @@ def staff_study_export(request, slug, fmt):
         buf = io.StringIO()
         if fmt == "csv":
             names = [name for name, _ in fields]
-            write_csv(
-                buf, names, ([row[name] for name in names] for row in study_selectors.study_rows(study))
-            )
+            rows = study_selectors.study_rows(study, pilot)
+            write_csv(buf, names, ([row[name] for name in names] for row in rows))
         elif fmt == "deidentified.csv":
             names = [name for name, _ in fields if name not in study_selectors.DEIDENTIFIED_DROPPED]
-            rows = study_selectors.deidentified_rows(study)
+            rows = study_selectors.deidentified_rows(study, pilot)
             write_csv(buf, names, ([row[name] for name in names] for row in rows))
         elif fmt == "participants.csv":
             names = [f[0] for f in study_selectors.participant_fields(study)]
-            rows = study_selectors.participant_rows(study)
+            rows = study_selectors.participant_rows(study, pilot)
             write_csv(buf, names, ([row[name] for name in names] for row in rows))
         else:
             write_csv(buf, ["column", "meaning"], fields)
         response = HttpResponse(buf.getvalue(), content_type="text/csv; charset=utf-8")
-    study_services.audit_record(study=study, user=request.user, action="export", detail=fmt)
+    detail = fmt + (" with pilots" if pilot else "")
+    study_services.audit_record(study=study, user=request.user, action="export", detail=detail)
     response["Content-Disposition"] = f'attachment; filename="{study.slug}-{stamp}.{fmt}"'
     return response
 

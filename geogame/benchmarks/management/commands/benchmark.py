@@ -27,11 +27,15 @@ class Command(BaseCommand):
             "--bootstrap", type=int, default=DEFAULT_RESAMPLES, help="bootstrap resamples per interval"
         )
         parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
+        parser.add_argument(
+            "--include-pilot", action="store_true", help="count the study's staff pilot runs as participants"
+        )
 
-    def handle(self, *args, map, study, players, bootstrap, seed, **options):
+    def handle(self, *args, map, study, players, bootstrap, seed, include_pilot, **options):
         command = "manage.py benchmark " + shlex.join(
             [map, *(["--study", study] if study else []), "--players", players]
             + ["--bootstrap", str(bootstrap), "--seed", str(seed)]
+            + (["--include-pilot"] if include_pilot else [])
         )
         try:
             report = benchmark_run(
@@ -41,6 +45,7 @@ class Command(BaseCommand):
                 n_resamples=bootstrap,
                 seed=seed,
                 command=command,
+                include_pilot=include_pilot,
             )
         except BenchmarkError as exc:
             raise CommandError(str(exc)) from None

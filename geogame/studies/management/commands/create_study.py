@@ -10,6 +10,8 @@ from django.utils import timezone
 from geogame.game.models import Game
 from geogame.game.services import GameError
 from geogame.maps.models import Map
+from geogame.studies.models import Study
+from geogame.studies.rules import instructions_from_text
 from geogame.studies.services import DEFAULT_CONSENT, study_create
 
 ERR_CLOSES_AT = (
@@ -19,6 +21,7 @@ ERR_CLOSES_AT = (
 )
 QUOTA = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.+):(\d{1,7})")
 DURATION = re.compile(r"\+(\d{1,5})([dhm])")
+MAX_INSTRUCTIONS_FILE_BYTES = 400_000  # 20 pages of 5000 characters, in UTF-8 at worst
 DURATION_UNITS = {"d": "days", "h": "hours", "m": "minutes"}
 
 
@@ -54,9 +57,7 @@ class Command(BaseCommand):
             "--closes-at", help="when the link expires: an ISO date or date and time, or +7d, +12h, +30m"
         )
         parser.add_argument("--seed", type=int, default=None, help="draws the study's locations")
-        parser.add_argument(
-            "--questions-file", type=Path, help="self-report questions, JSON (docs/studies.md)"
-        )
+        parser.add_argument("--questions-file", type=Path, help="self-report questions, JSON (docs/study.md)")
         parser.add_argument("--completion-url", default="", help="where a finished participant is sent")
         parser.add_argument("--completion-code", default="", help="the code a finished participant is shown")
         parser.add_argument(
@@ -67,7 +68,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--max-participants", type=int, default=None)
         parser.add_argument(
-            "--comprehension-file", type=Path, help="comprehension check, JSON (docs/studies.md)"
+            "--comprehension-file", type=Path, help="comprehension check, JSON (docs/study.md)"
         )
         parser.add_argument(
             "--stratify", action="store_true", help="the same number of test locations from every city"
@@ -83,6 +84,20 @@ class Command(BaseCommand):
             metavar="RULE=VALUE",
             help="a pre-declared exclusion rule",
         )
+        parser.add_argument(
+            "--order",
+            choices=[d for d, _ in Study.ORDER_CHOICES],
+            default=Study.LATIN_SQUARE,
+            help="test order: a balanced Latin square (default) or random per participant",
+        )
+        parser.add_argument(
+            "--instructions-file",
+            type=Path,
+            help="instructions pages, plain text (UTF-8), a line of only --- between pages (default: one)",
+        )
+        parser.add_argument("--bonus-rate", help="bonus per 1000 test points, e.g. 0.10 (docs/study.md)")
+        parser.add_argument("--bonus-cap", help="the most one participant's bonus can be, e.g. 2.00")
+        parser.add_argument("--bonus-currency", default="", help="the bonus's currency, e.g. GBP or USD")
         parser.add_argument(
             "--quota",
             action="append",
@@ -121,6 +136,19 @@ class Command(BaseCommand):
                 comprehension = json.loads(o["comprehension_file"].read_text(encoding="utf-8"))
             except (OSError, UnicodeDecodeError, ValueError) as exc:
                 raise CommandError(f"cannot read the comprehension file: {exc}") from None
+        instructions = None
+        if o["instructions_file"]:
+            try:
+                if o["instructions_file"].stat().st_size > MAX_INSTRUCTIONS_FILE_BYTES:
+                    raise CommandError(
+                        f"the instructions file is larger than {MAX_INSTRUCTIONS_FILE_BYTES} bytes"
+                    )
+                text = o["instructions_file"].read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise CommandError(f"cannot read the instructions file: {exc}") from None
+            instructions = instructions_from_text(text)
+            if not instructions:
+                raise CommandError("the instructions file has no text: give at least one page")
         exclusion_rules = {}
         for text in o["exclude"]:
             rule, _, value = text.partition("=")
@@ -161,6 +189,11 @@ class Command(BaseCommand):
                 exclusion_rules=exclusion_rules,
                 debrief_text=debrief,
                 stratify=o["stratify"],
+                order_design=o["order"],
+                instructions=instructions,
+                bonus_rate=o["bonus_rate"],
+                bonus_cap=o["bonus_cap"],
+                bonus_currency=o["bonus_currency"],
             )
         except GameError as exc:
             raise CommandError(exc.message) from None
