@@ -509,6 +509,9 @@ GEOGAME_RATE_LIMITS = {
     "challenge": env_rate("GEOGAME_RATE_LIMIT_CHALLENGE", "30/600"),
     "challenge_session": env_rate("GEOGAME_RATE_LIMIT_CHALLENGE_SESSION", "10/600"),
     "daily": env_rate("GEOGAME_RATE_LIMIT_DAILY", "30/600"),
+    # Joins of the ranked queue (geogame/duels/queue_consumer.py), per address and per browser session.
+    "queue": env_rate("GEOGAME_RATE_LIMIT_QUEUE", "300/600"),
+    "queue_session": env_rate("GEOGAME_RATE_LIMIT_QUEUE_SESSION", "30/600"),
     # The bot API (geogame/bots), per bot token and per address (every request, a bad token's too).
     "bot": env_rate("GEOGAME_RATE_LIMIT_BOT", "600/60"),
     "bot_address": env_rate("GEOGAME_RATE_LIMIT_BOT_ADDRESS", "6000/60"),

@@ -21,9 +21,9 @@ WAIT_S = scaled(20)
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     workdir = prepare_database(tmp_path_factory.mktemp("queue-memory"))
-    settings = {"GEOGAME_RANKED_QUEUE_MACHINE_S": MACHINE_S}
+    settings = {"GEOGAME_RANKED_QUEUE_MACHINE_S": MACHINE_S, "GEOGAME_RATE_LIMIT_QUEUE_SESSION": "3/600"}
     env = server_env(workdir)
-    accounts = make_accounts(SimpleNamespace(manage=lambda *a: manage(env, *a)), [(n, None) for n in "abcd"])
+    accounts = make_accounts(SimpleNamespace(manage=lambda *a: manage(env, *a)), [(n, None) for n in "abcde"])
     with running_stack(workdir, name="queue-memory", settings=settings) as s:
         s.accounts = accounts
         yield s
@@ -52,3 +52,15 @@ def test_in_process_the_queue_pairs_refuses_a_second_socket_and_falls_back_to_a_
     assert matched["opponent"]["kind"] == "machine" and matched["waited_s"] >= MACHINE_S
     assert d.closed_with() == 1000
     assert "Traceback" not in stack.daphne_log.read_text()
+
+
+def test_joins_are_limited_per_session_with_the_wait_in_the_error(stack):
+    for _ in range(3):
+        e = client(stack, "e")
+        e.until_type("queued")
+        e.send({"type": "leave"})
+        assert e.closed_with() == 1000
+    e = client(stack, "e")
+    reply = e.recv()
+    assert reply["type"] == "error" and reply["reason"].startswith("too many joins of the ranked queue")
+    assert e.closed_with() == 4429

@@ -26,8 +26,13 @@ _local = {}  # map slug -> sockets of this process waiting on it
 _matchers = {}  # map slug -> this process's matcher task
 
 
-def _join(user, session, slug, channel):
+def _join(user, session, address, slug, channel):
     """(Waiting, map name) once the account waits on map `slug`; (None, reason, close code) if not."""
+    decision = ratelimit.hit("queue", f"ip:{address}")
+    if decision.allowed and session.session_key:
+        decision = ratelimit.hit("queue_session", f"session:{session.session_key}")
+    if not decision.allowed:
+        return None, qp.ERR_TOO_MANY_JOINS.format(seconds=decision.retry_after_s), CLOSE_RATE_LIMITED
     m = Map.objects.filter(slug=slug).first()
     if m is None:
         return None, qp.ERR_NO_MAP, qp.CLOSE_NO_MAP
@@ -84,7 +89,10 @@ class RankedQueueConsumer(AsyncWebsocketConsumer):
             await self.refuse(qp.ERR_NO_ACCOUNT, qp.CLOSE_NO_ACCOUNT)
             return
         slug = self.scope["url_route"]["kwargs"]["map"]
-        waiting, name_or_reason, code = await db(_join)(user, self.scope["session"], slug, self.channel_name)
+        address = (self.scope.get("client") or ["unknown"])[0]
+        waiting, name_or_reason, code = await db(_join)(
+            user, self.scope["session"], address, slug, self.channel_name
+        )
         if waiting is None:
             await self.refuse(name_or_reason, code)
             return

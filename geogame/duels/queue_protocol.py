@@ -16,7 +16,7 @@ Server -> client
            the error says why; a refused message changes nothing and the socket stays open.
 
 Close codes: 4401 no account (log in), 4404 no such map, 4409 already waiting on this map (another
-socket), 4429 too many messages, 4500 the duel could not be made (the error says why).
+socket), 4429 too many messages or joins, 4500 the duel could not be made (the error says why).
 """
 
 import json
@@ -39,6 +39,9 @@ ERR_NOT_JSON = "the message is not valid JSON"
 ERR_NOT_OBJECT = "a message must be a JSON object with a string 'type'"
 ERR_UNKNOWN_TYPE = "unknown message type {type!r}: the queue takes only 'leave'"
 ERR_UNEXPECTED = "a 'leave' message has no fields; got {field!r}"
+ERR_TOO_MANY_JOINS = (
+    "too many joins of the ranked queue from this address or browser; try again in {seconds} s"
+)
 ERR_RATE_LIMITED = "rate_limited: too many messages on this socket; wait a few seconds before the next"
 
 
