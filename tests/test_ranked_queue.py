@@ -22,6 +22,19 @@ WAIT_S = scaled(20)
 MAP = "fixture-world"
 
 
+# The random player ("Dart") rated 2400 on the map: the machine closest to a 2300 player (the
+# other machines are unrated, 1500).
+MACHINE_RATING = """
+from geogame.game.machines import artefact, machine_player_get
+from geogame.maps.models import Map
+from geogame.ranked.models import Rating
+m = Map.objects.get(slug="fixture-world")
+Rating.objects.create(
+    player=machine_player_get("random"), map=m, artefact=artefact("random", m), rating=2400.0, deviation=80.0
+)
+"""
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     missing = missing_services()
@@ -34,7 +47,10 @@ def stack(tmp_path_factory):
             workdir, name="queue", redis_url=redis_server.url(), web=2, workers=0, settings=settings
         ) as s:
             names = [f"p{i}" for i in range(24)]
-            s.accounts = make_accounts(s, [(n, 1500.0 + 5 * i) for i, n in enumerate(names)])
+            s.accounts = make_accounts(
+                s, [(n, 1500.0 + 5 * i) for i, n in enumerate(names)] + [("high", 2300.0)]
+            )
+            s.manage("shell", "-c", MACHINE_RATING)
             s.free = iter(names)
             import redis
 
@@ -129,12 +145,12 @@ def test_players_joining_at_once_on_both_processes_are_each_paired_exactly_once(
 
 
 def test_a_player_alone_plays_the_closest_machine_after_the_wait(stack):
-    (cy,) = accounts(stack, 1)
+    cy = "high"
     c = client(stack, cy, web=1)
-    c.until_type("queued")
+    assert c.until_type("queued")["rating"] == 2300
     matched = c.until_type("matched", MACHINE_S + WAIT_S)
-    assert matched["opponent"]["kind"] == "machine" and matched["waited_s"] >= MACHINE_S
-    assert isinstance(matched["opponent"]["rating"], int)
+    assert matched["opponent"] == {"kind": "machine", "name": "Dart", "rating": 2400}
+    assert matched["waited_s"] >= MACHINE_S
     ranked, status, players, kinds = duel_row(stack, matched["duel"])
     assert ranked and status == "active" and kinds == ["human", "machine"]
     assert players[0] == stack.accounts[cy]["player"]
