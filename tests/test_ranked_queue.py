@@ -48,7 +48,9 @@ def stack(tmp_path_factory):
         ) as s:
             names = [f"p{i}" for i in range(24)]
             s.accounts = make_accounts(
-                s, [(n, 1500.0 + 5 * i) for i, n in enumerate(names)] + [("high", 2300.0)]
+                s,
+                [(n, 1500.0 + 5 * i) for i, n in enumerate(names)]
+                + [("high", 2300.0), ("g1", 3000.0), ("g2", 600.0), ("b3k", 3010.0)],
             )
             s.manage("shell", "-c", MACHINE_RATING)
             s.free = iter(names)
@@ -232,3 +234,25 @@ def test_many_messages_are_refused_then_the_socket_closed_with_4429(stack):
     assert c.closed_with() == 4429
     assert any(m.get("reason", "").startswith("rate_limited") for m in c.seen)
     wait_until(lambda: stack.accounts[ada]["player"] not in waiting(stack), timeout_s=WAIT_S, what="leave")
+
+
+def test_entries_of_a_killed_daphne_are_never_paired_and_their_players_may_join_again(stack):
+    g1, g2 = client(stack, "g1", web=0), client(stack, "g2", web=0)  # 2400 apart: both wait
+    g1.until_type("queued"), g2.until_type("queued")
+    stack.webs[0].kill()  # no socket of it can leave: their entries stay behind
+    ghosts = {stack.accounts[n]["player"] for n in ("g1", "g2")}
+    assert ghosts <= waiting(stack)
+    alive = f"{stack.queue}:ranked-queue-alive:*"
+    wait_until(
+        lambda: not list(stack.redis.scan_iter(alive)), timeout_s=scaled(30), what="the process to expire"
+    )
+    again = client(stack, "g1", web=1)  # its stale entry is replaced, not refused as a second socket
+    again.until_type("queued")
+    # The first pairing on daphne 2 drops g2's stale entry instead of pairing it or sending it to a machine.
+    wait_until(
+        lambda: stack.accounts["g2"]["player"] not in waiting(stack), timeout_s=WAIT_S, what="g2 dropped"
+    )
+    b = client(stack, "b3k", web=1)
+    got = b.until_type("matched", WAIT_S)
+    assert got["opponent"]["name"] == "g1" and again.until_type("matched", WAIT_S)["duel"] == got["duel"]
+    assert "g2" not in {m["opponent"]["name"] for m in again.seen + b.seen if m["type"] == "matched"}

@@ -13,6 +13,7 @@ channel layer (its channel name is in the entry)."""
 
 import json
 import logging
+import secrets
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -30,6 +31,11 @@ from . import services as duel_services
 
 log = logging.getLogger(__name__)
 
+# This process's name in the entries it adds. With Redis it says it is alive (a key that expires after
+# ALIVE_S) at every join and pairing tick; entries of a process that has stopped saying so (killed,
+# not stopped: its sockets could not leave) are dropped by the next pairing, never paired.
+PROCESS = secrets.token_hex(8)
+ALIVE_S = 15
 ERR_NO_MACHINE = "no machine player can play this map now; try again later"
 
 
@@ -40,6 +46,7 @@ class Waiting:
     joined_at: float  # time.time() of the process that took the join
     channel: str  # the socket's channel-layer name
     token: str  # this socket's own: leave() removes only the entry it made
+    process: str = ""  # PROCESS of the daphne holding the socket
 
     def entry(self):
         return matchmaking.Entry(str(self.player_id), self.rating, self.joined_at)
@@ -87,6 +94,9 @@ class MemoryQueue:
         with self.lock:
             return len(self.maps.get(slug, {}))
 
+    def alive(self):
+        """One process: its entries' sockets leave when they close."""
+
 
 LEAVE_LUA = """
 if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
@@ -109,8 +119,34 @@ class RedisQueue:
     def key(self, slug):
         return f"{self.prefix}:ranked-queue:{slug}"
 
+    def alive_key(self, process):
+        return f"{self.prefix}:ranked-queue-alive:{process}"
+
+    def alive(self):
+        """This process is alive: its entries may be paired for ALIVE_S more seconds."""
+        self.client.set(self.alive_key(PROCESS), 1, ex=ALIVE_S)
+
     def join(self, slug, w):
-        return bool(self.client.hsetnx(self.key(slug), str(w.player_id), _dump(w)))
+        import redis
+
+        self.alive()
+        key, field = self.key(slug), str(w.player_id)
+        if self.client.hsetnx(key, field, _dump(w)):
+            return True
+        # Taken: by a live socket (refused), or by one of a stopped process (replaced).
+        with self.client.pipeline() as pipe:
+            try:
+                pipe.watch(key)
+                raw = pipe.hget(key, field)
+                if raw is not None and not self.stale(pipe, {field: _load(raw)}):
+                    pipe.unwatch()
+                    return False
+                pipe.multi()
+                pipe.hset(key, field, _dump(w))
+                pipe.execute()
+                return True
+            except redis.WatchError:
+                return False  # changed meanwhile: refused, the client may try again
 
     def leave(self, slug, player_id, token):
         key, field = self.key(slug), str(player_id)
@@ -128,18 +164,32 @@ class RedisQueue:
                 try:
                     pipe.watch(key)
                     entries = {k.decode(): _load(v) for k, v in pipe.hgetall(key).items()}
-                    planned = matchmaking.plan([w.entry() for w in entries.values()], now, machine_after_s)
-                    if not planned.pairs and not planned.to_machine:
+                    stale = self.stale(pipe, entries)
+                    live = [w.entry() for k, w in entries.items() if k not in stale]
+                    planned = matchmaking.plan(live, now, machine_after_s)
+                    if not planned.pairs and not planned.to_machine and not stale:
                         pipe.unwatch()
                         return [], []
                     taken = _taken(planned, entries_by_id(entries))
                     ids = [e.id for pair in planned.pairs for e in pair] + [e.id for e in planned.to_machine]
+                    ids += stale
                     pipe.multi()
                     pipe.hdel(key, *ids)
                     pipe.execute()  # WatchError if another process changed the map's queue meanwhile
                     return taken
                 except redis.WatchError:
                     continue
+
+    def stale(self, pipe, entries):
+        """Ids of the entries whose process has not said it is alive for ALIVE_S seconds."""
+        processes = sorted({w.process for w in entries.values() if w.process})
+        if not processes:
+            return []
+        alive = pipe.mget([self.alive_key(p) for p in processes])
+        dead = {p for p, flag in zip(processes, alive, strict=True) if flag is None}
+        if dead:
+            log.warning("ranked queue: dropping the entries of %d stopped process(es)", len(dead))
+        return [k for k, w in entries.items() if w.process in dead]
 
     def size(self, slug):
         return self.client.hlen(self.key(slug))
@@ -220,6 +270,7 @@ def queue_tick(slug, now=None):
     """Take from map `slug`'s queue whoever can play now and make their duels. Returns
     [(channel, message fields)]: what to tell each player's socket (matched, or an error)."""
     now = time.time() if now is None else now
+    store().alive()
     pairs, alone = store().take(slug, now, settings.GEOGAME_RANKED_QUEUE_MACHINE_S)
     if not pairs and not alone:
         return []

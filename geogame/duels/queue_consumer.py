@@ -46,6 +46,7 @@ def _join(user, session, address, slug, channel):
         joined_at=time.time(),
         channel=channel,
         token=secrets.token_urlsafe(12),
+        process=queue.PROCESS,
     )
     if not queue.store().join(slug, w):
         return None, qp.ERR_TWICE, qp.CLOSE_TWICE

@@ -38,7 +38,10 @@ def duel_lobby(request):
     error, status, retry_after = None, 200, None
     if request.method == "POST":
         duel, error, status, retry_after = ratelimit.create_from_form(
-            "duel", "duels", request, lambda: _create_duel_from_form(request),
+            "duel",
+            "duels",
+            request,
+            lambda: _create_duel_from_form(request),
             (ValueError, duel_services.DuelError),
         )
         if duel is not None:
