@@ -13,9 +13,11 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.urls import path, re_path  # noqa: E402
 
 from geogame.duels.consumers import DuelConsumer, NotFoundConsumer  # noqa: E402
+from geogame.duels.queue_consumer import RankedQueueConsumer  # noqa: E402
 
 websocket_urlpatterns = [
     path("ws/duel/<uuid:duel_id>/", DuelConsumer.as_asgi()),
+    path("ws/ranked/queue/<slug:map>/", RankedQueueConsumer.as_asgi()),
     re_path(r"", NotFoundConsumer.as_asgi()),  # anything else: closed with 4404, never a 500
 ]
 

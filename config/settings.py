@@ -509,6 +509,9 @@ GEOGAME_RATE_LIMITS = {
     "challenge": env_rate("GEOGAME_RATE_LIMIT_CHALLENGE", "30/600"),
     "challenge_session": env_rate("GEOGAME_RATE_LIMIT_CHALLENGE_SESSION", "10/600"),
     "daily": env_rate("GEOGAME_RATE_LIMIT_DAILY", "30/600"),
+    # Joins of the ranked queue (geogame/duels/queue_consumer.py), per address and per browser session.
+    "queue": env_rate("GEOGAME_RATE_LIMIT_QUEUE", "300/600"),
+    "queue_session": env_rate("GEOGAME_RATE_LIMIT_QUEUE_SESSION", "30/600"),
     # The bot API (geogame/bots), per bot token and per address (every request, a bad token's too).
     "bot": env_rate("GEOGAME_RATE_LIMIT_BOT", "600/60"),
     "bot_address": env_rate("GEOGAME_RATE_LIMIT_BOT_ADDRESS", "6000/60"),
@@ -523,13 +526,23 @@ GEOGAME_RANKED_TAU = env_float("GEOGAME_RANKED_TAU", 0.5)
 GEOGAME_RANKED_PERIOD_S = env_float("GEOGAME_RANKED_PERIOD_S", 7 * 24 * 3600.0)
 if GEOGAME_RANKED_TAU <= 0 or GEOGAME_RANKED_PERIOD_S <= 0:
     raise ImproperlyConfigured("GEOGAME_RANKED_TAU and GEOGAME_RANKED_PERIOD_S must be greater than 0")
+# The ranked queue (geogame/duels/queue.py): a player nobody in reach has paired within
+# GEOGAME_RANKED_QUEUE_MACHINE_S plays the machine player whose rating is closest; each daphne
+# process with a waiting player looks for pairs every GEOGAME_RANKED_QUEUE_TICK_S (and at each join).
+GEOGAME_RANKED_QUEUE_MACHINE_S = env_float("GEOGAME_RANKED_QUEUE_MACHINE_S", 20.0)
+GEOGAME_RANKED_QUEUE_TICK_S = env_float("GEOGAME_RANKED_QUEUE_TICK_S", 0.25)
+if GEOGAME_RANKED_QUEUE_MACHINE_S < 0 or GEOGAME_RANKED_QUEUE_TICK_S <= 0:
+    raise ImproperlyConfigured(
+        "GEOGAME_RANKED_QUEUE_MACHINE_S must be 0 or more, GEOGAME_RANKED_QUEUE_TICK_S more than 0"
+    )
 
 # Studies: the key of the hash under which a participant's recruitment-platform id is kept
 # (geogame/studies/rules.py: platform_id_hash). Unset: derived from SECRET_KEY. Changing it lets the
 # same person take a running study again, so keep it for a study's lifetime.
-GEOGAME_STUDY_ID_PEPPER = env_str("GEOGAME_STUDY_ID_PEPPER") or hashlib.sha256(
-    f"geogame.studies.platform-id:{SECRET_KEY}".encode()
-).hexdigest()
+GEOGAME_STUDY_ID_PEPPER = (
+    env_str("GEOGAME_STUDY_ID_PEPPER")
+    or hashlib.sha256(f"geogame.studies.platform-id:{SECRET_KEY}".encode()).hexdigest()
+)
 
 # Retention (players/retention.py): abandoned anonymous players (no finished game, no study, nothing
 # done and no live session for this many days) and kept privacy checks older than theirs are deleted,

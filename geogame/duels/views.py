@@ -1,6 +1,7 @@
 """Duel pages: the lobby, the duel itself and the invite link. The duel is played over
 its WebSocket (geogame.duels.consumers); these views only set it up."""
 
+from django.conf import settings
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -37,7 +38,10 @@ def duel_lobby(request):
     error, status, retry_after = None, 200, None
     if request.method == "POST":
         duel, error, status, retry_after = ratelimit.create_from_form(
-            "duel", "duels", request, lambda: _create_duel_from_form(request),
+            "duel",
+            "duels",
+            request,
+            lambda: _create_duel_from_form(request),
             (ValueError, duel_services.DuelError),
         )
         if duel is not None:
@@ -53,6 +57,7 @@ def duel_lobby(request):
             "error": error,
             "form": request.POST if error else {},
             "human": duel_services.HUMAN,
+            "queue_machine_s": settings.GEOGAME_RANKED_QUEUE_MACHINE_S,
         },
         status=status,
     )
