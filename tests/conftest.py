@@ -1,6 +1,7 @@
 import functools
 import os
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -105,6 +106,17 @@ def _model_tasks_in_this_process(settings):
     would not: the database may be in memory). Servers the tests start keep the default: a child
     process (tests/test_web_process_torch_free.py)."""
     settings.GEOGAME_LOCAL_MODEL_PROCESS = False
+
+
+@pytest.fixture(autouse=True)
+def _fresh_player_cache():
+    """Loaded machine players are kept per process by map id and artefact version
+    (inference.registry); test databases reuse map ids, so each test starts with none. Nothing to
+    clear, and torch is not imported, where no test has loaded a player."""
+    yield
+    registry = sys.modules.get("inference.registry")
+    if registry is not None:
+        registry._load.cache_clear()
 
 
 @pytest.fixture(autouse=True)

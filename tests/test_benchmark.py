@@ -31,13 +31,6 @@ THRESHOLDS = (1, 25, 200, 750, 2500)
 FIGURES = ["accuracy", "median_km", "mean_km", "mean_points"] + [f"within_{t}km" for t in THRESHOLDS]
 
 
-@pytest.fixture(autouse=True)
-def _fresh_player_cache():
-    registry._load.cache_clear()
-    yield
-    registry._load.cache_clear()
-
-
 @pytest.fixture
 def bench_map(trainable_map):
     """The trainable map with 12 test locations (2-3 per city), 5 val, the rest train."""

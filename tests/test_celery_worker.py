@@ -78,13 +78,6 @@ def assert_scored_right(guess):
     assert guess.points == expected_points(loc.lat, loc.lon, guess.lat, guess.lon, scale_km)
 
 
-@pytest.fixture(autouse=True)
-def _fresh_player_cache():
-    registry._load.cache_clear()
-    yield
-    registry._load.cache_clear()
-
-
 @dataclass
 class Broker:
     url: str

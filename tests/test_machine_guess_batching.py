@@ -22,13 +22,6 @@ pytestmark = pytest.mark.django_db
 JOIN_TIMEOUT_S = 30
 
 
-@pytest.fixture(autouse=True)
-def _fresh_player_cache():
-    registry._load.cache_clear()
-    yield
-    registry._load.cache_clear()
-
-
 def centroid_game(m):
     ada = Player.objects.create(display_name="Ada")
     return services.game_create(player=ada, map=m, opponent="centroid", rounds_total=2)

@@ -25,13 +25,6 @@ from tests.inference.test_clip_zeroshot import TINY, checkpoint  # noqa: F401  (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fresh_player_cache():
-    registry._load.cache_clear()
-    yield
-    registry._load.cache_clear()
-
-
 def trained(m, name):
     return train(trained_model_create(m=m, name=name), seed=0)
 

@@ -34,13 +34,6 @@ def _in_process(settings):
     settings.REDIS_URL = ""
 
 
-@pytest.fixture(autouse=True)
-def _fresh_player_cache():
-    registry._load.cache_clear()
-    yield
-    registry._load.cache_clear()
-
-
 @pytest.mark.parametrize(
     "confidence,expected",
     [
