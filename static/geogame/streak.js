@@ -100,6 +100,9 @@
     }
     $("country-input").disabled = true;
     $("country-submit").disabled = true;
+    clearInterval(timer);
+    $("timer").hidden = true;
+    if (!result.hidden) result.scrollIntoView({ block: "nearest" });
   }
 
   function request(url, body) {
