@@ -263,3 +263,42 @@ def test_the_board_page_and_an_unknown_map(fixture_map):
     client = Client()
     assert client.get("/streaks/board/").status_code == 200
     assert client.get("/streaks/board/nope/").status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_answers_to_one_round_at_once_count_once(fixture_map):
+    """Two requests answer the same round at once (a double click, two tabs): one counts, the other
+    is refused with 409, and the streak grows by one (PostgreSQL: the streak row is locked)."""
+    import threading
+
+    from django.db import connection
+
+    from geogame.streaks import services
+    from players.models import Player
+
+    player = Player.objects.create(display_name="Ada")
+    streak = services.streak_create(player=player, m=fixture_map)
+    rnd = services.round_current(streak=streak)
+    code = rnd.location.country_code
+    start, outcomes = threading.Barrier(2), []
+
+    def answer():
+        try:
+            start.wait(timeout=10)
+            services.guess_submit(streak=streak, index=0, code=code)
+            outcomes.append(201)
+        except services.StreakError as exc:
+            outcomes.append(exc.status)
+        except Exception as exc:  # noqa: BLE001 (reported by the assertion below)
+            outcomes.append(repr(exc))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=answer) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(outcomes, key=str) == [201, 409]
+    streak.refresh_from_db()
+    assert streak.length == 1 and streak.status == Streak.ACTIVE
