@@ -15,6 +15,7 @@ POSTGRES_TESTS := tests/test_game_api.py tests/test_anticheat.py tests/test_impo
 	tests/test_city_centres.py tests/test_migrate_layout.py tests/test_training_claim.py tests/test_bots.py \
 	tests/test_accounts.py tests/test_challenges.py tests/test_daily.py tests/test_leaderboards.py \
 	tests/test_study_recruitment.py tests/test_study_defects.py tests/test_study_design.py tests/test_study_payment.py \
+	tests/test_streaks.py \
 	-k "not shared_sample"
 
 .PHONY: setup play test lint browser stack

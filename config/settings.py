@@ -175,6 +175,7 @@ INSTALLED_APPS = [
     "geogame.accounts",
     "geogame.challenges",
     "geogame.leaderboards",
+    "geogame.streaks",
     "geogame.ranked",
     "inference",
     "axes",  # throttles log-in (the admin's and the staff's): settings below

@@ -14,6 +14,7 @@ urlpatterns = [
     path("", include("geogame.accounts.urls")),
     path("", include("geogame.challenges.urls")),
     path("", include("geogame.leaderboards.urls")),
+    path("", include("geogame.streaks.urls")),
     path("", include("geogame.bots.urls")),
     path("admin/", admin.site.urls),
 ]

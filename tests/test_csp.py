@@ -110,6 +110,15 @@ def pages(hostile_map):
     get("play", visitor, play_url)
     get("summary", visitor, play_url.replace("/play/", "/games/") + "summary/")
     get("privacy", visitor, "/privacy/")
+    get("streaks", visitor, "/streaks/")
+    r = visitor.post("/streaks/", {"display_name": HOSTILE_NAME, "map": hostile_map.slug})
+    assert r.status_code == 302, r.content
+    get("streak", visitor, r["Location"])
+    streak_round = visitor.get(r["Location"].replace("/streaks/", "/api/streaks/")).json()["round"]
+    # A wrong answer (no fixture place is in Japan) ends it, so the board shows the hostile name.
+    ended = visitor.post(streak_round["guess_url"], '{"country": "JP"}', content_type="application/json")
+    assert ended.json()["status"] == "ended"
+    get("streak board", visitor, f"/streaks/board/{hostile_map.slug}/")
 
     host = client()
     get("duel lobby", host, "/duels/")

@@ -12,7 +12,7 @@ from PIL import Image
 
 from geogame.common import text_input
 
-from . import hooks, images, panorama
+from . import countries, hooks, images, panorama
 from .manifest import ManifestError, RowError, parse_manifest
 from .models import Location, Map, View
 from .rules import assign_split, city_centres, map_scale_km, split_fractions
@@ -30,6 +30,8 @@ class ImportReport:
     created: int = 0
     already_present: int = 0
     errors: list[RowError] = field(default_factory=list)
+    # Rows imported all the same: their manifest iso2 differs from the country of their coordinates.
+    warnings: list[RowError] = field(default_factory=list)
 
 
 def _view_file_name(digest, suffix):
@@ -217,6 +219,7 @@ def location_store(
                 lon=lon,
                 city=city,
                 country=country,
+                country_code=countries.country_at(lat, lon) or "",
                 split=split or assign_split(f"{source}:{source_id}", seed, fractions),
                 license=license,
                 attribution=attribution,
@@ -285,6 +288,9 @@ def import_map(
     existing = Map.objects.filter(slug=slug).exists()
     report = ImportReport(map=map_get_or_create(**map_args) if existing else None, errors=list(errors))
     for row in progress(rows) if progress else rows:
+        warning = country_mismatch(row)
+        if warning:
+            report.warnings.append(RowError(row.line, warning))
         try:
             if report.map is None:
                 # The map is made (or found) in one transaction with the first row that imports,
@@ -309,6 +315,18 @@ def import_map(
             report.map.panorama_view = panorama_view
             report.map.save(update_fields=["panorama_view"])
     return report
+
+
+def country_mismatch(row):
+    """Why the row's manifest iso2 differs from the country its coordinates fall in; "" when it does
+    not (or the manifest names none)."""
+    if not row.iso2:
+        return ""
+    found = countries.country_at(row.lat, row.lon)
+    if found == row.iso2:
+        return ""
+    where = f"in {found}" if found else "in no country (at sea?)"
+    return f"manifest iso2 is {row.iso2} but {row.lat:.5f}, {row.lon:.5f} lies {where}"
 
 
 class _RowRejected(Exception):

@@ -5,7 +5,9 @@ Columns (header names, any order; extra columns are ignored):
   lat, lon    required  decimal degrees
   projection  optional  perspective (default), equirectangular (360-degree panorama) or fisheye
   heading     optional  compass heading of the camera / panorama centre, degrees
-  city, country, iso2   optional  needed for the city multiple-choice mode
+  city, country, iso2   optional  city and country: needed for the city multiple-choice mode; iso2
+                        (ISO 3166-1 alpha-2) is checked against the country the coordinates fall in
+                        (geogame.maps.countries), a mismatch reported as an import warning
   source, source_id     optional  provenance; (source, source_id) is unique per map.
                         source_id defaults to `id`, then to `file`
   license, attribution, captured_at   optional  shown to players after their guess
@@ -48,6 +50,7 @@ class ManifestRow:
     captured_at: str
     sha256: str
     split: str = ""
+    iso2: str = ""
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,9 @@ def _parse_row(line, raw):
         if not math.isfinite(heading):
             raise ValueError("heading must be a finite number")
         heading %= 360.0
+    iso2 = get("iso2").upper()
+    if iso2 and (len(iso2) != 2 or not iso2.isascii() or not iso2.isalpha()):
+        raise ValueError(f"iso2 {get('iso2')!r} is not a two-letter ISO 3166-1 code")
     split = get("split").lower()
     if split and split not in SPLITS:
         raise ValueError(f"split {split!r} is not one of {', '.join(SPLITS)}")
@@ -105,6 +111,7 @@ def _parse_row(line, raw):
         captured_at=get("captured_at"),
         sha256=sha,
         split=split,
+        iso2=iso2,
     )
 
 

@@ -61,6 +61,9 @@ class Location(models.Model):
     lon = models.FloatField()
     city = models.CharField(max_length=100, blank=True, default="")
     country = models.CharField(max_length=100, blank=True, default="")
+    # ISO 3166-1 alpha-2 of the country the coordinates fall in (geogame.maps.countries), set at
+    # import; empty: at sea or in no country's polygon. The country streak mode's answer.
+    country_code = models.CharField(max_length=2, blank=True, default="")
     split = models.CharField(max_length=5, choices=SPLIT_CHOICES)
     source = models.CharField(max_length=50)
     source_id = models.CharField(max_length=200)

@@ -59,6 +59,8 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         for err in report.errors:
             self.stderr.write(f"skipped {err}")
+        for warning in report.warnings:
+            self.stderr.write(f"warning: {warning}")
         if report.map is None:
             raise CommandError(
                 f"nothing imported: all {len(report.errors)} row(s) of the manifest were rejected "
