@@ -206,18 +206,7 @@ def test_a_map_with_too_few_places_with_a_country_has_no_streak(fixture_map):
     assert r.status_code == 400 and b"a streak needs 3" in r.content
 
 
-@pytest.fixture
-def fresh_players():
-    """Machine players are loaded once per (map id, version) per process; a test database reuses map
-    ids, so a player loaded here would serve the next test's map of that id (as tests/test_benchmark.py)."""
-    from inference import registry
-
-    registry._load.cache_clear()
-    yield
-    registry._load.cache_clear()
-
-
-def test_machines_play_streaks_by_the_country_of_their_pin_and_rank_apart(fixture_map, capsys, fresh_players):
+def test_machines_play_streaks_by_the_country_of_their_pin_and_rank_apart(fixture_map, capsys):
     client = Client()
     streak = start(client, fixture_map, name="Ada")
     s = state(client, streak)
