@@ -216,7 +216,8 @@ def test_a_full_duel_against_the_centroid_player_ends_with_the_health_the_rules_
         if m["type"] == "opponent_guessed":
             assert set(m) == EVENT_KEYS | {"round", "seat", "deadline"}
         if m["type"] == "round_started":
-            assert set(m["round"]) == {"index", "number", "views", "started_at", "deadline"}
+            assert set(m["round"]) == {"index", "number", "views", "started_at", "deadline", "panorama"}
+            assert m["round"]["panorama"] is None  # a duel never offers the pannable view
     # The machine's announcements and the round timers ran in the Celery worker and reached
     # this socket through the Redis channel layer.
     log = stack.workers.logs()
