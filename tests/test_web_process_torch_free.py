@@ -266,6 +266,18 @@ def exercise_every_view(base_url):
     other = re.search(rb'id="participant-id">([0-9a-f-]{36})<', page)[1].decode()
     visit(staff, "form", f"/staff/studies/{study_slug}/withdraw/", {"participant": other}, expect=200)
     visit(staff, "form", f"/staff/studies/{study_slug}/status/", {"status": "closed"}, expect=200)
+    # A country streak: its pages, a round's photos, an answer, and the boards.
+    visit(player, "request", "/streaks/", expect=200)
+    _, url, _ = visit(player, "form", "/streaks/", {"display_name": "Ada", "map": MAP_SLUG}, expect=200)
+    streak_id = re.search(r"/streaks/([0-9a-f-]{36})/$", url)[1]
+    _, _, body = visit(player, "request", f"/api/streaks/{streak_id}/", expect=200)
+    streak_round = json.loads(body)["round"]
+    visit(player, "request", streak_round["views"][0]["url"], expect=200)
+    visit(player, "request", streak_round["views"][0]["thumb"], expect=200)
+    visit(player, "json", streak_round["guess_url"], {"country": "FR"}, expect=201)
+    visit(player, "request", "/streaks/board/", expect=200)
+    visit(player, "request", f"/streaks/board/{MAP_SLUG}/", expect=200)
+
     # History, challenges, the daily and the leaderboards (the daily's machine attempts are model tasks),
     # last: the daily holds five places from every other game today.
     visit(player, "request", f"/me/games/{game_id}/", expect=200)
