@@ -23,6 +23,7 @@ from geogame.duels import services as services
 from geogame.game import services as game_services
 from harness.duel_stack import Client, Session, prepare_database, running_stack
 from harness.worker import redis_answers, redis_url_with_db
+from tests.conftest import scaled
 
 pytestmark = pytest.mark.redis
 
@@ -485,7 +486,7 @@ def test_a_machine_too_slow_for_the_deadline_scores_zero_and_the_duel_goes_on(sl
     rnd = client.until_type("round_started")["round"]
     assert rnd["number"] == 2
     client.guess(rnd["index"], 48.0, 9.0)
-    result = client.until_type("round_result", round=rnd["index"], timeout=15)
+    result = client.until_type("round_result", round=rnd["index"], timeout=scaled(15))
     check_result(result, health, my_guess=(48.0, 9.0))
 
     # The late answer for round 1 came, and was dropped: never announced, never scored.
