@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from geogame.maps.models import Map
+from geogame.maps.commands import map_for_command
 from inference.calibration import ERR_GAMES, GAMES_MAX, CalibrationError, calibrate
 
 DEFAULT_GAMES = 20
@@ -22,10 +22,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, map, games, players, **options):
-        m = Map.objects.filter(slug=map).first()
-        if m is None:
-            known = ", ".join(Map.objects.order_by("slug").values_list("slug", flat=True)) or "none"
-            raise CommandError(f"unknown map {map!r}; maps: {known}")
+        m = map_for_command(map)
         try:
             games = int(games)
         except ValueError:

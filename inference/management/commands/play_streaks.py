@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from geogame.maps.models import Map
+from geogame.maps.commands import map_for_command
 from inference.streaks import StreakPlayError, machine_streak, streak_players
 
 MAX_STREAKS = 100
@@ -20,10 +20,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, map, streaks, players, **options):
-        m = Map.objects.filter(slug=map).first()
-        if m is None:
-            known = ", ".join(Map.objects.order_by("slug").values_list("slug", flat=True)) or "none"
-            raise CommandError(f"unknown map {map!r}; maps: {known}")
+        m = map_for_command(map)
         try:
             count = int(streaks)
         except ValueError:

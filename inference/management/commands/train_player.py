@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from geogame.maps.models import Map
+from geogame.maps.commands import map_for_command
 from inference.artefacts import ArtefactError
 from inference.registry import LEARNED
 from inference.training import TrainingError, train, trained_model_create
@@ -17,10 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-progress", action="store_true")
 
     def handle(self, *args, map, player, seed, no_progress, **options):
-        m = Map.objects.filter(slug=map).first()
-        if m is None:
-            known = ", ".join(Map.objects.values_list("slug", flat=True)) or "none; import one first"
-            raise CommandError(f"unknown map {map!r}; maps: {known}")
+        m = map_for_command(map)
         bar = tqdm(
             desc=f"training {player}", unit="epoch", disable=no_progress or None, file=self.stderr._out
         )
