@@ -34,6 +34,10 @@ if str(REPO) not in sys.path:
 PLAYER = "ensemble"
 WARMUP_ROUNDS = 5
 ROUNDS_PER_GAME = 5
+# Issue 18's goals: p50 latency within LATENCY_GOAL x the bare forward; throughput with --games
+# concurrent games at the device's default batching at least THROUGHPUT_GOAL x the bare forward's
+# own rate; on a GPU, batched at least GPU_BATCHING_GOAL x unbatched.
+LATENCY_GOAL, THROUGHPUT_GOAL, GPU_BATCHING_GOAL = 1.3, 0.8, 3.0
 GUESS_TIMEOUT_S = 120
 # Latency is taken from the database's timestamps, so how often the bench looks does not
 # enter the figure; looking every 5 ms did, though: on 2 cores its queries slowed the
@@ -461,6 +465,15 @@ def report(args, n_locations, tm, bare, lat, runs, load_before, began, workdir, 
     def verdict(ok):
         return "met" if ok else "NOT met"
 
+    from inference.batching import default_batch_max
+
+    # Issue 18's throughput goal: the rate at the device's own default batching, against what the
+    # bare forward alone would do one location after another (1000 / its p50 ms).
+    default = default_batch_max(str(bare.device))
+    rate_default = rate_b if default > 1 else rate_u
+    bare_rate = 1000 / f50
+    on_gpu = str(bare.device).startswith("cuda")
+
     def row(r):
         rate = r["guesses"] / r["seconds"]
         return (
@@ -486,7 +499,8 @@ def report(args, n_locations, tm, bare, lat, runs, load_before, began, workdir, 
             f"| bare backbone + head forward, same locations' views, one batch | {ms(f50)} | {ms(f95)} |",
             f"| bare view JPEG decode + preprocess + forward, same views | {ms(t50)} | {ms(t95)} |",
             f"| bare model input load + preprocess + forward, same views | {ms(i50)} | {ms(i95)} |",
-            f"p50 latency / p50 bare forward: {p50 / f50:.2f}x (goal <= 1.5x: {verdict(p50 / f50 <= 1.5)}); "
+            f"p50 latency / p50 bare forward: {p50 / f50:.2f}x (goal <= {LATENCY_GOAL}x: "
+            f"{verdict(p50 / f50 <= LATENCY_GOAL)}); "
             f"/ p50 bare JPEG decode + preprocess + forward: {p50 / t50:.2f}x; / p50 bare model input "
             f"load + preprocess + forward: {p50 / i50:.2f}x; median of the rounds' own "
             f"latency / bare forward: {per_round:.2f}x",
@@ -499,7 +513,16 @@ def report(args, n_locations, tm, bare, lat, runs, load_before, began, workdir, 
             "|---|---|---|---|---|---|---|",
             *[row(r) for r in runs],
             f"batched / unbatched (all runs' guesses / all runs' seconds): {rate_b:.2f} / {rate_u:.2f} = "
-            f"{rate_b / rate_u:.2f}x (goal >= 3x: {verdict(rate_b / rate_u >= 3)})",
+            f"{rate_b / rate_u:.2f}x "
+            + (
+                f"(goal >= {GPU_BATCHING_GOAL:g}x on a GPU: {verdict(rate_b / rate_u >= GPU_BATCHING_GOAL)})"
+                if on_gpu
+                else f"(the {GPU_BATCHING_GOAL:g}x goal is for a GPU; on the CPU batching is off by default)"
+            ),
+            f"throughput at this device's default (GEOGAME_BATCH_MAX={default}) / the bare forward's rate "
+            f"(1000 / p50 bare forward = {bare_rate:.2f} locations/s): "
+            f"{rate_default:.2f} / {bare_rate:.2f} = {rate_default / bare_rate:.2f}x "
+            f"(goal >= {THROUGHPUT_GOAL}x: {verdict(rate_default / bare_rate >= THROUGHPUT_GOAL)})",
             f"batch sizes with GEOGAME_BATCH_MAX=16 (size: count): {dict(sorted(Counter(sizes_b).items()))}",
             "",
             f"(c) worker peak memory (VmHWM): latency worker {mib(lat['peak_kib'])}, "

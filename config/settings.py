@@ -252,6 +252,29 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int(
         "GEOGAME_DB_CONNECT_TIMEOUT_S", 5
     )
+    # What pg_stat_activity shows for this process's connections (tools/stack.py names each process).
+    DATABASES["default"]["OPTIONS"]["application_name"] = env_str("GEOGAME_DB_APPLICATION_NAME", "geogame")
+    # A pool of at most GEOGAME_DB_POOL_SIZE connections per process (Django's "pool", psycopg-pool):
+    # under daphne every request runs in a thread of its own, so without it the connections in use
+    # are as many as the requests in flight. A request that waits longer than
+    # GEOGAME_DB_POOL_TIMEOUT_S for one (all busy, or the database refusing) fails with 503.
+    # Each connection is checked as it is taken, so one the server dropped is replaced, not used.
+    DB_POOL_SIZE = env_int("GEOGAME_DB_POOL_SIZE", 0)
+    if DB_POOL_SIZE < 0:
+        raise ImproperlyConfigured(f"GEOGAME_DB_POOL_SIZE must be 0 (no pool) or more, got {DB_POOL_SIZE}")
+    if DB_POOL_SIZE > 0:
+        if DATABASES["default"]["CONN_MAX_AGE"]:
+            raise ImproperlyConfigured(
+                "GEOGAME_DB_POOL_SIZE needs GEOGAME_DB_CONN_MAX_AGE=0: pooled connections go back to "
+                "the pool after each request instead of being kept by its thread"
+            )
+        # Django's backend, but its pool replaces every dead connection at once (see that module).
+        DATABASES["default"]["ENGINE"] = "geogame.common.pooled_postgresql"
+        DATABASES["default"]["OPTIONS"]["pool"] = {
+            "min_size": min(2, DB_POOL_SIZE),
+            "max_size": DB_POOL_SIZE,
+            "timeout": env_float("GEOGAME_DB_POOL_TIMEOUT_S", 3.0),
+        }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

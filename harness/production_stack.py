@@ -100,12 +100,22 @@ def private_redis(folder):
 
 @contextmanager
 def production_stack(
-    workdir, *, name, redis_url, web=2, workers=1, settings=None, database_url=None, **stack_args
+    workdir,
+    *,
+    name,
+    redis_url,
+    web=2,
+    workers=1,
+    settings=None,
+    database_url=None,
+    map_folder=None,
+    **stack_args,
 ):
     """A fresh PostgreSQL database (`database_url`, by default a new name on the test server),
-    migrated, with the fixture map imported (16 places, 5 cities), served by `web` daphne processes
-    and `workers` Celery workers on `redis_url`. The database is dropped on the way out, and the
-    processes' logs are printed if the block raised."""
+    migrated, with the fixture map imported (16 places, 5 cities; or the map folder `map_folder`,
+    under the fixture map's name), served by `web` daphne processes and `workers` Celery workers on
+    `redis_url`. The database is dropped on the way out, and the processes' logs are printed if the
+    block raised."""
     workdir = Path(workdir)
     stack = Stack(
         database_url=database_url or fresh_database_url(name),
@@ -120,8 +130,9 @@ def production_stack(
     )
     create_database(stack.database_url)
     try:
-        folder = workdir / "fixture-map"
-        build_fixture_folder(folder)
+        folder = Path(map_folder) if map_folder else workdir / "fixture-map"
+        if not map_folder:
+            build_fixture_folder(folder)
         stack.manage("migrate", "--noinput", "-v", "0")
         stack.manage("import_map", str(folder), "--name", FIXTURE_MAP[0], "--no-progress")
         with stack:

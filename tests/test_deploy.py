@@ -83,6 +83,10 @@ def compose_env(service, given):
     return {k: interpolate(str(v), given) for k, v in environment.items()}
 
 
+# Settings are read, never connected with: `check` opens no connection.
+PG_URL = "postgres://geogame@127.0.0.1:5432/geogame"
+
+
 @pytest.fixture(scope="module")
 def compose():
     return yaml.safe_load(COMPOSE.read_text())
@@ -133,6 +137,13 @@ def test_the_development_default_runs_with_no_environment_but_is_not_deployable(
             "GEOGAME_SECRET_KEY is too weak",
         ),
         ({"GEOGAME_PRODUCTION": 1, "GEOGAME_SECRET_KEY": "abcd" * 20}, "GEOGAME_SECRET_KEY is too weak"),
+        # A pool hands each request's connection back; a kept (persistent) one would never return.
+        (
+            {"DATABASE_URL": PG_URL, "GEOGAME_DB_POOL_SIZE": 4, "GEOGAME_DB_CONN_MAX_AGE": 60},
+            "GEOGAME_DB_POOL_SIZE needs GEOGAME_DB_CONN_MAX_AGE=0",
+        ),
+        ({"DATABASE_URL": PG_URL, "GEOGAME_DB_POOL_SIZE": -1}, "must be 0 (no pool) or more"),
+        ({"DATABASE_URL": PG_URL, "GEOGAME_DB_POOL_SIZE": "eight"}, "must be an integer"),
     ],
 )
 def test_unsafe_or_broken_production_settings_refuse_to_start(env_settings, message):

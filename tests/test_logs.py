@@ -49,6 +49,8 @@ def test_a_request_makes_one_json_line_with_its_id_path_status_and_duration(json
     assert line["logger"] == "geogame.request" and line["level"] == "INFO"
     assert line["method"] == "GET" and line["path"] == "/duels/" and line["status"] == 200
     assert isinstance(line["duration_ms"], float) and line["duration_ms"] >= 0
+    # The request's thread's CPU time: never more than the time it took (to the log's rounding).
+    assert isinstance(line["cpu_ms"], float) and 0 <= line["cpu_ms"] <= line["duration_ms"] + 0.1
     assert line["request_id"] == response["X-Request-ID"] and len(line["request_id"]) == 32
     assert line["message"] == f"GET /duels/ 200 {line['duration_ms']:.1f} ms"
     assert line["time"].endswith("+00:00") and isinstance(line["pid"], int)

@@ -341,18 +341,28 @@ def test_killing_one_daphne_moves_its_clients_to_the_other_and_nothing_is_lost(
         assert not report.lost, report.text()
 
 
+@pytest.mark.parametrize(
+    "connections",
+    [
+        # A pool per process (GEOGAME_DB_POOL_SIZE, as docker-compose.yml runs it).
+        {"GEOGAME_DB_POOL_SIZE": 3, "GEOGAME_DB_CONN_MAX_AGE": 0},
+        # No pool; each thread keeps its connection for a minute.
+        {"GEOGAME_DB_POOL_SIZE": 0, "GEOGAME_DB_CONN_MAX_AGE": 60},
+    ],
+    ids=["pooled", "persistent"],
+)
 def test_dropped_database_connections_fail_requests_with_503_and_the_stack_recovers(
-    tmp_path, redis_server, report
+    tmp_path, redis_server, report, connections
 ):
-    """Persistent connections (GEOGAME_DB_CONN_MAX_AGE=60, as docker-compose.yml runs it). First
-    pg_terminate_backend on every connection of the stack while a request waits for a lock; then a
-    short outage (the database refuses connections, ALLOW_CONNECTIONS false); then a machine guess
-    whose worker loses its connection mid-task. Requests must fail at once with 503 and a clear
-    error, and everything must work again as soon as the database does."""
+    """Pooled connections, then persistent ones without a pool. First pg_terminate_backend on every
+    connection of the stack while a request waits for a lock; then a short outage (the database
+    refuses connections, ALLOW_CONNECTIONS false); then a machine guess whose worker loses its
+    connection mid-task. Requests must fail at once with 503 and a clear error, and everything
+    must work again as soon as the database does."""
     import psycopg
     from psycopg import sql
 
-    settings = {"GEOGAME_DB_CONN_MAX_AGE": 60, "GEOGAME_ROUNDS_PER_GAME": ROUNDS}
+    settings = {**connections, "GEOGAME_ROUNDS_PER_GAME": ROUNDS}
     with production_stack(tmp_path, name="pg-drop", redis_url=redis_server.url(), settings=settings) as stack:
         ada = GamePlayer(stack.webs)
         ada.start(opponent="centroid")
@@ -457,6 +467,68 @@ def test_dropped_database_connections_fail_requests_with_503_and_the_stack_recov
             game_guesses(stack.database_url, ada.game), range(ROUNDS), {"human": 1, "machine": 1}
         )
         assert not report.lost, report.text()
+
+
+def test_a_pool_bounds_each_process_connections_and_requests_wait_their_turn(tmp_path, redis_server, report):
+    """GEOGAME_DB_POOL_SIZE=3: twelve requests at once to one daphne, each stopped by a lock on the
+    table it reads. Without a pool each would hold a connection of its own (twelve); with it, three
+    hold one and wait for the lock, the others wait for the pool, and no process ever has more than
+    three. When the lock goes, every request is answered."""
+    import psycopg
+
+    pool_size, requests = 3, 12
+    settings = {
+        "GEOGAME_DB_POOL_SIZE": pool_size,
+        "GEOGAME_DB_POOL_TIMEOUT_S": scaled(30),  # waiting for the pool is what is tested, not its timeout
+        "GEOGAME_ROUNDS_PER_GAME": ROUNDS,
+    }
+    with production_stack(
+        tmp_path, name="pool", redis_url=redis_server.url(), web=1, workers=1, settings=settings
+    ) as stack:
+        ada = GamePlayer(stack.webs)
+        ada.start(opponent="")
+        assert ada.state()[0] == 200
+        web = "geogame web.1"  # tools/stack.py names each process's connections (application_name)
+        waiting = (
+            "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE l.relation = 'geogame_round'::regclass AND NOT l.granted AND a.application_name = %s"
+        )
+        opened = (
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND application_name = %s"
+        )
+        answers = []
+        with (
+            psycopg.connect(stack.database_url, autocommit=True) as lock,
+            psycopg.connect(stack.database_url, autocommit=True) as watch,
+        ):
+            lock.execute("BEGIN")
+            lock.execute("LOCK TABLE geogame_round IN ACCESS EXCLUSIVE MODE")
+            threads = [threading.Thread(target=lambda: answers.append(ada.state())) for _ in range(requests)]
+            for t in threads:
+                t.start()
+            wait_until(
+                lambda: watch.execute(waiting, [web]).fetchone()[0] == pool_size,
+                timeout_s=scaled(30),
+                what=f"{pool_size} of the daphne's requests to wait for the lock",
+            )
+            # Watch a while longer: no further request gets a connection while the pool's are held.
+            seen_waiting, seen_connections = set(), set()
+            deadline = time.monotonic() + scaled(2)
+            while time.monotonic() < deadline:
+                seen_waiting.add(watch.execute(waiting, [web]).fetchone()[0])
+                seen_connections.add(watch.execute(opened, [web]).fetchone()[0])
+            lock.execute("ROLLBACK")
+        for t in threads:
+            t.join(scaled(30))
+        report.seen.append(
+            f"{requests} requests at once to one daphne: at most {max(seen_waiting)} waited for the lock "
+            f"and {max(seen_connections)} connections were open, with a pool of {pool_size}"
+        )
+        assert max(seen_waiting) == pool_size
+        assert max(seen_connections) <= pool_size
+        assert not any(t.is_alive() for t in threads), "a request never got its connection"
+        assert sorted(status for status, _ in answers) == [200] * requests, answers
 
 
 def timed(call):

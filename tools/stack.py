@@ -39,6 +39,8 @@ STOP_TIMEOUT_S = 10
 WORKER_READY_MARK = " ready."
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/geogame"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+# Pooled database connections per process, as docker-compose.yml runs them (GEOGAME_DB_POOL_SIZE).
+DB_POOL_SIZE = 8
 
 
 def wait_until(predicate, *, timeout_s, what, interval_s=0.05):
@@ -454,6 +456,7 @@ class Stack:
             PYTHONUNBUFFERED="1",
         )
         env.setdefault("GEOGAME_HEALTH_TOKEN", secrets.token_urlsafe(24))  # its own probes see the detail
+        env.setdefault("GEOGAME_DB_POOL_SIZE", str(DB_POOL_SIZE))
         if self.redis_url:
             env["GEOGAME_CELERY_QUEUE"] = self.queue
             if self.own_names:
@@ -510,7 +513,7 @@ class Stack:
             f"web.{n}",
             host=self.host,
             port=port or free_port(self.host),
-            env=self.env,
+            env=dict(self.env, GEOGAME_DB_APPLICATION_NAME=f"geogame web.{n}"),
             log_path=self._log(f"web-{n}"),
         )
         # A stack without workers but with Redis answers 503 (no worker): serving is enough then.
@@ -524,6 +527,7 @@ class Stack:
         """One more Celery worker; `extra_env` adds settings for it alone."""
         n = len(self.workers) + 1
         env = dict(self.env, **self.worker_settings, **{k: str(v) for k, v in extra_env.items()})
+        env.setdefault("GEOGAME_DB_APPLICATION_NAME", f"geogame worker.{n}")
         worker = Worker(
             f"worker.{n}",
             env=env,

@@ -39,7 +39,7 @@ THUMB_QUALITY = (60, 76)
 DISPLAY_BUDGET, THUMB_BUDGET = 135_000, 12_000
 QUALITY_STEP, MIN_QUALITY = 8, 30
 # Part of every seed and ETag: raise it when the rendering changes, so no cache holds old bytes.
-RENDER_VERSION = 1
+RENDER_VERSION = 2
 DISPLAY, THUMB = "image", "thumb"
 PANORAMA = "panorama"
 # The served panorama: 2:1 like every equirectangular one, 11.25 pixels a degree (about what the
@@ -94,7 +94,8 @@ def render(source: bytes, seed: bytes) -> dict[str, bytes]:
         im = im.convert("RGB")
     p = plan(seed, im.size)
     display = im.resize(SERVED_SIZE, Image.Resampling.BICUBIC, box=p.box)
-    thumb = im.resize(THUMB_SIZE, Image.Resampling.BILINEAR, box=p.box, reducing_gap=2.0)
+    # The thumbnail from the display (a 4x4 box average): the same crop, a quarter of the resize's CPU.
+    thumb = display.reduce(SERVED_SIZE[0] // THUMB_SIZE[0])
     return {
         DISPLAY: _encode_within(display, p.quality, DISPLAY_BUDGET),
         THUMB: _encode_within(thumb, p.thumb_quality, THUMB_BUDGET),
