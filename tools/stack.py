@@ -39,7 +39,8 @@ STOP_TIMEOUT_S = 10
 WORKER_READY_MARK = " ready."
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/geogame"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-# Pooled database connections per process, as docker-compose.yml runs them (GEOGAME_DB_POOL_SIZE).
+# Pooled database connections per process in `make stack` and bench/load_stack.py, as
+# docker-compose.yml runs them (GEOGAME_DB_POOL_SIZE). A Stack built by a test has none unless asked.
 DB_POOL_SIZE = 8
 
 
@@ -456,7 +457,6 @@ class Stack:
             PYTHONUNBUFFERED="1",
         )
         env.setdefault("GEOGAME_HEALTH_TOKEN", secrets.token_urlsafe(24))  # its own probes see the detail
-        env.setdefault("GEOGAME_DB_POOL_SIZE", str(DB_POOL_SIZE))
         if self.redis_url:
             env["GEOGAME_CELERY_QUEUE"] = self.queue
             if self.own_names:
@@ -733,6 +733,8 @@ def main(argv=None):
         create_database=True,
         echo=True,
         restart_on_exit=not args.no_restart,
+        # Pooled connections, as docker-compose.yml runs them (the environment may say otherwise).
+        settings={"GEOGAME_DB_POOL_SIZE": os.environ.get("GEOGAME_DB_POOL_SIZE") or DB_POOL_SIZE},
     )
     print(
         f"geogame stack: {args.web} daphne, {args.workers} workers on {redacted(args.database_url)} "
