@@ -393,7 +393,10 @@ def profiled(webs, folder):
     if spy is None:
         sys.exit("load_stack: --profile needs py-spy (requirements/dev.txt)")
     Path(folder).mkdir(parents=True, exist_ok=True)
-    argv = [spy, "record", "--nonblocking", "--function", "--rate", "100", "--format", "raw"]
+    # --gil: only the thread holding the GIL, so a thread waiting on a socket or a lock never counts;
+    # C code that releases it (Pillow's resize and encode) is not counted either: the server CPU
+    # column has that.
+    argv = [spy, "record", "--nonblocking", "--gil", "--function", "--rate", "100", "--format", "raw"]
     spies = [
         subprocess.Popen(
             [*argv, "--pid", str(web.pid), "--output", str(Path(folder) / f"{web.name}.txt")],
@@ -426,7 +429,7 @@ def profile_summary(folder, top=12):
             for frame in set(frames):
                 if "site-packages" not in frame and re.search(r"[(/](?:geogame|players|config)/", frame):
                     within[frame] += n
-    lines = [f"  py-spy: {total} samples of the daphne processes while busy (100 a second each)"]
+    lines = [f"  py-spy: {total} samples of the daphne processes holding the GIL (100 a second each)"]
     for title, counts in (("self", own), ("inclusive, the project's functions", within)):
         lines.append(f"  | {title} | samples | share |")
         lines.append("  |---|---|---|")
