@@ -7,9 +7,10 @@ on this machine; a bare Django view is measured in the same run, by the same pla
 Each player (an asyncio task with one keep-alive HTTP/1.1 connection to one daphne, its cookies
 and CSRF token) opens the home page, starts a game from its form (half of them against the
 centroid machine player, whose guesses come from a worker), loads the play page and the round's
-state, then each round: loads the first view's image, every view's thumbnail and the bare view, thinks (--think seconds,
-uniform), posts its guess, polls once a second while the machine is still thinking, loads the bare
-view again, waits (--next seconds) and asks for the next round; at the end, the summary page.
+state, then each round: loads the first view's image, every view's thumbnail and the bare view,
+thinks (--think seconds, uniform), posts its guess, polls once a second while the machine is still
+thinking, loads the bare view again, waits (--next seconds) and asks for the next round; at the
+end, the summary page.
 
 Measured per request: the time from sending it to having read the whole answer. "Round page" is
 what brings a round (the play page, the state, the next round), "guess" the guess; the bare view
