@@ -42,6 +42,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))  # run as a script: `tests` and the apps import from the repo
 
 ROUND_PAGE = ("play page", "state", "next")
+ROUND_PAGE_ROW = "round page (play page + state + next)"
 KINDS = ("home", "create", *ROUND_PAGE, "image", "thumb", "guess", "poll", "summary", "bare")
 MAX_POLLS = 30
 ROLE = "geogame_load"
@@ -459,7 +460,8 @@ def server_cpu_ms(webs, process_cpu):
     logged = sum(len(v) for v in threads.values())
     in_threads_s = sum(sum(v) for v in threads.values()) / 1000
     outside_ms = 1000 * (sum(process_cpu[web.name] for web in webs) - in_threads_s) / max(logged, 1)
-    return {kind: (len(v), sum(v) / len(v), sum(v) / len(v) + outside_ms) for kind, v in threads.items()}
+    threads[ROUND_PAGE_ROW] = [ms for kind in ROUND_PAGE for ms in threads.get(kind, [])]
+    return {kind: (len(v), sum(v) / len(v), sum(v) / len(v) + outside_ms) for kind, v in threads.items() if v}
 
 
 def goals(args, round_page, guess, bare, server_cpu, errors, lost):
@@ -569,7 +571,7 @@ def main():
         "  | request | n | p50 ms | p99 ms | max ms | p99 / bare p99 | server CPU ms (thread) | CPU / bare |"
     )
     print("  |---|---|---|---|---|---|---|---|")
-    rows = [("round page (play page + state + next)", round_page)]
+    rows = [(ROUND_PAGE_ROW, round_page)]
     rows += [(kind, tally.ms[kind]) for kind in KINDS]
     for name, values in rows:
         if values:

@@ -468,10 +468,10 @@ def report(args, n_locations, tm, bare, lat, runs, load_before, began, workdir, 
     from inference.batching import default_batch_max
 
     # Issue 18's throughput goal: the rate at the device's own default batching, against what the
-    # bare forward alone would do one location after another (1000 / its p50 ms).
+    # bare forward alone would do one location after another (1 / its p50; times are in seconds).
     default = default_batch_max(str(bare.device))
     rate_default = rate_b if default > 1 else rate_u
-    bare_rate = 1000 / f50
+    bare_rate = 1 / f50
     on_gpu = str(bare.device).startswith("cuda")
 
     def row(r):
@@ -520,7 +520,7 @@ def report(args, n_locations, tm, bare, lat, runs, load_before, began, workdir, 
                 else f"(the {GPU_BATCHING_GOAL:g}x goal is for a GPU; on the CPU batching is off by default)"
             ),
             f"throughput at this device's default (GEOGAME_BATCH_MAX={default}) / the bare forward's rate "
-            f"(1000 / p50 bare forward = {bare_rate:.2f} locations/s): "
+            f"(1 / p50 bare forward = {bare_rate:.2f} locations/s): "
             f"{rate_default:.2f} / {bare_rate:.2f} = {rate_default / bare_rate:.2f}x "
             f"(goal >= {THROUGHPUT_GOAL}x: {verdict(rate_default / bare_rate >= THROUGHPUT_GOAL)})",
             f"batch sizes with GEOGAME_BATCH_MAX=16 (size: count): {dict(sorted(Counter(sizes_b).items()))}",
