@@ -17,12 +17,12 @@ pytestmark = pytest.mark.django_db
 # Per request kind: (solo game, game against a machine). "state" is a later round's poll; the first
 # poll of a game draws its first round, like "next" does.
 BUDGET = {
-    "page": (4, 5),
-    "first state": (19, 22),
-    "state": (8, 10),
-    "guess": (16, 20),
-    "next": (19, 22),
-    "summary": (13, 20),
+    "page": (4, 4),
+    "first state": (19, 20),
+    "state": (8, 8),
+    "guess": (11, 12),
+    "next": (19, 20),
+    "summary": (9, 9),
 }
 
 

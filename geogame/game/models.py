@@ -1,8 +1,9 @@
 import uuid
 
 from django.db import models
+from django.utils.functional import cached_property
 
-from geogame.maps.models import Location, Map
+from geogame.maps.models import Location, Map, View
 from players.models import Player
 
 
@@ -53,6 +54,12 @@ class Round(models.Model):
 
     def __str__(self):
         return f"round {self.index + 1} of game {self.game_id}"
+
+    @cached_property
+    def view_count(self):
+        """How many views the round's place has: counted once per Round object (a request's state,
+        guess and result all need it, and a place's views do not change while it is played)."""
+        return View.objects.filter(location_id=self.location_id).count()
 
 
 class Guess(models.Model):

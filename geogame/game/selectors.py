@@ -1,6 +1,6 @@
 """Reads for pages and the JSON API. What a client may see is decided here."""
 
-from django.db.models import Count, Sum
+from django.db.models import Count, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
 
@@ -18,7 +18,7 @@ def city_centres(m: Map):
 
 
 def round_view_count(round):
-    return View.objects.filter(location_id=round.location_id).count()
+    return round.view_count
 
 
 def view_count_note(m):
@@ -79,7 +79,6 @@ def round_public(round):
 def guess_result(guess):
     """What a player sees after guessing: the answer, the score and the credits."""
     loc = guess.round.location
-    views = list(loc.views.all())
     return {
         "round": guess.round.index,
         "answer": {"lat": loc.lat, "lon": loc.lon, "city": loc.city, "country": loc.country},
@@ -97,37 +96,42 @@ def guess_result(guess):
             "license": loc.license,
             "attribution": loc.attribution,
             "captured_at": loc.captured_at,
-            "views": len(views),
+            "views": guess.round.view_count,
         },
     }
 
 
-def game_total_points(game, player=None):
-    player = player or game.player
-    return Guess.objects.filter(round__game=game, player=player).aggregate(t=Sum("points"))["t"] or 0
+def points_so_far(game):
+    """{"played": rounds the player has finished, "total": their points, "opponent_total": with an
+    opponent, its points over those rounds only, else None}, in one query.
 
-
-def opponent_total_points(game):
-    """The opponent's points over the rounds the player has finished (guessed or timed out): the
-    machine guesses as soon as a round starts, and a total with the open round in it would give
-    that round's points away (they invert to a distance from the opponent's pin)."""
-    finished = Guess.objects.filter(round__game=game, player=game.player).values("round_id")
-    return (
-        Guess.objects.filter(round__game=game, player_id=game.opponent_id, round_id__in=finished).aggregate(
-            t=Sum("points")
-        )["t"]
-        or 0
-    )
+    Only over the rounds the player has finished (guessed or timed out): the machine guesses as soon
+    as a round starts, and a total with the open round in it would give that round's points away
+    (they invert to a distance from the opponent's pin)."""
+    mine = Q(player_id=game.player_id)
+    totals = {"played": Count("id", filter=mine), "total": Sum("points", filter=mine)}
+    if game.opponent_id:
+        finished = Guess.objects.filter(round__game=game, player_id=game.player_id).values("round_id")
+        totals["opponent_total"] = Sum("points", filter=Q(player_id=game.opponent_id, round_id__in=finished))
+    out = Guess.objects.filter(round__game=game).aggregate(**totals)
+    out["total"] = out["total"] or 0
+    out["opponent_total"] = (out.get("opponent_total") or 0) if game.opponent_id else None
+    return out
 
 
 def opponent_result(round):
     """The machine's guess for a round, for showing after the player's own guess.
     {"pending": True} while the worker is still on it."""
     guess = Guess.objects.filter(round=round, player_id=round.game.opponent_id).first()
+    return opponent_guess_result(round.game, guess)
+
+
+def opponent_guess_result(game, guess):
+    """opponent_result for the opponent's `guess` in a round of `game` (None: not guessed yet)."""
     if guess is None:
-        return {"name": round.game.opponent.display_name, "pending": True}
+        return {"name": game.opponent.display_name, "pending": True}
     return {
-        "name": round.game.opponent.display_name,
+        "name": game.opponent.display_name,
         "pending": False,
         "guess": None
         if guess.lat is None
@@ -139,22 +143,24 @@ def opponent_result(round):
     }
 
 
-def game_state(game, current_round):
-    """The JSON the play page polls: the current round and, once guessed, its result."""
-    guess = None
-    if current_round is not None:
-        guess = Guess.objects.filter(round=current_round, player=game.player).first()
-    # How many rounds are played and their points, in one query.
-    so_far = Guess.objects.filter(round__game=game, player=game.player).aggregate(
-        n=Count("id"), t=Sum("points")
-    )
-    played = so_far["n"]
+_NOT_LOOKED_UP = object()
+
+
+def game_state(game, current_round, guess=_NOT_LOOKED_UP):
+    """The JSON the play page polls: the current round and, once guessed, its result. `guess`: the
+    player's guess in `current_round` when the caller has it (None: not guessed)."""
+    if guess is _NOT_LOOKED_UP:
+        guess = None
+        if current_round is not None:
+            guess = Guess.objects.filter(round=current_round, player=game.player).first()
+    so_far = points_so_far(game)
+    played = so_far["played"]
     state = {
         "game": str(game.public_id),
         "mode": game.mode,
         "rounds_total": game.rounds_total,
         "rounds_played": played,
-        "total_points": so_far["t"] or 0,
+        "total_points": so_far["total"],
         "time_limit_s": game.time_limit_s,
         "finished": played >= game.rounds_total,
         "summary_url": reverse("game-summary", args=[game.public_id]),
@@ -167,7 +173,7 @@ def game_state(game, current_round):
     }
     if game.opponent_id:
         # Over the rounds the player has finished only, so the running total gives nothing away.
-        state["opponent_total_points"] = opponent_total_points(game)
+        state["opponent_total_points"] = so_far["opponent_total"]
         if guess is not None:
             # Revealed only once the player's own guess (or timeout) is stored.
             state["result"]["opponent"] = opponent_result(current_round)
@@ -190,19 +196,33 @@ def game_verdict(game, total, opponent_total, rows):
 
 
 def game_summary_rows(game):
-    guesses = {
-        g.round_id: g
-        for g in Guess.objects.filter(round__game=game, player=game.player).select_related("round__location")
-    }
+    """A row per round started: the round, the player's guess, its result and the opponent's. The
+    same few queries whatever the number of rounds."""
+    rounds = list(game.rounds.select_related("location"))
+    view_counts = dict(
+        View.objects.filter(location_id__in=[r.location_id for r in rounds])
+        .values("location_id")
+        .annotate(n=Count("id"))
+        .values_list("location_id", "n")
+    )
+    players = [p for p in (game.player_id, game.opponent_id) if p is not None]
+    in_game = Guess.objects.filter(round__game=game, player_id__in=players)
+    guesses = {(g.round_id, g.player_id): g for g in in_game}
     rows = []
-    for r in game.rounds.select_related("location", "game__opponent"):
-        guessed = r.id in guesses
+    for r in rounds:
+        r.game = game
+        r.view_count = view_counts.get(r.location_id, 0)
+        guess = guesses.get((r.id, game.player_id))
+        if guess is not None:
+            guess.round = r
         rows.append(
             {
                 "round": r,
-                "guess": guesses.get(r.id),
-                "result": guess_result(guesses[r.id]) if guessed else None,
-                "opponent": opponent_result(r) if guessed and game.opponent_id else None,
+                "guess": guess,
+                "result": guess_result(guess) if guess is not None else None,
+                "opponent": opponent_guess_result(game, guesses.get((r.id, game.opponent_id)))
+                if guess is not None and game.opponent_id
+                else None,
             }
         )
     return rows

@@ -51,7 +51,9 @@ def own_game(request, game_id):
         raise Http404(services.ERR_NOT_FOUND)
     # A duel's game is played over its socket only (geogame.duels.consumers), never through these views.
     # Nor a study participant's: their answers may be hidden (geogame.studies.views).
-    games = Game.objects.select_related("map", "player").filter(duel__isnull=True, participant__isnull=True)
+    games = Game.objects.select_related("map", "player", "opponent").filter(
+        duel__isnull=True, participant__isnull=True
+    )
     return get_object_or_404(games, public_id=game_id, player=player)
 
 
@@ -142,8 +144,8 @@ def summary(request, game_id):
     game = own_game(request, game_id)
     services.round_expire_latest(game=game)  # a round whose clock ran out counts as finished
     rows = selectors.game_summary_rows(game)
-    total = selectors.game_total_points(game)
-    opponent_total = selectors.opponent_total_points(game) if game.opponent_id else None
+    so_far = selectors.points_so_far(game)
+    total, opponent_total = so_far["total"], so_far["opponent_total"]
     return render(
         request,
         "game/summary.html",
@@ -185,9 +187,10 @@ def api_guess(request, game_id, index):
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     game = own_game(request, game_id)
-    rnd = Round.objects.filter(game=game, index=index).select_related("location", "game__map").first()
+    rnd = Round.objects.filter(game=game, index=index).select_related("location").first()
     if rnd is None:
         return json_error(services.ERR_NO_SUCH_ROUND, status=404)
+    rnd.game = game  # with its map and opponent, which the guess and the state read
     try:
         data = parse_json_object(request)
         guess, created = services.guess_submit(
@@ -205,7 +208,7 @@ def api_guess(request, game_id, index):
     except services.GameError as exc:
         extra = {"result": selectors.guess_result(exc.result)} if exc.result is not None else {}
         return json_error(exc.message, status=exc.status, **extra)
-    state = selectors.game_state(game, rnd)
+    state = selectors.game_state(game, rnd, guess)
     state["created"] = created
     return JsonResponse(state, status=201 if created else 200)
 
