@@ -238,10 +238,18 @@ def round_timeout_record(*, round, player, now=None):
     )
 
 
+def round_guess(*, round, player, now=None):
+    """`player`'s guess in `round`: the stored one, or a 0-point timeout recorded now when the
+    deadline (plus grace) has passed; None while the round is still open to them."""
+    guess = Guess.objects.filter(round=round, player=player).first()
+    if guess is not None:
+        guess.round = round  # the same row, already loaded
+        return guess
+    return round_expire_if_due(round=round, player=player, now=now)
+
+
 def round_is_done(*, round, player, now=None):
-    if Guess.objects.filter(round=round, player=player).exists():
-        return True
-    return round_expire_if_due(round=round, player=player, now=now) is not None
+    return round_guess(round=round, player=player, now=now) is not None
 
 
 def round_next(*, game, now=None):
@@ -277,11 +285,15 @@ def round_next(*, game, now=None):
 def round_shown(*, game, now=None):
     """The round a state request shows: the latest one (recording its timeout if due), or the
     first one, started now."""
+    return round_shown_with_guess(game=game, now=now)[0]
+
+
+def round_shown_with_guess(*, game, now=None):
+    """(round_shown, the player's guess in it or None), asking for the guess once."""
     current = game.rounds.order_by("-index").first()
     if current is None:
-        return round_next(game=game, now=now)
-    round_is_done(round=current, player=game.player, now=now)
-    return current
+        return round_next(game=game, now=now), None
+    return current, round_guess(round=current, player=game.player, now=now)
 
 
 def round_expire_latest(*, game, now=None):

@@ -164,10 +164,10 @@ def summary(request, game_id):
 def api_game_state(request, game_id):
     game = own_game(request, game_id)
     try:
-        current = services.round_shown(game=game)
+        current, guess = services.round_shown_with_guess(game=game)
     except services.GameError as exc:  # no free place left for the next round (round_location_id)
         return json_error(exc.message, status=exc.status)
-    return JsonResponse(selectors.game_state(game, current))
+    return JsonResponse(selectors.game_state(game, current, guess))
 
 
 @require_POST
@@ -177,9 +177,10 @@ def api_next_round(request, game_id):
         current = services.round_next(game=game)
     except services.GameError as exc:
         return json_error(exc.message, status=exc.status)
-    if current is None:
-        current = game.rounds.order_by("-index").first()
-    return JsonResponse(selectors.game_state(game, current))
+    if current is None:  # the game is over: its last round, with the result
+        return JsonResponse(selectors.game_state(game, game.rounds.order_by("-index").first()))
+    # round_next's round is one the player has not finished: still open, or just started.
+    return JsonResponse(selectors.game_state(game, current, guess=None))
 
 
 @rate_limited("guess", key=session_or_address)
