@@ -1,9 +1,8 @@
 import uuid
 
 from django.db import models
-from django.utils.functional import cached_property
 
-from geogame.maps.models import Location, Map, View
+from geogame.maps.models import Location, Map, ShowsPlace
 from players.models import Player
 
 
@@ -35,7 +34,7 @@ class Game(models.Model):
         return f"game {self.public_id}"
 
 
-class Round(models.Model):
+class Round(ShowsPlace, models.Model):
     game = models.ForeignKey(Game, on_delete=models.CASCADE, related_name="rounds")
     index = models.PositiveSmallIntegerField()
     location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="rounds")
@@ -54,12 +53,6 @@ class Round(models.Model):
 
     def __str__(self):
         return f"round {self.index + 1} of game {self.game_id}"
-
-    @cached_property
-    def view_count(self):
-        """How many views the round's place has: counted once per Round object (a request's state,
-        guess and result all need it, and a place's views do not change while it is played)."""
-        return View.objects.filter(location_id=self.location_id).count()
 
 
 class Guess(models.Model):

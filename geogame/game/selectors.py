@@ -7,7 +7,7 @@ from django.utils import timezone
 from geogame.maps.models import Location, Map, View
 
 from . import hooks
-from .models import Game, Guess, Round
+from .models import Game, Guess
 
 
 def city_centres(m: Map):
@@ -18,11 +18,7 @@ def city_centres(m: Map):
 
 
 def round_view_count(round):
-    """How many views the place of `round` has: a game's Round counts them once (Round.view_count), a
-    streak's round (geogame.streaks) each time it is asked."""
-    if isinstance(round, Round):
-        return round.view_count
-    return View.objects.filter(location_id=round.location_id).count()
+    return round.view_count  # maps.models.ShowsPlace
 
 
 def view_count_note(m):

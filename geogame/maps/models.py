@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils.functional import cached_property
 
 from .rules import DEFAULT_SPLIT_FRACTIONS, LEGACY_SPLIT_FRACTIONS, WORLD_SCALE_KM
 
@@ -111,6 +112,16 @@ class View(models.Model):
 
     def __str__(self):
         return f"view {self.index} of {self.location_id}"
+
+
+class ShowsPlace:
+    """For a round of any kind (a game's, a streak's): a model with a `location` it shows."""
+
+    @cached_property
+    def view_count(self):
+        """How many views the place has: counted once per object (a request's state, guess and
+        result all need it, and a place's views do not change while it is played)."""
+        return View.objects.filter(location_id=self.location_id).count()
 
 
 class MapBuild(models.Model):

@@ -2,7 +2,7 @@ import uuid
 
 from django.db import models
 
-from geogame.maps.models import Location, Map
+from geogame.maps.models import Location, Map, ShowsPlace
 from players.models import Player
 
 
@@ -40,7 +40,7 @@ class Streak(models.Model):
         return f"streak {self.public_id}"
 
 
-class StreakRound(models.Model):
+class StreakRound(ShowsPlace, models.Model):
     streak = models.ForeignKey(Streak, on_delete=models.CASCADE, related_name="rounds")
     index = models.PositiveSmallIntegerField()
     location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
