@@ -34,6 +34,30 @@ def account_player(user):
     return player
 
 
+# A session's own player: a person without an account (a logged-in user's is the account's).
+_ANONYMOUS = {"kind": Player.HUMAN, "user__isnull": True}
+
+
+def player_lookup(request, relation="player"):
+    """Filter arguments selecting the rows whose `relation` is the request's Player (the account's
+    when logged in, else the session's), so a view reads its row and the player in one query; None
+    when the request has no player. It reads the same player as `player_for_request`, which a
+    caller uses to create one or when it needs no other row."""
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return {f"{relation}__user_id": user.id}
+    player_id = request.session.get(SESSION_KEY)
+    if player_id is None:
+        return None
+    return {f"{relation}_id": player_id, **{f"{relation}__{k}": v for k, v in _ANONYMOUS.items()}}
+
+
+def player_remember(request, player):
+    """Keep a logged-in request's player in its session: the duel socket reads it from there."""
+    if request.session.get(SESSION_KEY) != player.id:
+        request.session[SESSION_KEY] = player.id
+
+
 def player_for_request(request, *, create=False, display_name=None):
     """Return the request's Player: the account's when logged in (its name is the one chosen for
     the account, so `display_name` is ignored), else the session's, created when asked. None if
@@ -41,13 +65,12 @@ def player_for_request(request, *, create=False, display_name=None):
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         player = account_player(user)
-        if request.session.get(SESSION_KEY) != player.id:  # the duel socket reads it from the session
-            request.session[SESSION_KEY] = player.id
+        player_remember(request, player)
         return player
     player_id = request.session.get(SESSION_KEY)
     player = None
     if player_id is not None:
-        player = Player.objects.filter(id=player_id, kind=Player.HUMAN, user__isnull=True).first()
+        player = Player.objects.filter(id=player_id, **_ANONYMOUS).first()
     if player is None and create:
         player = Player.objects.create(display_name=display_name or "Player")
         request.session[SESSION_KEY] = player.id

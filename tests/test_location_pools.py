@@ -221,3 +221,50 @@ def test_a_machines_think_time_is_drawn_per_round_and_recorded_as_its_time(fixtu
     assert services.machine_think_s(round=rnd, player=machine) == 13.5
     Guess.objects.filter(round=human_round).update(timed_out=True)  # a timeout is no answer time
     assert 8.0 <= services.machine_think_s(round=rnd, player=machine) <= 30.0
+
+
+def test_each_kind_of_game_has_its_traits_and_they_are_read_in_one_query(
+    fixture_map, ada, django_assert_num_queries
+):
+    """geogame.game.hooks.game_traits: what the areas built on games register (a study participant's,
+    a challenge's, a daily's and the bot benchmark's games keep their order; a duel's game is a duel's;
+    a participant's shows fixed headings), read in one query whatever the kind."""
+    from geogame.bots.models import BotBenchmarkGame
+    from geogame.challenges.models import Challenge, ChallengeEntry, DailyAttempt, DailyChallenge
+    from geogame.game import hooks
+    from geogame.studies.models import Participant
+
+    m = fixture_map
+    place_ids = sorted(Location.objects.filter(map=m).values_list("id", flat=True))[:5]
+
+    def new_game(name):
+        player = Player.objects.create(display_name=name)
+        return services.game_create_planned(player=player, map=m, location_ids=place_ids)
+
+    solo = new_game("solo")
+    study = new_game("participant")
+    Participant.objects.create(
+        study=open_study(m, place_ids[:1], place_ids[1:]), player=study.player, game=study
+    )
+    entry = new_game("entry")
+    challenge = Challenge.objects.create(map=m, mode=Game.COORDINATES, location_order=place_ids)
+    ChallengeEntry.objects.create(challenge=challenge, game=entry, player=entry.player)
+    daily = new_game("daily")
+    day = DailyChallenge.objects.create(map=m, day=timezone.now().date(), location_order=place_ids)
+    DailyAttempt.objects.create(daily=day, game=daily, player=daily.player, owner="session:x")
+    bench = new_game("bench")
+    BotBenchmarkGame.objects.create(game=bench)
+    duel = duels.duel_create(player=ada, map=m, opponent="centroid").game
+
+    expected = {
+        solo: (False, False, False),
+        study: (True, False, True),
+        entry: (True, False, False),
+        daily: (True, False, False),
+        bench: (True, False, False),
+        duel: (False, True, False),
+    }
+    for game, (fixed_order, is_duel, fixed_headings) in expected.items():
+        with django_assert_num_queries(1):
+            traits = hooks.game_traits(game)
+        assert traits == {"fixed_order": fixed_order, "is_duel": is_duel, "fixed_headings": fixed_headings}

@@ -17,12 +17,12 @@ pytestmark = pytest.mark.django_db
 # Per request kind: (solo game, game against a machine). "state" is a later round's poll; the first
 # poll of a game draws its first round, like "next" does.
 BUDGET = {
-    "page": (4, 4),
-    "first state": (18, 19),
-    "state": (7, 7),
-    "guess": (11, 12),
-    "next": (18, 19),
-    "summary": (9, 9),
+    "page": (3, 3),
+    "first state": (14, 14),
+    "state": (6, 6),
+    "guess": (10, 11),
+    "next": (14, 14),
+    "summary": (8, 8),
 }
 
 

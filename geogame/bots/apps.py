@@ -24,4 +24,4 @@ class BotsConfig(AppConfig):
                 offer_round=services.round_offer,
             )
         )
-        hooks.register(may_see_round=selectors.may_see_round, fixed_order=selectors.is_benchmark_game)
+        hooks.register(may_see_round=selectors.may_see_round, fixed_order=selectors.BENCHMARK_GAMES)

@@ -13,7 +13,7 @@ from geogame.game.models import Game, Guess, Round
 from geogame.game.selectors import city_centres, round_view_count
 
 from . import rules
-from .models import Bot, BotBenchmarkGame
+from .models import Bot
 
 ERR_UNKNOWN = "unknown player {name!r}: no bot has this name"
 REASON_REVOKED = "its token was revoked"
@@ -172,6 +172,5 @@ def bot_list():
     return rows
 
 
-def is_benchmark_game(game):
-    """The benchmark's bot games play their places in the order given (geogame.game.hooks.fixed_order)."""
-    return game.opponent_id is not None and BotBenchmarkGame.objects.filter(game_id=game.id).exists()
+# The benchmark's bot games play their places in the order given (geogame.game.hooks: fixed_order).
+BENCHMARK_GAMES = Q(bot_benchmark__isnull=False)

@@ -14,5 +14,5 @@ class ChallengesConfig(AppConfig):
         from . import selectors, services
 
         location_pools.reservation_source(services.daily_places_held)
-        hooks.register(fixed_order=selectors.has_planned_order)
+        hooks.register(fixed_order=selectors.PLANNED_ORDER_GAMES)
         players_merged.connect(services.entries_move, dispatch_uid="geogame.challenges.entries_move")

@@ -8,7 +8,7 @@ from django.utils import timezone
 from geogame.game.models import Guess
 
 from . import rules
-from .models import Challenge, ChallengeEntry, DailyAttempt, DailyChallenge
+from .models import Challenge, DailyAttempt, DailyChallenge
 
 
 def utc_day(now=None):
@@ -21,12 +21,8 @@ def is_daily_game(game):
     return game is not None and game.pk is not None and DailyAttempt.objects.filter(game=game).exists()
 
 
-def has_planned_order(game):
-    """hooks.fixed_order: a challenge's or a daily's game keeps its planned places."""
-    return (
-        ChallengeEntry.objects.filter(game_id=game.id).exists()
-        or DailyAttempt.objects.filter(game_id=game.id).exists()
-    )
+# A challenge's or a daily's game keeps its planned places (geogame.game.hooks: fixed_order).
+PLANNED_ORDER_GAMES = Q(challenge_entry__isnull=False) | Q(daily_attempt__isnull=False)
 
 
 def _game_totals(game_ids):

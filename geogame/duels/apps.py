@@ -15,4 +15,4 @@ class DuelsConfig(AppConfig):
         location_pools.reservation_source(
             selectors.running_duel_location_ids, for_duels=False, for_studies=False
         )
-        hooks.register(seated=selectors.seated_player_ids, is_duel=selectors.is_duel_game)
+        hooks.register(seated=selectors.seated_player_ids, is_duel=selectors.DUEL_GAMES)

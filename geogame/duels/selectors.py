@@ -3,6 +3,7 @@ location, or the other side's guess, before the round's result."""
 
 import time
 
+from django.db.models import Q
 from django.urls import reverse
 
 from geogame.game.models import Guess, Round
@@ -142,5 +143,5 @@ def seated_player_ids(game):
     return DuelSeat.objects.filter(duel__game=game, player__isnull=False).values("player_id")
 
 
-def is_duel_game(game):
-    return Duel.objects.filter(game=game).exists()
+# A duel's game (geogame.game.hooks: is_duel).
+DUEL_GAMES = Q(duel__isnull=False)

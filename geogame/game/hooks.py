@@ -2,19 +2,25 @@
 game; the game never imports them: each registers its answers here when its app is ready.
 
 - seated(game): the ids of players who play `game` besides its player and opponent (a duel's seats);
-- fixed_order(game): True when `game`'s planned locations never change (a study participant's game);
-- is_duel(game): True when `game` is a duel's (running duels hold no places from it: location_pools);
 - may_see_round(request, round): True when the request may see the round's images without playing
-  it (the browser of the study participant whose round it is);
-- fixed_headings(game): True when `game` must show only the three fixed headings, never a map's
-  pannable panorama (a study participant's game: every participant sees the same pictures).
+  it (the browser of the study participant whose round it is).
+
+Three traits of a game are registered as conditions on Game (a `Q`), not as functions, so that
+`game_traits` reads all of them in one query (a round's draw asks for two):
+- fixed_order: `game`'s planned locations never change (a study participant's game);
+- is_duel: `game` is a duel's (running duels hold no places from it: location_pools);
+- fixed_headings: `game` must show only the three fixed headings, never a map's pannable panorama
+  (a study participant's game: every participant sees the same pictures).
 """
 
-from django.db.models import Q
+from django.db.models import BooleanField, ExpressionWrapper, Q, Value
 
 from players.models import Player
 
-_hooks = {"seated": [], "fixed_order": [], "is_duel": [], "may_see_round": [], "fixed_headings": []}
+from .models import Game
+
+TRAITS = ("fixed_order", "is_duel", "fixed_headings")
+_hooks = {"seated": [], "may_see_round": [], **{trait: [] for trait in TRAITS}}
 
 
 def register(**hooks):
@@ -33,17 +39,19 @@ def seated_players(game):
     return Player.objects.filter(query)
 
 
-def has_fixed_order(game):
-    return any(fixed_order(game) for fixed_order in _hooks["fixed_order"])
-
-
-def is_duel(game):
-    return any(is_duel(game) for is_duel in _hooks["is_duel"])
+def game_traits(game):
+    """{trait: bool} for each of TRAITS, read in one query."""
+    conditions = {}
+    for trait in TRAITS:
+        if _hooks[trait]:
+            condition = Q()
+            for marks in _hooks[trait]:
+                condition |= marks
+            conditions[trait] = ExpressionWrapper(condition, output_field=BooleanField())
+        else:
+            conditions[trait] = Value(False)
+    return Game.objects.filter(pk=game.pk).values(**conditions).get()
 
 
 def may_see_round(request, round):
     return any(may_see(request, round) for may_see in _hooks["may_see_round"])
-
-
-def has_fixed_headings(game):
-    return any(fixed_headings(game) for fixed_headings in _hooks["fixed_headings"])

@@ -41,7 +41,10 @@ def game_offers_panoramas(game):
     """Whether `game`'s rounds may offer a pannable 360-degree view: the map offers it
     (Map.panorama_view), and the game is neither a study participant's nor a duel's (those show
     every player the same three fixed headings). Machines never look at it."""
-    return game.map.panorama_view and not hooks.has_fixed_headings(game) and not hooks.is_duel(game)
+    if not game.map.panorama_view:
+        return False
+    traits = hooks.game_traits(game)
+    return not traits["fixed_headings"] and not traits["is_duel"]
 
 
 def round_panorama_offered(round):

@@ -155,10 +155,11 @@ def round_location_id(game, index, now=None):
     drawn from the game's pool by its seed. A study's fixed order is never changed."""
     planned = game_location_ids(game)
     location_id = planned[index]
-    if hooks.has_fixed_order(game):
+    traits = hooks.game_traits(game)
+    if traits["fixed_order"]:
         return location_id
     now = now or timezone.now()
-    for_duel = hooks.is_duel(game)
+    for_duel = traits["is_duel"]
     if location_id not in location_pools.reserved_location_ids(game.map, now, game, for_duel):
         return location_id
     used = set(planned) | set(game.rounds.values_list("location_id", flat=True))

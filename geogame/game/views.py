@@ -14,7 +14,7 @@ from geogame.common import health, json_input, ratelimit
 from geogame.common.ratelimit import rate_limited, session_or_address
 from geogame.maps.models import Map, View
 from geogame.ranked import selectors as ranked_selectors
-from players.sessions import clean_display_name, player_for_request
+from players.sessions import clean_display_name, player_for_request, player_lookup, player_remember
 
 from . import hooks, round_images, scoring, selectors, services
 from .models import Game, Round
@@ -46,15 +46,17 @@ def parse_json_object(request):
 
 def own_game(request, game_id):
     """The session player's game, or 404 (never say whether someone else's exists)."""
-    player = player_for_request(request)
-    if player is None:
+    lookup = player_lookup(request)
+    if lookup is None:
         raise Http404(services.ERR_NOT_FOUND)
     # A duel's game is played over its socket only (geogame.duels.consumers), never through these views.
     # Nor a study participant's: their answers may be hidden (geogame.studies.views).
     games = Game.objects.select_related("map", "player", "opponent").filter(
         duel__isnull=True, participant__isnull=True
     )
-    return get_object_or_404(games, public_id=game_id, player=player)
+    game = get_object_or_404(games, public_id=game_id, **lookup)
+    player_remember(request, game.player)
+    return game
 
 
 @require_http_methods(["GET", "POST"])

@@ -14,7 +14,7 @@ class StudiesConfig(AppConfig):
 
         location_pools.reservation_source(selectors.open_study_location_ids, for_studies=False)
         hooks.register(
-            fixed_order=selectors.has_fixed_order,
+            fixed_order=selectors.PARTICIPANT_GAMES,
             may_see_round=selectors.may_see_round,
-            fixed_headings=selectors.has_fixed_order,  # a participant's game is the study's
+            fixed_headings=selectors.PARTICIPANT_GAMES,  # a participant's game is the study's
         )

@@ -327,9 +327,9 @@ def open_study_location_ids(m, now, game):
     return ids
 
 
-def has_fixed_order(game):
-    """A participant's game plays the study's locations in its own fixed order."""
-    return Participant.objects.filter(game=game).exists()
+# A participant's game plays the study's locations in its own fixed order, and shows every
+# participant the same pictures (geogame.game.hooks: fixed_order, fixed_headings).
+PARTICIPANT_GAMES = Q(participant__isnull=False)
 
 
 def may_see_round(request, round):
