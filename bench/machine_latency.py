@@ -14,6 +14,7 @@ import argparse
 import math
 import os
 import random
+import re
 import shutil
 import signal
 import statistics
@@ -180,13 +181,15 @@ def batch_sizes(worker):
     return counts
 
 
-def measure_latency(m, human, workers, features_dir, bare, n_rounds, concurrency):
+def measure_latency(m, human, workers, features_dir, bare, n_rounds, concurrency, worker_debug=False):
     """Rounds one at a time: empty the feature cache (the worker is idle then), start the round,
     wait for the machine's guess; then, while the worker is idle again, time the bare model on
-    the same location in this process, so that both see the same load on the machine."""
+    the same location in this process, so that both see the same load on the machine.
+    `worker_debug`: the worker logs at DEBUG, and its own split of each task is read back."""
     from geogame.game import services
 
-    worker = workers.start("latency", concurrency=concurrency, extra_args=WORKER_ARGS, GEOGAME_BATCH_MAX=16)
+    extra_args = (*WORKER_ARGS, "-l", "DEBUG") if worker_debug else WORKER_ARGS
+    worker = workers.start("latency", concurrency=concurrency, extra_args=extra_args, GEOGAME_BATCH_MAX=16)
     rng = random.Random(1)
     game = None
     latency, forward, full, from_inputs, views = [], [], [], [], Counter()
@@ -210,7 +213,9 @@ def measure_latency(m, human, workers, features_dir, bare, n_rounds, concurrency
         views[rnd.location.views.count()] += 1
     peak = worker.peak_rss_kib()
     worker.stop()
+    split = worker_split(worker.log())[WARMUP_ROUNDS:] if worker_debug else []
     return {
+        "split": split,
         "latency": latency,
         "forward": forward,
         "full": full,
@@ -218,6 +223,15 @@ def measure_latency(m, human, workers, features_dir, bare, n_rounds, concurrency
         "views": views,
         "peak_kib": peak,
     }
+
+
+# inference.services logs each machine guess's own split at DEBUG.
+SPLIT_LINE = re.compile(r"read ([\d.]+) ms, batched prediction ([\d.]+) ms, guess stored ([\d.]+) ms")
+
+
+def worker_split(log_text):
+    """[(read, batched prediction, guess stored) ms] of each task in a worker's DEBUG log, in order."""
+    return [tuple(float(x) for x in match.groups()) for match in SPLIT_LINE.finditer(log_text)]
 
 
 def plan_seeds(m, n_games, rounds):
@@ -390,6 +404,12 @@ def main(argv=None):
         help="throughput runs per setting, in the order 16 1 1 16 ... (default 2)",
     )
     parser.add_argument("--workdir", help="folder for data, database and logs (default: a new temp folder)")
+    parser.add_argument(
+        "--worker-debug",
+        action="store_true",
+        help="the latency worker logs at DEBUG, and its own split of each guess is printed "
+        "(the logging adds a little to the worker's time)",
+    )
     args = parser.parse_args(argv)
     if not redis_answers(args.redis_url):
         raise SystemExit(f"no Redis answers at {args.redis_url}")
@@ -426,7 +446,9 @@ def main(argv=None):
     workers = Workers(env=env, log_dir=workdir)
     try:
         bare = BareModel(m)
-        lat = measure_latency(m, human, workers, features_dir, bare, args.rounds, args.games)
+        lat = measure_latency(
+            m, human, workers, features_dir, bare, args.rounds, args.games, worker_debug=args.worker_debug
+        )
         warm_seed, seeds = plan_seeds(m, args.games, ROUNDS_PER_GAME)
         # Alternating (16 1 1 16 ...) so a change in the machine's load hits both settings alike.
         order = [b for i in range(args.repeats) for b in ((16, 1) if i % 2 == 0 else (1, 16))]
@@ -443,6 +465,18 @@ def main(argv=None):
         client.delete(*client.scan_iter(f"*{queue}*"), queue)  # the queue and kombu's bindings of it
 
     print(report(args, n_locations, tm, bare, lat, runs, load_before, began, workdir, tuned))
+
+
+def split_lines(split):
+    """The worker's own split of a guess (--worker-debug), as p50s over the counted rounds."""
+    if not split:
+        return []
+    read, predicted, stored = (statistics.median(part) for part in zip(*split, strict=True))
+    return [
+        f"the worker's own split ({len(split)} rounds, p50 ms, inference.services at DEBUG): reading the "
+        f"round, player and artefact version {read:.1f}; batched prediction (model inputs loaded, "
+        f"preprocessed, embedded, head) {predicted:.1f}; the guess stored (with its think time) {stored:.1f}"
+    ]
 
 
 def report(args, n_locations, tm, bare, lat, runs, load_before, began, workdir, tuned):
@@ -504,6 +538,7 @@ def report(args, n_locations, tm, bare, lat, runs, load_before, began, workdir, 
             f"/ p50 bare JPEG decode + preprocess + forward: {p50 / t50:.2f}x; / p50 bare model input "
             f"load + preprocess + forward: {p50 / i50:.2f}x; median of the rounds' own "
             f"latency / bare forward: {per_round:.2f}x",
+            *split_lines(lat["split"]),
             "",
             f"(b) throughput, {args.games} concurrent games x {ROUNDS_PER_GAME} rounds, each round on a "
             "location no other round uses; fresh worker and empty feature cache per row, "

@@ -239,6 +239,15 @@ def test_images_are_served_with_cache_headers_and_etags(client, fixture_map):
     assert client.get(view["url"].replace("/0.jpg", "/5.jpg")).status_code == 404
 
 
+def test_static_files_are_cached_a_minute_and_then_revalidated(client):
+    """Static URLs carry no content hash (whitenoise serves them from the finders, no collectstatic), so
+    a browser keeps a file a minute, then asks again with its ETag and gets a 304 while it is unchanged."""
+    r = client.get("/static/geogame/style.css")
+    assert r.status_code == 200 and r["Cache-Control"] == "max-age=60, public"
+    again = client.get("/static/geogame/style.css", headers={"If-None-Match": r["ETag"]})
+    assert again.status_code == 304 and not b"".join(again.streaming_content)
+
+
 @pytest.mark.django_db
 def test_livez_answers_without_asking_the_database(client, django_assert_num_queries):
     with django_assert_num_queries(0):
