@@ -105,6 +105,11 @@ def task_lines(worker, task_id):
     return [line for line in worker.log().splitlines() if f"[{task_id}]" in line]
 
 
+def task_runs(stack, task_id):
+    """The log lines, in every worker, of the task's runs that reached their end."""
+    return [line for w in stack.workers for line in task_lines(w, task_id) if "succeeded" in line]
+
+
 def test_a_worker_killed_mid_guess_leaves_exactly_one_machine_guess(tmp_path, redis_server, report):
     """The worker that took the machine's guess is SIGKILLed while its thread waits to store it;
     it is started again by hand here, later than a supervisor would (docker-compose.yml's `restart:`),
@@ -156,13 +161,15 @@ def test_a_worker_killed_mid_guess_leaves_exactly_one_machine_guess(tmp_path, re
             f"the machine's guess arrived {time.monotonic() - started:.1f} s after the restart"
         )
         assert opponent["timed_out"] is False
-        runs = [line for w in stack.workers for line in task_lines(w, task_id) if "succeeded" in line]
-        report.seen.append(f"task {task_id} ran to the end {len(runs)} time(s)")
-        assert len(runs) == 1, runs
+        # The guess is committed before the task returns, and Celery logs "succeeded" after that.
+        wait_until(lambda: task_runs(stack, task_id), timeout_s=scaled(30), what="its success logged")
 
         status, state = ada.next_round()
         while state is not None:  # the rest of the game, on both workers
             state = ada.play_round(state)
+        runs = task_runs(stack, task_id)
+        report.seen.append(f"task {task_id} ran to the end {len(runs)} time(s)")
+        assert len(runs) == 1, runs
 
         guesses = game_guesses(stack.database_url, ada.game)
         report.lost += missing_guesses(guesses, range(ROUNDS), {"human": 1, "machine": 1})
